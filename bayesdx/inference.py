@@ -1,0 +1,328 @@
+"""The inference seam: every exact engine answers the same two questions.
+
+The rest of bayesdx never calls an inference library directly. It builds a :class:`ModelArrays`
+(plain numpy conditional probability tables keyed by node names) and asks an :class:`Engine` for
+
+* :meth:`Engine.joint_query`: for one evidence set, the joint posterior of the targets and, for every
+  other requested node X, the joint P(targets, X | evidence). Posteriors, the value of information of
+  every test and the "what if" tables all come from this one answer.
+* :meth:`Engine.marginals_batch`: for many evidence sets at once (a cohort), the posterior marginal
+  of the requested nodes.
+
+Engines are registered by name in :data:`ENGINES`; :func:`get_engine` builds (and the
+:class:`~bayesdx.network.Network` caches) one per network.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .exceptions import BayesdxError
+
+__all__ = ["ModelArrays", "JointQuery", "Engine", "EnumerationEngine", "ENGINES", "get_engine"]
+
+
+@dataclass(frozen=True)
+class ModelArrays:
+    """A discrete Bayesian network as plain arrays.
+
+    Attributes
+    ----------
+    nodes : tuple of str
+        Node names in a topological order.
+    states : dict of str to tuple of str
+        State labels of each node, in table order.
+    parents : dict of str to tuple of str
+        Parents of each node, in table order.
+    cpts : dict of str to numpy.ndarray
+        ``cpts[n]`` has shape ``(*(card(p) for p in parents[n]), card(n))``: parents first, the
+        node itself on the last axis. Every slice over the last axis sums to 1.
+    """
+
+    nodes: tuple[str, ...]
+    states: dict[str, tuple[str, ...]]
+    parents: dict[str, tuple[str, ...]]
+    cpts: dict[str, np.ndarray] = field(repr=False)
+
+    def card(self, node: str) -> int:
+        """Number of states of ``node``."""
+        return len(self.states[node])
+
+
+@dataclass(frozen=True)
+class JointQuery:
+    """The answer of :meth:`Engine.joint_query`.
+
+    Attributes
+    ----------
+    prob_evidence : float
+        P(evidence). Always > 0: engines raise instead of returning an impossible answer.
+    targets : tuple of str
+        The target nodes, in the order of the axes below.
+    target_joint : numpy.ndarray
+        P(targets | evidence), shape ``(card(t) for t in targets)``, sums to 1.
+    node_joints : dict of str to numpy.ndarray
+        For each requested non-target node X, P(targets, X | evidence) with shape
+        ``(*target_joint.shape, card(X))``, summing to 1. An observed X is a point mass on its
+        observed state.
+    """
+
+    prob_evidence: float
+    targets: tuple[str, ...]
+    target_joint: np.ndarray
+    node_joints: dict[str, np.ndarray]
+
+
+class ZeroProbabilityEvidence(BayesdxError, ValueError):
+    """Raised by engines when P(evidence) = 0; the public API turns it into
+    :class:`~bayesdx.exceptions.ImpossibleEvidenceError` with state labels."""
+
+
+class Engine(abc.ABC):
+    """Exact inference over one compiled network.
+
+    Subclasses are built once per network (``Engine(arrays)``) and then answer any number of
+    queries. Evidence is given as state *indices* here; the public API translates labels.
+    """
+
+    name: str = "abstract"
+
+    def __init__(self, arrays: ModelArrays):
+        self.arrays = arrays
+
+    @abc.abstractmethod
+    def joint_query(
+        self,
+        evidence: Mapping[str, int],
+        targets: Sequence[str],
+        nodes: Sequence[str],
+    ) -> JointQuery:
+        """P(targets | evidence) and P(targets, X | evidence) for every X in ``nodes``.
+
+        ``nodes`` must not contain a target. Raises :class:`ZeroProbabilityEvidence` when
+        P(evidence) = 0.
+        """
+
+    @abc.abstractmethod
+    def marginals_batch(
+        self,
+        evidence_nodes: Sequence[str],
+        evidence: np.ndarray,
+        nodes: Sequence[str],
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Posterior marginals for many evidence sets at once.
+
+        Parameters
+        ----------
+        evidence_nodes : sequence of str
+            The observed columns.
+        evidence : numpy.ndarray of int, shape (n_cases, len(evidence_nodes))
+            State index per case and column; -1 means not observed.
+        nodes : sequence of str
+            Nodes whose posterior marginals are wanted.
+
+        Returns
+        -------
+        marginals : dict of str to numpy.ndarray of shape (n_cases, card(node))
+            Rows of impossible cases are NaN.
+        possible : numpy.ndarray of bool, shape (n_cases,)
+            False where P(evidence of that case) = 0.
+        """
+
+
+class EnumerationEngine(Engine):
+    """Brute-force enumeration of the full joint distribution.
+
+    The independent oracle for small networks (up to about a million joint states): no
+    elimination order, no message passing, just the product of all tables.
+    """
+
+    name = "enumeration"
+    max_joint_size = 2**22
+
+    def __init__(self, arrays: ModelArrays):
+        super().__init__(arrays)
+        size = int(np.prod([arrays.card(n) for n in arrays.nodes], dtype=float))
+        if size > self.max_joint_size:
+            raise BayesdxError(
+                f"The enumeration engine holds the full joint distribution; this network has "
+                f"{size:.3g} joint states (limit {self.max_joint_size}). Use engine='jtree'."
+            )
+        self._axes = {n: i for i, n in enumerate(arrays.nodes)}
+        joint = np.ones([arrays.card(n) for n in arrays.nodes])
+        for node in arrays.nodes:
+            scope = (*arrays.parents[node], node)
+            shape = [1] * len(arrays.nodes)
+            for name in scope:
+                shape[self._axes[name]] = arrays.card(name)
+            order = np.argsort([self._axes[name] for name in scope])
+            table = np.transpose(arrays.cpts[node], order).reshape(shape)
+            joint = joint * table
+        self.joint = joint
+
+    def _restricted(self, evidence: Mapping[str, int]) -> np.ndarray:
+        table = self.joint
+        for node, state in evidence.items():
+            shape = [1] * table.ndim
+            shape[self._axes[node]] = self.arrays.card(node)
+            indicator = np.zeros(self.arrays.card(node))
+            indicator[int(state)] = 1.0
+            table = table * indicator.reshape(shape)
+        return table
+
+    def _sum_to(self, table: np.ndarray, keep: Sequence[str]) -> np.ndarray:
+        axes = [self._axes[n] for n in keep]
+        other = tuple(i for i in range(table.ndim) if i not in axes)
+        reduced = table.sum(axis=other)
+        remaining = sorted(axes)
+        return np.transpose(reduced, [remaining.index(a) for a in axes])
+
+    def joint_query(self, evidence, targets, nodes):
+        sub = self._restricted(evidence)
+        total = float(sub.sum())
+        if not total > 0:
+            raise ZeroProbabilityEvidence("P(evidence) = 0")
+        target_joint = self._sum_to(sub, targets) / total
+        node_joints = {n: self._sum_to(sub, [*targets, n]) / total for n in nodes}
+        return JointQuery(total, tuple(targets), target_joint, node_joints)
+
+    def marginals_batch(self, evidence_nodes, evidence, nodes):
+        evidence = np.asarray(evidence)
+        out = {n: np.full((len(evidence), self.arrays.card(n)), np.nan) for n in nodes}
+        possible = np.zeros(len(evidence), dtype=bool)
+        for i, row in enumerate(evidence):
+            ev = {n: int(s) for n, s in zip(evidence_nodes, row) if s >= 0}
+            sub = self._restricted(ev)
+            total = sub.sum()
+            if total > 0:
+                possible[i] = True
+                for n in nodes:
+                    out[n][i] = self._sum_to(sub, [n]) / total
+        return out, possible
+
+
+class PgmpyEngine(Engine):
+    """pgmpy's ``VariableElimination``, one elimination per query (the reference oracle).
+
+    Slow by design: ``joint_query`` runs one elimination for the targets and one per node.
+    """
+
+    name = "pgmpy"
+
+    def __init__(self, arrays: ModelArrays, model=None):
+        super().__init__(arrays)
+        from pgmpy.inference import VariableElimination
+
+        from .network import pgmpy_model_from_arrays  # the pgmpy seam
+
+        self.model = model if model is not None else pgmpy_model_from_arrays(arrays)
+        self._ve = VariableElimination(self.model)
+
+    def _labels(self, evidence):
+        return {n: self.arrays.states[n][s] for n, s in evidence.items()}
+
+    def _joint(self, variables, evidence) -> np.ndarray:
+        factor = self._ve.query(
+            list(variables), evidence=evidence, joint=True, show_progress=False
+        )
+        # reorder axes and states to ModelArrays order
+        values = np.transpose(factor.values, [factor.variables.index(v) for v in variables])
+        for axis, var in enumerate(variables):
+            order = [factor.state_names[var].index(s) for s in self.arrays.states[var]]
+            values = np.take(values, order, axis=axis)
+        return values
+
+    def prob_evidence(self, evidence: Mapping[str, int]) -> float:
+        """P(evidence) by the chain rule, one elimination per observed node."""
+        prob, seen = 1.0, {}
+        for node, state in evidence.items():
+            marginal = self._joint([node], self._labels(seen))
+            prob *= float(marginal[state])
+            if not prob > 0:
+                return 0.0
+            seen[node] = state
+        return prob
+
+    def joint_query(self, evidence, targets, nodes):
+        p_e = self.prob_evidence(evidence)
+        if not p_e > 0:
+            raise ZeroProbabilityEvidence("P(evidence) = 0")
+        labels = self._labels(evidence)
+        target_ev = {t: s for t, s in evidence.items() if t in targets}
+        free_targets = [t for t in targets if t not in evidence]
+        node_joints = {}
+        for n in nodes:
+            if n in evidence:
+                tj = self._target_part(targets, free_targets, labels, target_ev)
+                joint = np.zeros((*tj.shape, self.arrays.card(n)))
+                joint[..., evidence[n]] = tj
+                node_joints[n] = joint
+                continue
+            part = self._joint([*free_targets, n], labels) if free_targets else None
+            node_joints[n] = self._embed(targets, free_targets, target_ev, part, n, labels)
+        target_joint = self._target_part(targets, free_targets, labels, target_ev)
+        return JointQuery(p_e, tuple(targets), target_joint, node_joints)
+
+    def _target_part(self, targets, free_targets, labels, target_ev):
+        shape = [self.arrays.card(t) for t in targets]
+        out = np.zeros(shape)
+        sub = self._joint(free_targets, labels) if free_targets else np.array(1.0)
+        index = tuple(target_ev[t] if t in target_ev else slice(None) for t in targets)
+        out[index] = sub
+        return out
+
+    def _embed(self, targets, free_targets, target_ev, part, node, labels):
+        shape = [self.arrays.card(t) for t in targets] + [self.arrays.card(node)]
+        out = np.zeros(shape)
+        if part is None:
+            part = self._joint([node], labels)
+        index = tuple(target_ev[t] if t in target_ev else slice(None) for t in targets)
+        out[index] = part
+        return out
+
+    def marginals_batch(self, evidence_nodes, evidence, nodes):
+        evidence = np.asarray(evidence)
+        out = {n: np.full((len(evidence), self.arrays.card(n)), np.nan) for n in nodes}
+        possible = np.zeros(len(evidence), dtype=bool)
+        for i, row in enumerate(evidence):
+            ev = {n: int(s) for n, s in zip(evidence_nodes, row) if s >= 0}
+            if not self.prob_evidence(ev) > 0:
+                continue
+            possible[i] = True
+            labels = self._labels(ev)
+            for n in nodes:
+                if n in ev:
+                    out[n][i] = np.eye(self.arrays.card(n))[ev[n]]
+                else:
+                    out[n][i] = self._joint([n], labels)
+        return out, possible
+
+
+ENGINES: dict[str, type[Engine]] = {
+    "enumeration": EnumerationEngine,
+    "pgmpy": PgmpyEngine,
+}
+DEFAULT_ENGINE = "pgmpy"
+
+
+def get_engine(name: str, arrays: ModelArrays) -> Engine:
+    """Build the engine registered as ``name`` for ``arrays``."""
+    try:
+        cls = ENGINES[name]
+    except KeyError:
+        from .exceptions import _suggest
+
+        raise ValueError(
+            f"Unknown engine {name!r}.{_suggest(name, ENGINES)} Valid engines: {', '.join(ENGINES)}."
+        ) from None
+    return cls(arrays)
+
+
+def iter_states(arrays: ModelArrays, nodes: Sequence[str]):
+    """Every joint configuration of ``nodes`` as tuples of state indices."""
+    return itertools.product(*(range(arrays.card(n)) for n in nodes))
