@@ -1,2 +1,44 @@
-"""bayesdx: Bayesian probabilistic diagnosis."""
+"""bayesdx: Bayesian probabilistic diagnosis.
+
+Load a network, give what is known, and get the posterior of every diagnosis and the next test
+with the highest value of information:
+
+>>> import bayesdx
+>>> net = bayesdx.load_network("fasciculation")
+>>> dx = bayesdx.diagnose(net, evidence={"age_band": "age_lt_40", "fasciculations_exam": "present"})
+>>> dx.next_test in net.tests
+True
+
+The bundled clinical network is for teaching and research. It is not a medical device.
+"""
+
+from .exceptions import (
+    BayesdxError,
+    ImpossibleEvidenceError,
+    InvalidEvidenceError,
+    NetworkSpecError,
+    TargetsRequiredError,
+    UnknownNodeError,
+    UnknownStateError,
+)
+from .io import NetworkNotFoundError, bundled_networks, load_network
+from .network import Network
+from .results import Diagnosis, diagnose
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "BayesdxError",
+    "Diagnosis",
+    "ImpossibleEvidenceError",
+    "InvalidEvidenceError",
+    "Network",
+    "NetworkNotFoundError",
+    "NetworkSpecError",
+    "TargetsRequiredError",
+    "UnknownNodeError",
+    "UnknownStateError",
+    "bundled_networks",
+    "diagnose",
+    "load_network",
+]

@@ -81,3 +81,329 @@ def pgmpy_model_from_arrays(arrays: ModelArrays):
             )
         )
     return model
+
+
+ROLE_ORDER = ("context", "target", "latent", "finding")
+
+
+class Network:
+    """A discrete Bayesian network prepared for diagnosis.
+
+    Build one with :func:`bayesdx.load_network`. A network is immutable: :meth:`with_targets`
+    and :meth:`with_engine` return new networks that share the tables.
+
+    Parameters
+    ----------
+    arrays : ModelArrays
+        The tables.
+    name : str
+        Short name, e.g. ``"fasciculation"`` or the file stem.
+    targets : sequence of str
+        The nodes a diagnosis is about.
+    tests : sequence of str, optional
+        The candidate tests ranked by value of information. Default: the ``finding`` nodes of a
+        bayesdx YAML network, every non-target node otherwise.
+    spec : bayesdx.spec.Spec, optional
+        The parsed YAML file, for node metadata and parameter provenance.
+    source : str, optional
+        Where the network came from (a path or ``"bundled:NAME"``).
+    engine : str, optional
+        Name of the inference engine (see :data:`bayesdx.inference.ENGINES`).
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> net = bayesdx.load_network("fasciculation")
+    >>> net.targets[:2]
+    ('als', 'cramp_fasciculation_syndrome')
+    >>> net.states("thyroid_disease")
+    ('absent', 'hypothyroid', 'hyperthyroid')
+    """
+
+    def __init__(
+        self,
+        arrays: ModelArrays,
+        *,
+        name: str,
+        targets: Sequence[str],
+        tests: Sequence[str] | None = None,
+        spec=None,
+        source: str | None = None,
+        engine: str | None = None,
+        _cache: dict | None = None,
+    ):
+        from .exceptions import InvalidEvidenceError, TargetsRequiredError
+        from .inference import DEFAULT_ENGINE, ENGINES
+
+        self._arrays = arrays
+        self._name = str(name)
+        self._spec = spec
+        self._source = source
+        self._cache = _cache if _cache is not None else {}
+        if isinstance(targets, str):
+            targets = [targets]
+        if targets is None or len(targets) == 0:
+            raise TargetsRequiredError(
+                f"Network '{name}' needs at least one target node (the diagnoses to compute). "
+                f"Pass targets=[...]; nodes: {', '.join(arrays.nodes[:15])}"
+                + (", ..." if len(arrays.nodes) > 15 else "")
+            )
+        self._targets = self._check_nodes(targets, "targets")
+        if tests is None:
+            if spec is not None:
+                tests = [n for n in arrays.nodes if spec.nodes[n].role == "finding" and n not in self._targets]
+            else:
+                tests = [n for n in arrays.nodes if n not in self._targets]
+        elif isinstance(tests, str):
+            tests = [tests]
+        self._tests = self._check_nodes(tests, "tests")
+        overlap = set(self._targets) & set(self._tests)
+        if overlap:
+            raise InvalidEvidenceError(
+                f"Nodes cannot be both targets and tests: {', '.join(sorted(overlap))}."
+            )
+        engine = engine or DEFAULT_ENGINE
+        if engine not in ENGINES:
+            from .exceptions import _suggest
+
+            raise ValueError(
+                f"Unknown engine {engine!r}.{_suggest(engine, ENGINES)} Valid engines: {', '.join(ENGINES)}."
+            )
+        self._engine_name = engine
+
+    def _check_nodes(self, nodes: Iterable[str], what: str) -> tuple[str, ...]:
+        from .exceptions import InvalidEvidenceError
+
+        out: list[str] = []
+        for node in nodes:
+            self.check_node(node)
+            if node in out:
+                raise InvalidEvidenceError(f"Node '{node}' is listed twice in {what}.")
+            out.append(node)
+        return tuple(out)
+
+    # -- identity ------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """Short name of the network."""
+        return self._name
+
+    @property
+    def title(self) -> str:
+        """Human title (the file's ``title``, else the name)."""
+        return self._spec.title if self._spec is not None else self._name
+
+    @property
+    def source(self) -> str | None:
+        """Where the network was loaded from."""
+        return self._source
+
+    @property
+    def spec(self):
+        """The parsed YAML file (:class:`bayesdx.spec.Spec`), or None for foreign formats."""
+        return self._spec
+
+    @property
+    def arrays(self) -> ModelArrays:
+        """The tables as :class:`~bayesdx.inference.ModelArrays`."""
+        return self._arrays
+
+    @property
+    def model(self):
+        """The pgmpy ``DiscreteBayesianNetwork`` (built on first use and cached)."""
+        if "model" not in self._cache:
+            self._cache["model"] = pgmpy_model_from_arrays(self._arrays)
+        return self._cache["model"]
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """All node names, in topological order."""
+        return self._arrays.nodes
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The target (diagnosis) nodes."""
+        return self._targets
+
+    @property
+    def tests(self) -> tuple[str, ...]:
+        """The candidate test nodes."""
+        return self._tests
+
+    @property
+    def engine_name(self) -> str:
+        """Name of the inference engine answering this network's queries."""
+        return self._engine_name
+
+    @property
+    def engine(self):
+        """The compiled inference engine (built on first use, cached per network tables)."""
+        key = ("engine", self._engine_name)
+        if key not in self._cache:
+            from .inference import get_engine
+
+            self._cache[key] = get_engine(self._engine_name, self._arrays)
+        return self._cache[key]
+
+    def states(self, node: str) -> tuple[str, ...]:
+        """State labels of ``node``."""
+        self.check_node(node)
+        return self._arrays.states[node]
+
+    def parents(self, node: str) -> tuple[str, ...]:
+        """Parents of ``node``."""
+        self.check_node(node)
+        return self._arrays.parents[node]
+
+    def role(self, node: str) -> str:
+        """``target``, ``context``, ``finding``, ``latent`` (YAML networks) or, for foreign
+        networks, ``target``, ``test`` or ``other``."""
+        self.check_node(node)
+        if node in self._targets:
+            return "target"
+        if self._spec is not None:
+            role = self._spec.nodes[node].role
+            return "finding" if role == "target" else role
+        return "test" if node in self._tests else "other"
+
+    def label(self, node: str) -> str:
+        """Human label of ``node`` (its name for foreign networks)."""
+        self.check_node(node)
+        return self._spec.nodes[node].label if self._spec is not None else node
+
+    def cost(self, node: str) -> float:
+        """Approximate cost of observing ``node`` in USD (NaN when the file gives none)."""
+        self.check_node(node)
+        if self._spec is not None and self._spec.nodes[node].cost_usd is not None:
+            return float(self._spec.nodes[node].cost_usd)
+        return float("nan")
+
+    # -- validation ----------------------------------------------------------------------
+    def check_node(self, node: object) -> str:
+        """Return ``node`` if the network has it, else raise :class:`UnknownNodeError`."""
+        from .exceptions import InvalidEvidenceError, UnknownNodeError
+
+        if not isinstance(node, str):
+            raise InvalidEvidenceError(
+                f"Node names are strings; got {node!r} of type {type(node).__name__}."
+            )
+        if node not in self._arrays.states:
+            raise UnknownNodeError(node, self._arrays.nodes, network=self._name)
+        return node
+
+    def check_state(self, node: str, state: object) -> int:
+        """Index of ``state`` in ``node``'s states, else raise :class:`UnknownStateError`."""
+        from .exceptions import InvalidEvidenceError, UnknownStateError
+
+        states = self.states(node)
+        if isinstance(state, np.str_):
+            state = str(state)
+        if not isinstance(state, str):
+            raise InvalidEvidenceError(
+                f"The state of '{node}' must be one of its labels ({', '.join(states)}); "
+                f"got {state!r} of type {type(state).__name__}."
+            )
+        try:
+            return states.index(state)
+        except ValueError:
+            raise UnknownStateError(node, state, states) from None
+
+    def encode_evidence(self, evidence: Mapping[str, str] | None) -> dict[str, int]:
+        """Check evidence ``{node: state}`` and return it as state indices."""
+        from .exceptions import InvalidEvidenceError
+
+        if evidence is None:
+            return {}
+        if not hasattr(evidence, "items"):
+            raise InvalidEvidenceError(
+                f"evidence must be a mapping {{node: state}}, e.g. {{'ck': 'gt_1000'}}; "
+                f"got {type(evidence).__name__}."
+            )
+        return {self.check_node(n): self.check_state(n, s) for n, s in evidence.items()}
+
+    # -- derived networks ----------------------------------------------------------------
+    def with_targets(self, targets: Sequence[str], tests: Sequence[str] | None = None) -> Network:
+        """The same network with other targets (and tests)."""
+        return Network(self._arrays, name=self._name, targets=targets, tests=tests, spec=self._spec,
+                       source=self._source, engine=self._engine_name, _cache=self._cache)
+
+    def with_engine(self, engine: str) -> Network:
+        """The same network answered by another inference engine (e.g. ``"pgmpy"``)."""
+        return Network(self._arrays, name=self._name, targets=self._targets, tests=self._tests,
+                       spec=self._spec, source=self._source, engine=engine, _cache=self._cache)
+
+    # -- tables ----------------------------------------------------------------------------
+    def node_table(self):
+        """One row per node: role, label, kind, states, parents, cost and invasiveness.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by node name, in role order (context, targets, findings).
+        """
+        import pandas as pd
+
+        rows = []
+        for node in self.nodes:
+            s = self._spec.nodes[node] if self._spec is not None else None
+            rows.append({
+                "node": node,
+                "role": self.role(node),
+                "label": self.label(node),
+                "kind": (s.kind if s is not None else None),
+                "states": ", ".join(self._arrays.states[node]),
+                "parents": ", ".join(self._arrays.parents[node]),
+                "cost_usd": self.cost(node),
+                "invasive": (s.invasive if s is not None else None),
+                "is_test": node in self._tests,
+            })
+        frame = pd.DataFrame(rows).set_index("node")
+        order = {r: i for i, r in enumerate((*ROLE_ORDER, "test", "other"))}
+        return frame.iloc[sorted(range(len(frame)), key=lambda i: (order.get(frame["role"].iloc[i], 9), i))]
+
+    def parameters(self):
+        """Provenance of every number in the network file.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per probability or odds multiplier: node, cpt_type, where, state, value,
+            ref, locator, grade, range_low, range_high. Empty for foreign formats, which carry
+            no provenance.
+        """
+        import pandas as pd
+
+        columns = ["node", "cpt_type", "where", "state", "value", "ref", "locator", "grade",
+                   "range_low", "range_high"]
+        if self._spec is None:
+            return pd.DataFrame(columns=columns)
+        records = [
+            {**p.__dict__, "ref": ", ".join(p.ref)} for p in self._spec.params
+        ]
+        return pd.DataFrame.from_records(records, columns=columns)
+
+    # -- export --------------------------------------------------------------------------
+    def to_bif(self, path) -> None:
+        """Write the network as BIF (via pgmpy), with full float precision."""
+        from .io import write_network
+
+        write_network(self, path, format="bif")
+
+    def to_xmlbif(self, path) -> None:
+        """Write the network as XMLBIF (via pgmpy)."""
+        from .io import write_network
+
+        write_network(self, path, format="xmlbif")
+
+    # -- display ---------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return (f"<Network {self._name!r}: {len(self.nodes)} nodes, {len(self._targets)} targets, "
+                f"{len(self._tests)} tests, engine={self._engine_name!r}>")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        frame = self.node_table()
+        head = (f"<p><b>{html.escape(self.title)}</b> ({html.escape(self._name)}): "
+                f"{len(self.nodes)} nodes, {len(self._targets)} targets, {len(self._tests)} tests</p>")
+        return head + frame.to_html(na_rep="", max_rows=60)

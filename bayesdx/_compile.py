@@ -1,0 +1,518 @@
+"""Checking and compiling the CPT blocks of a bayesdx YAML network into full tables.
+
+Called by :func:`bayesdx.spec.parse_spec` once the node list and graph are sound. Every number is
+recorded as a :class:`~bayesdx.spec.Param` (the provenance table) and every problem goes to the
+checker with its node.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from .inference import EnumerationEngine, ModelArrays
+
+__all__ = ["check_cpts", "spec_arrays"]
+
+_CALIBRATION_TOL = 1e-12
+
+
+def _topological(spec) -> list[str]:
+    order: list[str] = []
+    placed: set[str] = set()
+    pending = list(spec.nodes)
+    while pending:
+        rest = []
+        for n in pending:
+            if all(p in placed for p in spec.nodes[n].parents):
+                order.append(n)
+                placed.add(n)
+            else:
+                rest.append(n)
+        pending = rest
+    return order
+
+
+def check_cpts(chk, spec) -> None:
+    """Check every CPT block, record its parameters and store the compiled tables."""
+    tables: dict[str, np.ndarray] = {}
+    for name in _topological(spec):
+        node = spec.nodes[name]
+        chk.node = name
+        if not node.cpt or len(node.states) < 2:
+            if not node.cpt:
+                chk.err("cpt: missing")
+            continue
+        ctype = node.cpt.get("type")
+        builder = {"table": _table, "noisy_or": _noisy_or, "noisy_max": _noisy_max, "odds": _odds}.get(ctype)
+        if builder is None:
+            continue
+        parents_ok = all(len(spec.nodes[p].states) >= 2 for p in node.parents)
+        if not parents_ok:
+            continue
+        table = builder(chk, spec, node, tables)
+        if table is not None:
+            tables[name] = table
+    spec.tables = tables
+
+
+def spec_arrays(spec) -> ModelArrays:
+    """The compiled :class:`ModelArrays` of a checked spec."""
+    order = tuple(_topological(spec))
+    return ModelArrays(
+        nodes=order,
+        states={n: spec.nodes[n].states for n in order},
+        parents={n: spec.nodes[n].parents for n in order},
+        cpts={n: spec.tables[n] for n in order},
+    )
+
+
+# -- source blocks ------------------------------------------------------------------------
+
+
+def _record(chk, spec, node, where, values: dict[str | None, float], block: dict, *, is_prob=True,
+            value_key: str) -> bool:
+    """Check the source keys of ``block`` and record one Param per value. True if sound."""
+    from .spec import GRADES, Param, _describe
+
+    ok = True
+    allowed = {value_key, "ref", "locator", "grade", "range"}
+    for key in block:
+        if key not in allowed:
+            chk.err(f"{where}: unknown key {_describe(key)} (a source block has {', '.join(sorted(allowed))})")
+            ok = False
+    refs = block.get("ref")
+    if refs is None:
+        chk.err(f"{where}: missing source: 'ref' (a key of references)")
+        ok = False
+        refs = ()
+    elif isinstance(refs, str):
+        refs = (refs,)
+    elif isinstance(refs, list) and refs and all(isinstance(r, str) for r in refs):
+        refs = tuple(refs)
+    else:
+        chk.err(f"{where}: ref must be a reference key or a non-empty list of keys, got {_describe(refs)}")
+        ok, refs = False, ()
+    for r in refs:
+        if r not in spec.references:
+            from .exceptions import _suggest
+
+            chk.err(f"{where}: ref {r!r} is not in references.{_suggest(r, spec.references)}")
+            ok = False
+    locator = block.get("locator")
+    if not isinstance(locator, str) or not locator.strip():
+        chk.err(f"{where}: missing source: 'locator' (where in the reference, or how it was estimated)")
+        ok = False
+    grade = block.get("grade")
+    if grade not in GRADES:
+        chk.err(f"{where}: grade {_describe(grade) if grade is not None else 'missing'}: expected one of {', '.join(GRADES)}")
+        ok = False
+    ranges = _ranges(chk, where, block.get("range"), values, is_prob)
+    if ranges is None:
+        ok = False
+    if ok:
+        for state, value in values.items():
+            low, high = ranges.get(state, (None, None))
+            spec.params.append(
+                Param(node.name, node.cpt["type"], where, state, float(value), refs, locator.strip(),
+                      grade, low, high)
+            )
+    return ok
+
+
+def _ranges(chk, where, raw, values, is_prob):
+    """Validate a range for scalar (values keyed by None) or distribution values."""
+    from .spec import _describe
+
+    if raw is None:
+        chk.err(f"{where}: missing source: 'range' (plausible range for sensitivity analysis)")
+        return None
+    scalar = list(values) == [None]
+
+    def pair(w, r, value):
+        if (not isinstance(r, list) or len(r) != 2
+                or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in r)):
+            chk.err(f"{w}: range must be [low, high] numbers, got {_describe(r)}")
+            return None
+        low, high = float(r[0]), float(r[1])
+        if low > high or (is_prob and (low < 0 or high > 1)) or (not is_prob and low <= 0):
+            bound = "0 <= low <= high <= 1" if is_prob else "0 < low <= high"
+            chk.err(f"{w}: range [{low}, {high}] must satisfy {bound}")
+            return None
+        if value is not None and not (low - 1e-12 <= value <= high + 1e-12):
+            chk.err(f"{w}: value {value} lies outside its range [{low}, {high}]")
+            return None
+        return low, high
+
+    if scalar:
+        p = pair(where, raw, values[None])
+        return None if p is None else {None: p}
+    if not isinstance(raw, dict):
+        chk.err(f"{where}: range of a distribution must map states to [low, high], got {_describe(raw)}")
+        return None
+    out = {}
+    for state, r in raw.items():
+        if state not in values:
+            chk.err(f"{where}: range names unknown state {_describe(state)}")
+            return None
+        p = pair(f"{where}: range of {state!r}", r, values[state])
+        if p is None:
+            return None
+        out[state] = p
+    missing = [s for s in values if s not in out]
+    if len(missing) > 1:
+        chk.err(f"{where}: range must cover every state but at most one; missing {', '.join(missing)}")
+        return None
+    return out
+
+
+def _distribution(chk, where, raw, states) -> dict[str, float] | None:
+    from .spec import TOLERANCE, _describe
+
+    if not isinstance(raw, dict):
+        chk.err(f"{where}: probs must map each state to a probability, got {_describe(raw)}")
+        return None
+    ok = True
+    out: dict[str, float] = {}
+    for state, p in raw.items():
+        if state not in states:
+            from .exceptions import _suggest
+
+            chk.err(f"{where}: unknown state {_describe(state)}.{_suggest(str(state), states)} States: {', '.join(states)}")
+            ok = False
+            continue
+        value = chk.probability(f"{where}: probability of {state!r}", p)
+        if value is None:
+            ok = False
+        else:
+            out[state] = value
+    missing = [s for s in states if s not in raw]
+    if missing:
+        chk.err(f"{where}: probs must give every state; missing {', '.join(missing)}")
+        ok = False
+    if ok:
+        total = sum(out.values())
+        if abs(total - 1.0) > TOLERANCE:
+            chk.err(f"{where}: probabilities sum to {total!r}, not 1 (tolerance {TOLERANCE})")
+            ok = False
+    return {s: out[s] for s in states} if ok else None
+
+
+def _scalar(chk, spec, node, where, block, value_key="p", is_prob=True):
+    from .spec import _describe
+
+    if not isinstance(block, dict):
+        chk.err(f"{where}: expected a mapping with '{value_key}' and its source, got {_describe(block)}")
+        return None
+    if value_key not in block:
+        chk.err(f"{where}: missing '{value_key}'")
+        return None
+    value = (chk.probability(f"{where}: {value_key}", block[value_key]) if is_prob
+             else chk.number(f"{where}: {value_key}", block[value_key], 0.0, None, low_open=True))
+    if value is None:
+        return None
+    if not _record(chk, spec, node, where, {None: value}, block, is_prob=is_prob, value_key=value_key):
+        return None
+    return value
+
+
+def _dist_block(chk, spec, node, where, block):
+    from .spec import _describe
+
+    if not isinstance(block, dict) or "probs" not in block:
+        chk.err(f"{where}: expected a mapping with 'probs' and its source, got {_describe(block)}")
+        return None
+    dist = _distribution(chk, where, block["probs"], node.states)
+    if dist is None:
+        return None
+    if not _record(chk, spec, node, where, dict(dist), block, value_key="probs"):
+        return None
+    return np.array([dist[s] for s in node.states])
+
+
+def _parent_configs(spec, node):
+    return list(itertools.product(*(spec.nodes[p].states for p in node.parents)))
+
+
+def _shape(spec, node):
+    return tuple(len(spec.nodes[p].states) for p in node.parents) + (len(node.states),)
+
+
+# -- table -----------------------------------------------------------------------------
+
+
+def _table(chk, spec, node, tables):
+    from .spec import _describe
+
+    rows = node.cpt.get("rows")
+    if not isinstance(rows, list) or not rows:
+        chk.err(f"cpt.rows: expected a non-empty list of rows, got {_describe(rows)}")
+        return None
+    configs = _parent_configs(spec, node)
+    assigned: dict[tuple, np.ndarray] = {}
+    ok = True
+    for i, row in enumerate(rows, start=1):
+        where = f"cpt.rows[{i}]"
+        if not isinstance(row, dict):
+            chk.err(f"{where}: expected a mapping, got {_describe(row)}")
+            ok = False
+            continue
+        when = row.get("when", {}) or {}
+        if not isinstance(when, dict):
+            chk.err(f"{where}.when: expected a mapping parent: state, got {_describe(when)}")
+            ok = False
+            continue
+        bad = False
+        for parent, state in when.items():
+            if parent not in node.parents:
+                chk.err(f"{where}.when: {_describe(parent)} is not a parent of this node (parents: {', '.join(node.parents) or 'none'})")
+                bad = True
+            elif state not in spec.nodes[parent].states:
+                chk.err(f"{where}.when: {_describe(state)} is not a state of {parent!r} ({', '.join(spec.nodes[parent].states)})")
+                bad = True
+        label = "{" + ", ".join(f"{k}: {v}" for k, v in when.items()) + "}"
+        body = {k: v for k, v in row.items() if k != "when"}
+        dist = _dist_block(chk, spec, node, f"{where} {label}", body)
+        if bad or dist is None:
+            ok = False
+            continue
+        matched = [c for c in configs if c not in assigned
+                   and all(c[node.parents.index(p)] == s for p, s in when.items())]
+        if not matched:
+            chk.err(f"{where} {label}: never applies (earlier rows already cover every configuration it matches)")
+            ok = False
+        for c in matched:
+            assigned[c] = dist
+    if not ok:
+        return None
+    missing = [c for c in configs if c not in assigned]
+    if missing:
+        shown = "; ".join(", ".join(f"{p}={s}" for p, s in zip(node.parents, c)) for c in missing[:3])
+        chk.err(f"cpt.rows: {len(missing)} parent configuration(s) not covered, e.g. {shown}")
+        return None
+    table = np.empty(_shape(spec, node))
+    for c in configs:
+        index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
+        table[index] = assigned[c]
+    return table
+
+
+# -- noisy-OR / noisy-MAX --------------------------------------------------------------
+
+
+def _causes(chk, spec, node):
+    """Yield (parent, parent_state, block) for every listed cause; check coverage."""
+    from .spec import _describe
+
+    causes = node.cpt.get("causes")
+    if not isinstance(causes, dict) or not causes:
+        chk.err(f"cpt.causes: expected a mapping parent: probability block, got {_describe(causes)}")
+        return None
+    out = []
+    for parent, block in causes.items():
+        if parent not in node.parents:
+            chk.err(f"cpt.causes: {_describe(parent)} is not a parent of this node (parents: {', '.join(node.parents) or 'none'})")
+            continue
+        states = spec.nodes[parent].states
+        if len(states) == 2:
+            out.append((parent, states[1], block))
+        elif isinstance(block, dict) and set(block) <= set(states[1:]) and block:
+            for state, sub in block.items():
+                out.append((parent, state, sub))
+        else:
+            chk.err(f"cpt.causes.{parent}: {parent!r} has {len(states)} states, so give one block per "
+                    f"non-reference state ({', '.join(states[1:])})")
+    for parent in node.parents:
+        if parent not in causes:
+            chk.err(f"cpt.causes: parent {parent!r} has no entry (every parent of a noisy node is a cause)")
+    return out
+
+
+def _noisy_or(chk, spec, node, tables):
+    if len(node.states) != 2:
+        chk.err(f"cpt: a noisy_or node has exactly two states (off, on); this one has {len(node.states)}")
+        return None
+    leak = _scalar(chk, spec, node, "cpt.leak", node.cpt.get("leak"))
+    causes = _causes(chk, spec, node)
+    if leak is None or causes is None:
+        return None
+    if leak >= 1.0:
+        chk.err("cpt.leak: a leak of 1 makes every cause meaningless")
+        return None
+    inhibit: dict[tuple[str, str], float] = {}
+    ok = True
+    for parent, state, block in causes:
+        where = f"cpt.causes.{parent}" + (f".{state}" if len(spec.nodes[parent].states) > 2 else "")
+        p = _scalar(chk, spec, node, where, block)
+        if p is None:
+            ok = False
+            continue
+        if p < leak - 1e-12:
+            chk.err(f"{where}: p = {p} is below the leak ({leak}); a noisy-OR cannot lower a probability. "
+                    f"Drop parent {parent!r} or use a table")
+            ok = False
+            continue
+        inhibit[(parent, state)] = (1.0 - p) / (1.0 - leak)  # 1 - link strength
+    if not ok:
+        return None
+    table = np.empty(_shape(spec, node))
+    for c in _parent_configs(spec, node):
+        q = 1.0 - leak
+        for parent, state in zip(node.parents, c):
+            q *= inhibit.get((parent, state), 1.0)
+        index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
+        table[index] = (q, 1.0 - q)
+    return table
+
+
+def _noisy_max(chk, spec, node, tables):
+    leak = _dist_block(chk, spec, node, "cpt.leak", node.cpt.get("leak"))
+    causes = _causes(chk, spec, node)
+    if leak is None or causes is None:
+        return None
+    leak_cdf = np.cumsum(leak)
+    links: dict[tuple[str, str], np.ndarray] = {}
+    ok = True
+    for parent, state, block in causes:
+        where = f"cpt.causes.{parent}" + (f".{state}" if len(spec.nodes[parent].states) > 2 else "")
+        dist = _dist_block(chk, spec, node, where, block)
+        if dist is None:
+            ok = False
+            continue
+        cdf = np.cumsum(dist)
+        link = np.ones_like(cdf)
+        for y in range(len(cdf) - 1):
+            if leak_cdf[y] > 0:
+                link[y] = cdf[y] / leak_cdf[y]
+            elif cdf[y] > 1e-12:
+                chk.err(f"{where}: P(at most {node.states[y]!r}) = {cdf[y]:.6g} but the leak makes that level impossible")
+                ok = False
+        bad = [node.states[y] for y in range(len(cdf) - 1) if link[y] > 1 + 1e-12]
+        if bad:
+            chk.err(f"{where}: this cause makes level(s) up to {bad[0]!r} MORE likely than the leak does "
+                    f"(P(<= {bad[0]}) {cdf[node.states.index(bad[0])]:.6g} > leak {leak_cdf[node.states.index(bad[0])]:.6g}); "
+                    f"a noisy-MAX cause can only shift towards the severe levels. Drop parent {parent!r} or use a table")
+            ok = False
+            continue
+        if np.any(np.diff(link) < -1e-12):
+            chk.err(f"{where}: the link distribution F_cause/F_leak is not monotone, so this cause is not a noisy-MAX cause")
+            ok = False
+            continue
+        links[(parent, state)] = np.minimum(link, 1.0)
+    if not ok:
+        return None
+    table = np.empty(_shape(spec, node))
+    for c in _parent_configs(spec, node):
+        cdf = leak_cdf.copy()
+        for parent, state in zip(node.parents, c):
+            if (parent, state) in links:
+                cdf = cdf * links[(parent, state)]
+        cdf[-1] = 1.0
+        probs = np.clip(np.diff(np.concatenate([[0.0], cdf])), 0.0, None)
+        index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
+        table[index] = probs / probs.sum()
+    return table
+
+
+# -- odds --------------------------------------------------------------------------------
+
+
+def _odds(chk, spec, node, tables):
+    from .spec import _describe
+
+    marginal = _dist_block(chk, spec, node, "cpt.marginal", node.cpt.get("marginal"))
+    mults_raw = node.cpt.get("multipliers", {}) or {}
+    if not isinstance(mults_raw, dict):
+        chk.err(f"cpt.multipliers: expected a mapping parent: state: child state: block, got {_describe(mults_raw)}")
+        return None
+    for parent in node.parents:
+        if spec.nodes[parent].role != "context":
+            chk.err(f"parents: {parent!r} is a {spec.nodes[parent].role} node; an odds node's parents must be context nodes")
+            return None
+    ok = marginal is not None
+    shape = _shape(spec, node)
+    log_mult = np.zeros(shape)  # per parent configuration and child state
+    for parent, per_state in mults_raw.items():
+        if parent not in node.parents:
+            chk.err(f"cpt.multipliers: {_describe(parent)} is not a parent of this node")
+            ok = False
+            continue
+        if not isinstance(per_state, dict):
+            chk.err(f"cpt.multipliers.{parent}: expected a mapping state: child state: block")
+            ok = False
+            continue
+        pstates = spec.nodes[parent].states
+        axis = node.parents.index(parent)
+        for pstate, per_child in per_state.items():
+            where = f"cpt.multipliers.{parent}.{pstate}"
+            if pstate not in pstates[1:]:
+                chk.err(f"{where}: {_describe(pstate)} is not a non-reference state of {parent!r} ({', '.join(pstates[1:])})")
+                ok = False
+                continue
+            if not isinstance(per_child, dict):
+                chk.err(f"{where}: expected a mapping child state: multiplier block")
+                ok = False
+                continue
+            for cstate, block in per_child.items():
+                if cstate not in node.states[1:]:
+                    chk.err(f"{where}: {_describe(cstate)} is not a non-reference state of this node ({', '.join(node.states[1:])})")
+                    ok = False
+                    continue
+                value = _scalar(chk, spec, node, f"{where}.{cstate}", block, value_key="value", is_prob=False)
+                if value is None:
+                    ok = False
+                    continue
+                index = [slice(None)] * len(shape)
+                index[axis] = pstates.index(pstate)
+                index[-1] = node.states.index(cstate)
+                log_mult[tuple(index)] += np.log(value)
+    for parent in node.parents:
+        if parent not in mults_raw:
+            chk.err(f"parents: {parent!r} has no multipliers (drop the parent or give its odds ratios)")
+            ok = False
+    if not ok:
+        return None
+    weights = _parent_joint(spec, node, tables)
+    mult = np.exp(log_mult)  # shape (*parents, card)
+    target = marginal[1:]
+    if np.any(target <= 0) or marginal[0] <= 0:
+        chk.err("cpt.marginal: an odds node needs every state's marginal strictly between 0 and 1")
+        return None
+    base = target / marginal[0]
+    for _ in range(10_000):
+        odds = mult[..., 1:] * base
+        probs = odds / (1.0 + odds.sum(axis=-1, keepdims=True))
+        current = (weights[..., None] * probs).reshape(-1, len(target)).sum(axis=0)
+        if np.max(np.abs(current - target)) < _CALIBRATION_TOL:
+            break
+        base = base * target / current
+    else:
+        chk.err("cpt: could not calibrate the base odds to the marginal (multipliers too extreme?)")
+        return None
+    odds = mult[..., 1:] * base
+    denom = 1.0 + odds.sum(axis=-1, keepdims=True)
+    return np.concatenate([1.0 / denom, odds / denom], axis=-1)
+
+
+def _parent_joint(spec, node, tables) -> np.ndarray:
+    """P(parents of node) by enumeration over the parents' ancestors (context nodes are few)."""
+    if not node.parents:
+        return np.array(1.0)
+    needed: list[str] = []
+    stack = list(node.parents)
+    while stack:
+        n = stack.pop()
+        if n not in needed:
+            needed.append(n)
+            stack.extend(spec.nodes[n].parents)
+    order = [n for n in _topological(spec) if n in needed]
+    arrays = ModelArrays(
+        nodes=tuple(order),
+        states={n: spec.nodes[n].states for n in order},
+        parents={n: spec.nodes[n].parents for n in order},
+        cpts={n: tables[n] for n in order},
+    )
+    engine = EnumerationEngine(arrays)
+    return engine._sum_to(engine.joint, list(node.parents))

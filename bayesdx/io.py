@@ -1,0 +1,236 @@
+"""Loading and writing networks: bundled names, bayesdx YAML, and the formats pgmpy reads."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .exceptions import BayesdxError, NetworkSpecError, TargetsRequiredError, _suggest
+from .inference import ModelArrays
+from .network import Network, arrays_from_pgmpy
+
+__all__ = ["load_network", "bundled_networks", "write_network", "NetworkNotFoundError",
+           "FOREIGN_FORMATS", "ROW_SUM_TOLERANCE"]
+
+#: File suffixes read through pgmpy, and the pgmpy reader used for each.
+FOREIGN_FORMATS = {
+    ".bif": "BIFReader",
+    ".xmlbif": "XMLBIFReader",
+    ".xml": "XMLBIFReader",
+    ".uai": "UAIReader",
+    ".net": "NETReader",
+    ".xdsl": "XDSLReader",
+}
+YAML_SUFFIXES = (".yaml", ".yml")
+#: Foreign files round their numbers; rows within this distance of 1 are renormalised.
+ROW_SUM_TOLERANCE = 1e-4
+
+
+class NetworkNotFoundError(BayesdxError, FileNotFoundError):
+    """No bundled network of that name, or no file at that path."""
+
+
+def _bundled_dirs() -> list[Path]:
+    dirs = []
+    try:
+        dirs.append(Path(str(resources.files("bayesdx.networks"))))
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover - source tree without install
+        pass
+    source_tree = Path(__file__).resolve().parent.parent / "networks"
+    if source_tree.is_dir() and source_tree not in dirs:
+        dirs.append(source_tree)
+    return dirs
+
+
+def bundled_networks() -> dict[str, Path]:
+    """The networks shipped with bayesdx, by name.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> "fasciculation" in bayesdx.bundled_networks()
+    True
+    """
+    found: dict[str, Path] = {}
+    for folder in _bundled_dirs():
+        for path in sorted(folder.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def load_network(
+    source,
+    *,
+    targets: Sequence[str] | None = None,
+    tests: Sequence[str] | None = None,
+    engine: str | None = None,
+) -> Network:
+    """Load a network for diagnosis.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, Network or pgmpy DiscreteBayesianNetwork
+        A bundled network name (see :func:`bundled_networks`), or a path to a bayesdx YAML file
+        (``.yaml``) or a file pgmpy reads (``.bif``, ``.xmlbif``/``.xml``, ``.uai``, ``.net``,
+        ``.xdsl``), or an in-memory model.
+    targets : sequence of str, optional
+        The diagnosis nodes. Required for foreign formats; a YAML network defaults to its
+        ``role: target`` nodes.
+    tests : sequence of str, optional
+        Candidate tests. Default: the ``finding`` nodes of a YAML network, every non-target node
+        of a foreign one.
+    engine : str, optional
+        Inference engine name (default: the fastest exact engine available).
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    NetworkNotFoundError
+        Unknown bundled name or missing file.
+    NetworkSpecError
+        Malformed file: every problem, with the file and the node.
+    TargetsRequiredError
+        A foreign network loaded without ``targets``.
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> net = bayesdx.load_network("fasciculation")
+    >>> len(net.targets)
+    6
+    """
+    if isinstance(source, Network):
+        if targets is None and tests is None and engine is None:
+            return source
+        out = source.with_targets(targets or source.targets, tests)
+        return out.with_engine(engine) if engine else out
+    if hasattr(source, "get_cpds") and hasattr(source, "nodes"):
+        arrays = _normalised(arrays_from_pgmpy(source), "<pgmpy model>")
+        return Network(arrays, name=getattr(source, "name", None) or "model",
+                       targets=_require_targets(targets, arrays, "<pgmpy model>"), tests=tests,
+                       source="<pgmpy model>", engine=engine)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            f"source must be a bundled network name, a path or a pgmpy model; got {type(source).__name__}."
+        )
+    path = Path(source)
+    bundled = bundled_networks()
+    if isinstance(source, str) and path.suffix == "" and os.sep not in source and "/" not in source:
+        if source not in bundled:
+            raise NetworkNotFoundError(
+                f"No bundled network named {source!r}.{_suggest(source, bundled)} "
+                f"Bundled networks: {', '.join(bundled) or 'none'}. To load a file, pass its path "
+                f"with its suffix ({', '.join((*YAML_SUFFIXES, *FOREIGN_FORMATS))})."
+            )
+        return _load_yaml(bundled[source], targets, tests, engine, origin=f"bundled:{source}")
+    if not path.exists():
+        raise NetworkNotFoundError(f"No network file at {str(path)!r}.")
+    suffix = path.suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        return _load_yaml(path, targets, tests, engine, origin=str(path))
+    if suffix in FOREIGN_FORMATS:
+        arrays = _read_foreign(path, suffix)
+        return Network(arrays, name=path.stem, targets=_require_targets(targets, arrays, str(path)),
+                       tests=tests, source=str(path), engine=engine)
+    raise NetworkSpecError([(str(path), None, f"unknown file type {suffix!r}; bayesdx reads "
+                             f"{', '.join((*YAML_SUFFIXES, *FOREIGN_FORMATS))}")])
+
+
+def _load_yaml(path: Path, targets, tests, engine, origin: str) -> Network:
+    from ._compile import spec_arrays
+    from .spec import read_spec
+
+    spec = read_spec(path)
+    arrays = spec_arrays(spec)
+    if targets is None:
+        targets = [n for n in arrays.nodes if spec.nodes[n].role == "target"]
+        if not targets:
+            raise TargetsRequiredError(
+                f"{path}: no node has role 'target'; pass targets=[...] to load_network."
+            )
+    return Network(arrays, name=spec.name, targets=targets, tests=tests, spec=spec,
+                   source=origin, engine=engine)
+
+
+def _require_targets(targets, arrays: ModelArrays, where: str):
+    if targets is None or (not isinstance(targets, str) and len(targets) == 0):
+        roots = [n for n in arrays.nodes if not arrays.parents[n]]
+        raise TargetsRequiredError(
+            f"{where}: a network in a foreign format does not say which nodes are the diagnoses. "
+            f"Pass targets=[...] (e.g. targets=[{arrays.nodes[0]!r}]). It has {len(arrays.nodes)} "
+            f"nodes; its root nodes are: {', '.join(roots[:12])}{', ...' if len(roots) > 12 else ''}."
+        )
+    return targets
+
+
+def _read_foreign(path: Path, suffix: str) -> ModelArrays:
+    import pgmpy.readwrite as readwrite
+
+    reader_cls = getattr(readwrite, FOREIGN_FORMATS[suffix])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = reader_cls(str(path)).get_model()
+    except Exception as exc:  # pgmpy raises many types for malformed input
+        raise NetworkSpecError(
+            [(str(path), None, f"pgmpy's {reader_cls.__name__} could not read it: "
+                               f"{type(exc).__name__}: {exc}")]
+        ) from None
+    problems = []
+    for node in model.nodes():
+        if model.get_cpds(node) is None:
+            problems.append((str(path), node, "has no probability table"))
+    if problems:
+        raise NetworkSpecError(problems)
+    try:
+        arrays = arrays_from_pgmpy(model)
+    except Exception as exc:
+        raise NetworkSpecError([(str(path), None, f"inconsistent tables: {exc}")]) from None
+    return _normalised(arrays, str(path))
+
+
+def _normalised(arrays: ModelArrays, where: str) -> ModelArrays:
+    """Renormalise rows that rounding left within ROW_SUM_TOLERANCE of 1; reject the rest."""
+    problems = []
+    cpts = {}
+    for node in arrays.nodes:
+        table = np.asarray(arrays.cpts[node], dtype=float)
+        sums = table.sum(axis=-1, keepdims=True)
+        if not np.all(np.isfinite(table)) or np.any(table < 0):
+            problems.append((where, node, "has negative or non-finite probabilities"))
+            continue
+        worst = float(np.max(np.abs(sums - 1.0)))
+        if worst > ROW_SUM_TOLERANCE:
+            problems.append((where, node, f"a distribution sums to {1.0 + worst:.6g} (or {1.0 - worst:.6g}), "
+                                          f"not 1 (tolerance {ROW_SUM_TOLERANCE})"))
+            continue
+        cpts[node] = table / sums
+    if problems:
+        raise NetworkSpecError(problems)
+    return ModelArrays(nodes=arrays.nodes, states=arrays.states, parents=arrays.parents, cpts=cpts)
+
+
+def write_network(network: Network, path, *, format: str | None = None) -> None:
+    """Write ``network`` as BIF or XMLBIF through pgmpy's writers (exact float repr)."""
+    path = Path(path)
+    fmt = (format or path.suffix.lstrip(".")).lower()
+    from pgmpy.readwrite import BIFWriter, XMLBIFWriter
+
+    if fmt == "bif":
+        BIFWriter(network.model).write_bif(str(path))
+    elif fmt in ("xmlbif", "xml"):
+        XMLBIFWriter(network.model).write_xmlbif(str(path))
+    else:
+        raise ValueError(f"Unknown export format {fmt!r}; write 'bif' or 'xmlbif'.")

@@ -1,0 +1,268 @@
+"""``diagnose`` and its result: posteriors of every node and the tests ranked by value of
+information."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ImpossibleEvidenceError
+from .inference import JointQuery, ZeroProbabilityEvidence
+from .network import Network
+from .voi import entropy_bits, mutual_information_bits
+
+__all__ = ["diagnose", "Diagnosis"]
+
+RANKING_COLUMNS = ["info_gain_bits", "cost_usd", "invasive", "kind", "outcome_probs"]
+
+
+def _query(network: Network, encoded: dict[str, int], labels: Mapping[str, str]) -> JointQuery:
+    nodes = [n for n in network.nodes if n not in network.targets]
+    try:
+        return network.engine.joint_query(encoded, network.targets, nodes)
+    except ZeroProbabilityEvidence:
+        raise ImpossibleEvidenceError(dict(labels), _impossible_hint(network, labels)) from None
+
+
+def _impossible_hint(network: Network, labels: Mapping[str, str]) -> str:
+    """Name the smallest culprit we can find cheaply: a single finding impossible on its own."""
+    for node, state in labels.items():
+        try:
+            network.engine.joint_query({node: network.states(node).index(state)}, network.targets, [])
+        except ZeroProbabilityEvidence:
+            return f"On its own, {node}={state} is already impossible."
+    return "Each finding is possible on its own; their combination is not."
+
+
+def _prior(network: Network) -> JointQuery:
+    key = ("prior", network.engine_name, network.targets)
+    cache = network._cache
+    if key not in cache:
+        cache[key] = _query(network, {}, {})
+    return cache[key]
+
+
+def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = None) -> Diagnosis:
+    """Posterior of every target given the evidence, and every unobserved test ranked by value of
+    information.
+
+    Parameters
+    ----------
+    network : Network or str
+        A loaded network, or anything :func:`bayesdx.load_network` accepts without targets
+        (e.g. a bundled name).
+    evidence : mapping of str to str, optional
+        Observed findings ``{node: state}``, by label.
+
+    Returns
+    -------
+    Diagnosis
+
+    Raises
+    ------
+    UnknownNodeError, UnknownStateError
+        A node or state the network does not have (with the closest valid names).
+    ImpossibleEvidenceError
+        The evidence has probability zero.
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> net = bayesdx.load_network("fasciculation")
+    >>> dx = bayesdx.diagnose(net, evidence={"ck": "gt_1000", "dermatomyositis_rash": "present"})
+    >>> round(float(dx.marginal("inflammatory_myopathy").sum()), 12)
+    1.0
+    >>> dx.next_test in net.tests
+    True
+    >>> bool((dx.ranking["info_gain_bits"] >= 0).all())
+    True
+    """
+    if not isinstance(network, Network):
+        from .io import load_network
+
+        network = load_network(network)
+    encoded = network.encode_evidence(evidence)
+    labels = {n: network.states(n)[s] for n, s in encoded.items()}
+    query = _query(network, encoded, labels)
+    return Diagnosis(network, labels, query, _prior(network))
+
+
+class Diagnosis:
+    """The answer of :func:`diagnose`. Immutable.
+
+    Attributes
+    ----------
+    network : Network
+    evidence : mapping of str to str
+        The evidence, by label.
+    prob_evidence : float
+        P(evidence) under the network.
+    entropy_bits : float
+        Entropy of the joint posterior of the targets, in bits.
+    ranking : pandas.DataFrame
+        One row per unobserved test, sorted by ``info_gain_bits`` (descending; ties by cost).
+    next_test : str or None
+        The test with the highest value of information (None when every test is observed).
+    """
+
+    def __init__(self, network: Network, evidence: Mapping[str, str], query: JointQuery,
+                 prior: JointQuery):
+        self.network = network
+        self.evidence = MappingProxyType(dict(evidence))
+        self._query = query
+        self._prior = prior
+        self.prob_evidence = float(query.prob_evidence)
+        self.entropy_bits = entropy_bits(query.target_joint)
+        self.ranking = self._rank()
+        self.next_test = str(self.ranking.index[0]) if len(self.ranking) else None
+
+    # -- marginals -------------------------------------------------------------------------
+    def _marginal_array(self, query: JointQuery, node: str) -> np.ndarray:
+        targets = query.targets
+        if node in targets:
+            axis = targets.index(node)
+            other = tuple(i for i in range(len(targets)) if i != axis)
+            return query.target_joint.sum(axis=other)
+        joint = query.node_joints[node]
+        return joint.reshape(-1, joint.shape[-1]).sum(axis=0)
+
+    def marginal(self, node: str) -> pd.Series:
+        """Posterior distribution of any node.
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by the node's state labels, summing to 1.
+        """
+        self.network.check_node(node)
+        values = self._marginal_array(self._query, node)
+        return pd.Series(values, index=pd.Index(self.network.states(node), name="state"),
+                         name=node)
+
+    def prior(self, node: str) -> pd.Series:
+        """Distribution of ``node`` with no evidence at all."""
+        self.network.check_node(node)
+        values = self._marginal_array(self._prior, node)
+        return pd.Series(values, index=pd.Index(self.network.states(node), name="state"),
+                         name=node)
+
+    def joint(self) -> pd.Series:
+        """The joint posterior of all targets, indexed by their states."""
+        index = pd.MultiIndex.from_product(
+            [self.network.states(t) for t in self.network.targets], names=list(self.network.targets)
+        )
+        return pd.Series(self._query.target_joint.ravel(), index=index, name="posterior")
+
+    # -- tables ----------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table of the targets: one row per (target, state) with prior and posterior.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``target``, ``state``, ``prior``, ``posterior``.
+        """
+        rows = []
+        for target in self.network.targets:
+            post = self._marginal_array(self._query, target)
+            prior = self._marginal_array(self._prior, target)
+            for state, p0, p1 in zip(self.network.states(target), prior, post):
+                rows.append({"target": target, "state": state, "prior": float(p0),
+                             "posterior": float(p1)})
+        return pd.DataFrame(rows, columns=["target", "state", "prior", "posterior"])
+
+    def probability_not_reference(self) -> pd.Series:
+        """For each target, P(target is not in its first, reference state), e.g. P(disease).
+
+        For networks whose targets list ``absent`` first (every bundled network) this is the
+        probability that each disease is present, sorted descending.
+        """
+        values = {t: 1.0 - float(self._marginal_array(self._query, t)[0]) for t in self.network.targets}
+        return pd.Series(values, name="posterior").sort_values(ascending=False)
+
+    def _rank(self) -> pd.DataFrame:
+        rows = []
+        spec = self.network.spec
+        for test in self.network.tests:
+            if test in self.evidence:
+                continue
+            joint = self._query.node_joints[test]
+            outcome = joint.reshape(-1, joint.shape[-1]).sum(axis=0)
+            node = spec.nodes[test] if spec is not None else None
+            rows.append({
+                "test": test,
+                "info_gain_bits": mutual_information_bits(joint),
+                "cost_usd": self.network.cost(test),
+                "invasive": node.invasive if node is not None else None,
+                "kind": node.kind if node is not None else None,
+                "outcome_probs": dict(zip(self.network.states(test), map(float, outcome))),
+            })
+        frame = pd.DataFrame(rows, columns=["test", *RANKING_COLUMNS])
+        frame = frame.sort_values(["info_gain_bits", "cost_usd", "test"],
+                                  ascending=[False, True, True], kind="mergesort")
+        return frame.set_index("test")
+
+    def what_if(self, test: str) -> pd.DataFrame:
+        """Each target's posterior under each outcome of ``test``, with the outcome probabilities.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long format: ``outcome``, ``p_outcome``, ``target``, ``state``, ``posterior``.
+        """
+        self.network.check_node(test)
+        if test in self.network.targets:
+            raise ValueError(f"'{test}' is a target; what_if takes a test node.")
+        joint = self._query.node_joints[test]
+        targets = self.network.targets
+        rows = []
+        p_outcome = joint.reshape(-1, joint.shape[-1]).sum(axis=0)
+        for x, state_x in enumerate(self.network.states(test)):
+            if p_outcome[x] <= 0:
+                continue
+            cond = joint[..., x] / p_outcome[x]
+            for axis, target in enumerate(targets):
+                other = tuple(i for i in range(len(targets)) if i != axis)
+                post = cond.sum(axis=other)
+                for state, p in zip(self.network.states(target), post):
+                    rows.append({"outcome": state_x, "p_outcome": float(p_outcome[x]),
+                                 "target": target, "state": state, "posterior": float(p)})
+        return pd.DataFrame(rows, columns=["outcome", "p_outcome", "target", "state", "posterior"])
+
+    # -- display ---------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        ev = ", ".join(f"{k}={v}" for k, v in self.evidence.items()) or "none"
+        lines = [f"Diagnosis on {self.network.name!r} given {ev}"]
+        width = max(len(t) for t in self.network.targets)
+        for target in self.network.targets:
+            post = self.marginal(target)
+            parts = "  ".join(f"{s} {p:6.1%}" for s, p in post.items())
+            lines.append(f"  {target:<{width}}  {parts}")
+        if self.next_test is not None:
+            top = self.ranking.head(5)
+            lines.append("Tests by value of information (bits):")
+            lines.extend(f"  {t:<28} {g:.4f}" for t, g in top["info_gain_bits"].items())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        ev = ", ".join(f"{html.escape(k)}={html.escape(v)}" for k, v in self.evidence.items()) or "none"
+        out = [f"<div><p><b>Diagnosis</b> on <code>{html.escape(self.network.name)}</code> "
+               f"given {ev}</p><table><tr><th>target</th><th>state</th><th>prior</th>"
+               f"<th>posterior</th><th></th></tr>"]
+        for row in frame.itertuples(index=False):
+            bar = (f'<div style="background:#3572b0;height:0.8em;width:{100 * row.posterior:.1f}px">'
+                   f"</div>")
+            out.append(f"<tr><td>{html.escape(row.target)}</td><td>{html.escape(row.state)}</td>"
+                       f"<td>{row.prior:.3f}</td><td>{row.posterior:.3f}</td><td>{bar}</td></tr>")
+        out.append("</table>")
+        if len(self.ranking):
+            top = self.ranking.head(10).drop(columns=["outcome_probs"])
+            out.append("<p><b>Next tests</b> (value of information)</p>")
+            out.append(top.to_html(float_format=lambda v: f"{v:.4f}", na_rep=""))
+        out.append("</div>")
+        return "".join(out)

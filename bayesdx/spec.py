@@ -1,0 +1,380 @@
+"""The strict reader of bayesdx YAML network files (``format: bayesdx/1``).
+
+The format is documented in ``networks/README.md``. :func:`read_spec` parses a file, checks
+everything it can, and either returns a :class:`Spec` or raises one
+:class:`~bayesdx.exceptions.NetworkSpecError` that lists every problem with its file and node.
+Compilation (noisy-OR, noisy-MAX and calibrated odds into full tables) lives in
+:mod:`bayesdx._compile`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .exceptions import NetworkSpecError
+
+__all__ = ["read_spec", "parse_spec", "Spec", "NodeSpec", "Param", "FORMAT", "ROLES", "KINDS", "GRADES"]
+
+FORMAT = "bayesdx/1"
+ROLES = ("target", "context", "finding", "latent")
+KINDS = ("history", "exam", "lab", "electrodiagnostic", "imaging", "pathology")
+GRADES = ("measured", "derived", "secondary", "expert")
+CPT_TYPES = ("table", "noisy_or", "noisy_max", "odds")
+TOLERANCE = 1e-9
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+_TOP_KEYS = {
+    "format": True, "name": True, "title": True, "population": True, "references": True,
+    "nodes": True, "version": False, "description": False, "disclaimer": False, "cost_basis": False,
+}
+_NODE_KEYS = {"role", "label", "states", "kind", "cost_usd", "invasive", "description", "notes",
+              "parents", "cpt"}
+_SOURCE_KEYS = {"ref", "locator", "grade", "range"}
+_CPT_KEYS = {
+    "table": {"type", "rows"},
+    "noisy_or": {"type", "leak", "causes"},
+    "noisy_max": {"type", "leak", "causes"},
+    "odds": {"type", "marginal", "multipliers"},
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One sourced number (or distribution) of a network file, for the provenance table."""
+
+    node: str
+    cpt_type: str
+    where: str  # e.g. "leak", "cause als", "row 2 {als: present}", "multiplier age_band=age_lt_40"
+    state: str | None
+    value: float
+    ref: tuple[str, ...]
+    locator: str
+    grade: str
+    range_low: float | None
+    range_high: float | None
+
+
+@dataclass
+class NodeSpec:
+    """A node as written in the file (before compilation)."""
+
+    name: str
+    role: str
+    label: str
+    states: tuple[str, ...]
+    parents: tuple[str, ...]
+    cpt: dict[str, Any]
+    kind: str | None = None
+    cost_usd: float | None = None
+    invasive: bool | None = None
+    description: str = ""
+    notes: str = ""
+
+
+@dataclass
+class Spec:
+    """A parsed and checked network file."""
+
+    path: str
+    name: str
+    title: str
+    population: str
+    references: dict[str, str]
+    nodes: dict[str, NodeSpec]
+    version: str = ""
+    description: str = ""
+    disclaimer: str = ""
+    cost_basis: str = ""
+    params: list[Param] = field(default_factory=list)
+    tables: dict[str, Any] = field(default_factory=dict, repr=False)  # compiled CPTs
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys instead of keeping the last one."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            continue
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{value!r} (YAML read an unquoted yes/no/true/false/on/off as a boolean: quote it)"
+    if isinstance(value, (int, float)):
+        return f"{value!r} (a number: quote it)"
+    return repr(value)
+
+
+class _Checker:
+    """Collects every problem of one file; ``node`` is the node being checked."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.problems: list[tuple[str, str | None, str]] = []
+        self.node: str | None = None
+
+    def err(self, message: str) -> None:
+        self.problems.append((self.path, self.node, message))
+
+    # -- primitive checks -------------------------------------------------------------
+    def keys(self, where: str, mapping: dict, allowed: set[str], required: set[str] = frozenset()):
+        for key in mapping:
+            if key not in allowed:
+                from .exceptions import _suggest
+
+                self.err(f"{where}: unknown key {_describe(key)}.{_suggest(str(key), allowed)}")
+        for key in sorted(required):
+            if key not in mapping:
+                self.err(f"{where}: missing required key '{key}'")
+
+    def mapping(self, where: str, value: Any) -> dict | None:
+        if not isinstance(value, dict):
+            self.err(f"{where}: expected a mapping, got {_describe(value)}")
+            return None
+        return value
+
+    def ident(self, where: str, value: Any) -> bool:
+        if not isinstance(value, str):
+            self.err(f"{where}: name {_describe(value)} must be a string identifier")
+            return False
+        if not _IDENT.match(value):
+            self.err(f"{where}: name {value!r} is not an identifier (a letter, then letters, digits or _)")
+            return False
+        return True
+
+    def text(self, where: str, value: Any, required: bool = True) -> str:
+        if value is None and not required:
+            return ""
+        if not isinstance(value, str) or not value.strip():
+            self.err(f"{where}: expected non-empty text, got {_describe(value)}")
+            return ""
+        return value.strip()
+
+    def number(self, where: str, value: Any, low: float | None = None, high: float | None = None,
+               low_open: bool = False) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            hint = ""
+            if isinstance(value, str) and re.match(r"^[-+]?\d*\.?\d*e[-+]?\d+$", value.strip(), re.I):
+                hint = " (YAML reads exponent numbers without a dot as text: write e.g. 1.0e-3)"
+            self.err(f"{where}: {_describe(value)} is not a number{hint}")
+            return None
+        value = float(value)
+        if not math.isfinite(value):
+            self.err(f"{where}: {value} is not finite")
+            return None
+        if low is not None and (value < low or (low_open and value <= low)):
+            self.err(f"{where}: {value} is outside {'(' if low_open else '['}{low}, {high if high is not None else 'inf'}]")
+            return None
+        if high is not None and value > high:
+            self.err(f"{where}: {value} is outside [{low}, {high}]")
+            return None
+        return value
+
+    def probability(self, where: str, value: Any) -> float | None:
+        return self.number(where, value, 0.0, 1.0)
+
+
+def read_spec(path: str | Path) -> Spec:
+    """Read and check a bayesdx YAML network file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.yaml`` file.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    NetworkSpecError
+        Listing every problem found, each with the file and the node.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NetworkSpecError([(str(path), None, f"cannot read the file: {exc.strerror or exc}")]) from None
+    return parse_spec(text, str(path))
+
+
+def parse_spec(text: str, path: str = "<string>") -> Spec:
+    """Parse and check the text of a network file; see :func:`read_spec`."""
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise NetworkSpecError([(path, None, f"{where}invalid YAML: {problem}")]) from None
+    chk = _Checker(path)
+    if not isinstance(data, dict):
+        raise NetworkSpecError([(path, None, "the file must be a YAML mapping with 'format', 'nodes', ...")])
+    chk.keys("top level", data, set(_TOP_KEYS), {k for k, req in _TOP_KEYS.items() if req})
+    if "format" in data and data["format"] != FORMAT:
+        chk.err(f"format: expected {FORMAT!r}, got {_describe(data['format'])}")
+    name = data.get("name")
+    if name is not None:
+        chk.ident("name", name)
+    references = {}
+    refs = chk.mapping("references", data.get("references", {})) or {}
+    for key, citation in refs.items():
+        if chk.ident("references", key):
+            references[key] = chk.text(f"references.{key}", citation)
+    spec = Spec(
+        path=path,
+        name=str(name or Path(path).stem),
+        title=chk.text("title", data.get("title")) if "title" in data else "",
+        population=chk.text("population", data.get("population")) if "population" in data else "",
+        references=references,
+        nodes={},
+        version=str(data.get("version", "")),
+        description=chk.text("description", data.get("description"), required=False),
+        disclaimer=chk.text("disclaimer", data.get("disclaimer"), required=False),
+        cost_basis=chk.text("cost_basis", data.get("cost_basis"), required=False),
+    )
+    nodes = chk.mapping("nodes", data.get("nodes", {})) or {}
+    if "nodes" in data and not nodes:
+        chk.err("nodes: the network has no nodes")
+    for node_name, raw in nodes.items():
+        chk.node = None
+        if not chk.ident("nodes", node_name):
+            continue
+        chk.node = node_name
+        node = _check_node(chk, node_name, raw)
+        if node is not None:
+            spec.nodes[node_name] = node
+    chk.node = None
+    _check_graph(chk, spec)
+    if not chk.problems:
+        from ._compile import check_cpts
+
+        check_cpts(chk, spec)
+    chk.node = None
+    if chk.problems:
+        raise NetworkSpecError(chk.problems)
+    return spec
+
+
+def _check_node(chk: _Checker, name: str, raw: Any) -> NodeSpec | None:
+    raw = chk.mapping("node", raw)
+    if raw is None:
+        return None
+    required = {"role", "label", "states", "cpt"}
+    role = raw.get("role")
+    if role == "finding":
+        required |= {"kind", "cost_usd", "invasive"}
+    chk.keys("node", raw, _NODE_KEYS, required)
+    if role is not None and role not in ROLES:
+        chk.err(f"role: {_describe(role)} is not one of {', '.join(ROLES)}")
+    if role != "finding":
+        for key in ("kind", "cost_usd", "invasive"):
+            if key in raw:
+                chk.err(f"{key}: only findings (role: finding) have a {key}")
+    kind = raw.get("kind")
+    if kind is not None and kind not in KINDS:
+        chk.err(f"kind: {_describe(kind)} is not one of {', '.join(KINDS)}")
+    cost = None
+    if "cost_usd" in raw:
+        cost = chk.number("cost_usd", raw["cost_usd"], 0.0)
+    invasive = raw.get("invasive")
+    if "invasive" in raw and not isinstance(invasive, bool):
+        chk.err(f"invasive: expected true or false, got {_describe(invasive)}")
+    states_raw = raw.get("states")
+    states: list[str] = []
+    if "states" in raw:
+        if not isinstance(states_raw, list) or len(states_raw) < 2:
+            chk.err(f"states: expected a list of at least two state names, got {_describe(states_raw)}")
+        else:
+            for state in states_raw:
+                if chk.ident("states", state):
+                    if state in states:
+                        chk.err(f"states: duplicate state {state!r}")
+                    states.append(state)
+    parents_raw = raw.get("parents", [])
+    parents: list[str] = []
+    if not isinstance(parents_raw, list):
+        chk.err(f"parents: expected a list of node names, got {_describe(parents_raw)}")
+    else:
+        for parent in parents_raw:
+            if chk.ident("parents", parent):
+                if parent in parents:
+                    chk.err(f"parents: duplicate parent {parent!r}")
+                parents.append(parent)
+    cpt = raw.get("cpt")
+    if "cpt" in raw and chk.mapping("cpt", cpt) is not None:
+        ctype = cpt.get("type")
+        if ctype not in CPT_TYPES:
+            chk.err(f"cpt.type: {_describe(ctype)} is not one of {', '.join(CPT_TYPES)}")
+        else:
+            chk.keys(f"cpt ({ctype})", cpt, _CPT_KEYS[ctype], _CPT_KEYS[ctype])
+    else:
+        cpt = None
+    return NodeSpec(
+        name=name,
+        role=role if role in ROLES else "latent",
+        label=chk.text("label", raw.get("label")) if "label" in raw else name,
+        states=tuple(states),
+        parents=tuple(parents),
+        cpt=cpt or {},
+        kind=kind if kind in KINDS else None,
+        cost_usd=cost,
+        invasive=invasive if isinstance(invasive, bool) else None,
+        description=chk.text("description", raw.get("description"), required=False),
+        notes=chk.text("notes", raw.get("notes"), required=False),
+    )
+
+
+def _check_graph(chk: _Checker, spec: Spec) -> None:
+    for node in spec.nodes.values():
+        chk.node = node.name
+        for parent in node.parents:
+            if parent == node.name:
+                chk.err("parents: a node cannot be its own parent")
+            elif parent not in spec.nodes:
+                from .exceptions import _suggest
+
+                chk.err(f"parents: unknown parent {parent!r}.{_suggest(parent, spec.nodes)}")
+    chk.node = None
+    # cycle detection (Kahn); report the nodes on cycles
+    indeg = {n: sum(p in spec.nodes for p in s.parents) for n, s in spec.nodes.items()}
+    children: dict[str, list[str]] = {n: [] for n in spec.nodes}
+    for n, s in spec.nodes.items():
+        for p in s.parents:
+            if p in children:
+                children[p].append(n)
+    ready = [n for n, d in indeg.items() if d == 0]
+    done = 0
+    while ready:
+        n = ready.pop()
+        done += 1
+        for c in children[n]:
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                ready.append(c)
+    if done < len(spec.nodes):
+        on_cycle = sorted(n for n, d in indeg.items() if d > 0)
+        chk.err(f"the parent links form a cycle through: {', '.join(on_cycle)}")
