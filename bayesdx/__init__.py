@@ -21,6 +21,7 @@ from .exceptions import (
     UnknownNodeError,
     UnknownStateError,
 )
+from .cohort import posteriors
 from .io import NetworkNotFoundError, bundled_networks, load_network
 from .network import Network
 from .results import Diagnosis, diagnose
@@ -41,4 +42,5 @@ __all__ = [
     "bundled_networks",
     "diagnose",
     "load_network",
+    "posteriors",
 ]

@@ -336,17 +336,17 @@ def _noisy_or(chk, spec, node, tables):
         return None
     leak = _scalar(chk, spec, node, "cpt.leak", node.cpt.get("leak"))
     causes = _causes(chk, spec, node)
-    if leak is None or causes is None:
+    if causes is None:
         return None
-    if leak >= 1.0:
+    ok = leak is not None
+    if leak is not None and leak >= 1.0:
         chk.err("cpt.leak: a leak of 1 makes every cause meaningless")
-        return None
+        ok = False
     inhibit: dict[tuple[str, str], float] = {}
-    ok = True
     for parent, state, block in causes:
         where = f"cpt.causes.{parent}" + (f".{state}" if len(spec.nodes[parent].states) > 2 else "")
         p = _scalar(chk, spec, node, where, block)
-        if p is None:
+        if p is None or not ok:
             ok = False
             continue
         if p < leak - 1e-12:
@@ -370,15 +370,15 @@ def _noisy_or(chk, spec, node, tables):
 def _noisy_max(chk, spec, node, tables):
     leak = _dist_block(chk, spec, node, "cpt.leak", node.cpt.get("leak"))
     causes = _causes(chk, spec, node)
-    if leak is None or causes is None:
+    if causes is None:
         return None
-    leak_cdf = np.cumsum(leak)
+    ok = leak is not None
+    leak_cdf = np.cumsum(leak) if ok else None
     links: dict[tuple[str, str], np.ndarray] = {}
-    ok = True
     for parent, state, block in causes:
         where = f"cpt.causes.{parent}" + (f".{state}" if len(spec.nodes[parent].states) > 2 else "")
         dist = _dist_block(chk, spec, node, where, block)
-        if dist is None:
+        if dist is None or leak_cdf is None:
             ok = False
             continue
         cdf = np.cumsum(dist)

@@ -202,6 +202,7 @@ class Diagnosis:
                 "outcome_probs": dict(zip(self.network.states(test), map(float, outcome))),
             })
         frame = pd.DataFrame(rows, columns=["test", *RANKING_COLUMNS])
+        frame = frame.astype({"info_gain_bits": float, "cost_usd": float})
         frame = frame.sort_values(["info_gain_bits", "cost_usd", "test"],
                                   ascending=[False, True, True], kind="mergesort")
         return frame.set_index("test")

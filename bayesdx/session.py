@@ -1,0 +1,234 @@
+"""A stepwise diagnostic session: add findings one at a time and keep every intermediate answer.
+
+A :class:`Session` is the workflow of a teaching case: start from what is known, ask for the next
+test, enter its result, look at how the posteriors moved, undo, try another branch.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import pandas as pd
+
+from .exceptions import BayesdxError
+from .network import Network
+from .results import Diagnosis, diagnose
+
+__all__ = ["Session", "AlreadyObservedError"]
+
+START = "(start)"
+
+
+class AlreadyObservedError(BayesdxError, ValueError):
+    """A finding was added for a node that the session has already observed."""
+
+
+class Session:
+    """A stepwise diagnostic session over one network.
+
+    Each :meth:`add` enters one finding and computes a new :class:`~bayesdx.Diagnosis`; every
+    intermediate diagnosis is kept, so the session can be undone, replayed and plotted
+    (:func:`bayesdx.plotting.plot_trajectory`).
+
+    Parameters
+    ----------
+    network : Network or str
+        A loaded network, or a bundled network name.
+    evidence : mapping of str to str, optional
+        What is known before the first step (e.g. age and sex). This is step 0.
+
+    Attributes
+    ----------
+    network : Network
+
+    Raises
+    ------
+    ImpossibleEvidenceError
+        The starting evidence has probability zero.
+
+    Notes
+    -----
+    A node can be observed once. Adding a finding for a node that is already observed raises
+    :class:`AlreadyObservedError`; to change a result, :meth:`undo` back to before it.
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> from bayesdx.session import Session
+    >>> net = bayesdx.load_network("fasciculation")
+    >>> s = Session(net, evidence={"age_band": "age_ge_70"})
+    >>> dx = s.add("fasciculations_exam", "present")
+    >>> s.history
+    [('fasciculations_exam', 'present')]
+    >>> len(s.diagnoses)
+    2
+    >>> s.next_test in net.tests
+    True
+    >>> _ = s.undo()
+    >>> s.history
+    []
+    """
+
+    def __init__(self, network: Network | str, *, evidence: Mapping[str, str] | None = None):
+        if not isinstance(network, Network):
+            from .io import load_network
+
+            network = load_network(network)
+        self.network = network
+        self._steps: list[tuple[str, str]] = []
+        self._diagnoses: list[Diagnosis] = [diagnose(network, evidence=evidence)]
+
+    # -- stepping ----------------------------------------------------------------------------
+    def add(self, node: str, state: str) -> Diagnosis:
+        """Enter one finding ``node = state`` and return the new diagnosis.
+
+        Parameters
+        ----------
+        node : str
+            Any node of the network (usually a test).
+        state : str
+            One of the node's state labels.
+
+        Returns
+        -------
+        Diagnosis
+            The diagnosis given all evidence so far (also :attr:`current`).
+
+        Raises
+        ------
+        UnknownNodeError, UnknownStateError
+            Names the network does not have (with the closest valid names).
+        AlreadyObservedError
+            ``node`` is already observed in this session.
+        ImpossibleEvidenceError
+            The finding makes the evidence impossible. The session is left unchanged.
+        """
+        self.network.check_state(node, state)  # checks the node too
+        state = str(state)
+        current = self.current.evidence
+        if node in current:
+            raise AlreadyObservedError(
+                f"'{node}' is already observed as '{current[node]}' in this session; cannot add "
+                f"'{node}={state}'. Use undo() to go back before it, or start a new Session."
+            )
+        new = diagnose(self.network, evidence={**current, node: state})
+        self._steps.append((node, state))
+        self._diagnoses.append(new)
+        return new
+
+    def undo(self) -> Diagnosis:
+        """Remove the last finding and return the diagnosis before it.
+
+        Raises
+        ------
+        IndexError
+            There is no step to undo (the session is at its starting evidence).
+        """
+        if not self._steps:
+            raise IndexError("Nothing to undo: the session is at its starting evidence (step 0).")
+        self._steps.pop()
+        self._diagnoses.pop()
+        return self.current
+
+    def reset(self) -> Diagnosis:
+        """Remove every finding added since the start and return the starting diagnosis."""
+        del self._steps[:]
+        del self._diagnoses[1:]
+        return self.current
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def history(self) -> list[tuple[str, str]]:
+        """The findings added, in order, as ``(node, state)`` pairs (a copy)."""
+        return list(self._steps)
+
+    @property
+    def diagnoses(self) -> list[Diagnosis]:
+        """The diagnosis after each step; ``diagnoses[0]`` is the starting evidence (a copy)."""
+        return list(self._diagnoses)
+
+    @property
+    def current(self) -> Diagnosis:
+        """The latest diagnosis."""
+        return self._diagnoses[-1]
+
+    @property
+    def start_evidence(self) -> Mapping[str, str]:
+        """The evidence of step 0."""
+        return self._diagnoses[0].evidence
+
+    @property
+    def evidence(self) -> Mapping[str, str]:
+        """All evidence so far: the starting evidence and every finding added."""
+        return MappingProxyType(dict(self.current.evidence))
+
+    @property
+    def ranking(self) -> pd.DataFrame:
+        """The unobserved tests ranked by value of information, given all evidence so far."""
+        return self.current.ranking
+
+    @property
+    def next_test(self) -> str | None:
+        """The test with the highest value of information now (None when none is left)."""
+        return self.current.next_test
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    # -- tables ------------------------------------------------------------------------------
+    def step_labels(self) -> list[str]:
+        """A label per step: ``"(start)"``, then ``"node=state"`` for each finding added."""
+        return [START] + [f"{n}={s}" for n, s in self._steps]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table of every target's posterior after each step.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``step`` (0 = starting evidence), ``finding`` (``"(start)"`` or
+            ``"node=state"``), ``target``, ``state``, ``posterior``.
+        """
+        frames = []
+        for step, (label, dx) in enumerate(zip(self.step_labels(), self._diagnoses)):
+            frame = dx.to_frame()[["target", "state", "posterior"]]
+            frame.insert(0, "finding", label)
+            frame.insert(0, "step", step)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    # -- display -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        start = ", ".join(f"{k}={v}" for k, v in self.start_evidence.items()) or "no evidence"
+        lines = [f"Session on {self.network.name!r}: {len(self._steps)} step(s)", f"  start: {start}"]
+        lines.extend(f"  {i}. {n}={s}" for i, (n, s) in enumerate(self._steps, 1))
+        probs = self.current.probability_not_reference()
+        lines.append("  P(not reference): " + ", ".join(f"{t} {p:.1%}" for t, p in probs.items()))
+        lines.append(f"  next test: {self.next_test}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        last = frame[frame["step"] == frame["step"].max()]
+        start = ", ".join(f"{k}={v}" for k, v in self.start_evidence.items()) or "no evidence"
+        out = [f"<div><p><b>Session</b> on <code>{html.escape(self.network.name)}</code>, "
+               f"{len(self._steps)} step(s). Start: {html.escape(start)}</p>"]
+        if self._steps:
+            out.append("<ol>" + "".join(f"<li>{html.escape(f)}</li>" for f in self.step_labels()[1:])
+                       + "</ol>")
+        out.append("<table><tr><th>target</th><th>state</th><th>posterior</th><th></th></tr>")
+        for row in last.itertuples(index=False):
+            bar = (f'<div style="background:#3572b0;height:0.8em;width:{100 * row.posterior:.1f}px">'
+                   "</div>")
+            out.append(f"<tr><td>{html.escape(row.target)}</td><td>{html.escape(row.state)}</td>"
+                       f"<td>{row.posterior:.3f}</td><td>{bar}</td></tr>")
+        out.append("</table>")
+        ranking = self.ranking
+        if len(ranking):
+            out.append("<p><b>Next tests</b> (value of information)</p>")
+            out.append(ranking.head(10).drop(columns=["outcome_probs"]).to_html(
+                float_format=lambda v: f"{v:.4f}", na_rep=""))
+        out.append("</div>")
+        return "".join(out)
