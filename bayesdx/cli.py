@@ -109,9 +109,10 @@ def _cmd_diagnose(args) -> int:
     from .io import load_network
     from .results import diagnose
 
+    evidence = _parse_evidence(args.evidence or [])
     net = load_network(args.network, targets=args.target or None, tests=args.test or None,
                        engine=args.engine)
-    dx = diagnose(net, evidence=_parse_evidence(args.evidence or []))
+    dx = diagnose(net, evidence=evidence)
     if args.json:
         print(json.dumps(diagnosis_to_json(dx), indent=2))
     else:

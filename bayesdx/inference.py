@@ -216,6 +216,9 @@ class PgmpyEngine(Engine):
 
     def __init__(self, arrays: ModelArrays, model=None):
         super().__init__(arrays)
+        from ._pgmpy import load_pgmpy
+
+        load_pgmpy()
         from pgmpy.inference import VariableElimination
 
         from .network import pgmpy_model_from_arrays  # the pgmpy seam

@@ -176,6 +176,9 @@ def _require_targets(targets, arrays: ModelArrays, where: str):
 
 
 def _read_foreign(path: Path, suffix: str) -> ModelArrays:
+    from ._pgmpy import load_pgmpy
+
+    load_pgmpy()
     import pgmpy.readwrite as readwrite
 
     reader_cls = getattr(readwrite, FOREIGN_FORMATS[suffix])
@@ -226,6 +229,9 @@ def write_network(network: Network, path, *, format: str | None = None) -> None:
     """Write ``network`` as BIF or XMLBIF through pgmpy's writers (exact float repr)."""
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".")).lower()
+    from ._pgmpy import load_pgmpy
+
+    load_pgmpy()
     from pgmpy.readwrite import BIFWriter, XMLBIFWriter
 
     if fmt == "bif":

@@ -60,6 +60,9 @@ def arrays_from_pgmpy(model) -> ModelArrays:
 
 def pgmpy_model_from_arrays(arrays: ModelArrays):
     """Build a pgmpy ``DiscreteBayesianNetwork`` from :class:`ModelArrays`."""
+    from ._pgmpy import load_pgmpy
+
+    load_pgmpy()
     from pgmpy.factors.discrete import TabularCPD
     from pgmpy.models import DiscreteBayesianNetwork
 

@@ -139,7 +139,11 @@ class Diagnosis:
             Indexed by the node's state labels, summing to 1.
         """
         self.network.check_node(node)
-        values = self._marginal_array(self._query, node)
+        if node in self.evidence:  # exact point mass, not a renormalised one
+            values = np.zeros(len(self.network.states(node)))
+            values[self.network.states(node).index(self.evidence[node])] = 1.0
+        else:
+            values = self._marginal_array(self._query, node)
         return pd.Series(values, index=pd.Index(self.network.states(node), name="state"),
                          name=node)
 

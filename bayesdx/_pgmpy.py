@@ -1,0 +1,17 @@
+"""Importing pgmpy quietly: some pgmpy releases emit FutureWarnings about their own modules at
+import time, which bayesdx users can do nothing about."""
+
+from __future__ import annotations
+
+import warnings
+
+
+def load_pgmpy() -> None:
+    """Import the pgmpy modules bayesdx uses, silencing pgmpy's import-time FutureWarnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import pgmpy.factors.discrete  # noqa: F401
+        import pgmpy.inference  # noqa: F401
+        import pgmpy.models  # noqa: F401
+        import pgmpy.readwrite  # noqa: F401

@@ -1,0 +1,79 @@
+"""The bayesdx command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bayesdx.cli import DISCLAIMER, main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_diagnose_table(capsys, data_dir):
+    code, out, err = run(capsys, "diagnose", "--network", str(data_dir / "two_disease.yaml"),
+                         "--evidence", "fever=present", "-e", "smoker=yes")
+    assert code == 0, err
+    assert DISCLAIMER in out
+    import bayesdx
+
+    net = bayesdx.load_network(data_dir / "two_disease.yaml")
+    expected = bayesdx.diagnose(net, evidence={"fever": "present", "smoker": "yes"})
+    assert "flu = present" in out and "bronchitis = present" in out
+    assert f"Next test by value of information: {expected.next_test}" in out
+    assert f"{expected.ranking['info_gain_bits'].iloc[0]:.4f}" in out
+
+
+def test_diagnose_json(capsys, data_dir):
+    code, out, _ = run(capsys, "diagnose", "--network", str(data_dir / "asia.bif"), "--target", "lung", "tub",
+                       "--evidence", "xray=yes", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data["posteriors"]) == {"lung", "tub"}
+    assert abs(sum(data["posteriors"]["lung"].values()) - 1) < 1e-12
+    assert data["next_test"] == data["ranking"][0]["test"]
+    assert all(r["test"] != "xray" for r in data["ranking"])
+    assert data["ranking"][0]["cost_usd"] is None
+
+
+@pytest.mark.parametrize("argv,pattern", [
+    (["diagnose", "--evidence", "ck=gt1000"], "Unknown state 'gt1000'.*Did you mean 'gt_1000'"),
+    (["diagnose", "--evidence", "ckk=gt_1000"], "Unknown node 'ckk'.*Did you mean 'ck'"),
+    (["diagnose", "--evidence", "ck"], "node=state"),
+    (["diagnose", "--network", "tests/data/asia.bif"], "Pass targets"),
+    (["diagnose", "--network", "nosuch"], "No bundled network named 'nosuch'"),
+], ids=["state", "node", "syntax", "no-targets", "no-network"])
+def test_errors_exit_2_with_a_message(capsys, argv, pattern):
+    import re
+
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert re.search(pattern, err), err
+    assert "Traceback" not in err
+
+
+def test_networks_lists_bundled(capsys):
+    code, out, _ = run(capsys, "networks")
+    assert code == 0 and "fasciculation" in out and "population" in out
+
+
+def test_demo_shows_six_posteriors_and_a_next_test(capsys):
+    code, out, _ = run(capsys, "demo")
+    assert code == 0
+    for target in ("als", "cramp_fasciculation_syndrome", "peripheral_artery_disease", "thyroid_disease",
+                   "b_vitamin_deficiency", "inflammatory_myopathy"):
+        assert f"{target} = " in out
+    assert "Next test by value of information:" in out
+    assert DISCLAIMER in out
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([sys.executable, "-m", "bayesdx.cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("bayesdx ")
