@@ -35,16 +35,18 @@ class NetworkNotFoundError(BayesdxError, FileNotFoundError):
     """No bundled network of that name, or no file at that path."""
 
 
-def _bundled_dirs() -> list[Path]:
-    dirs = []
+def _bundled_files() -> list[Path]:
+    """The .yaml files of the ``bayesdx.networks`` package data, then of a source checkout."""
+    files: list[Path] = []
     try:
-        dirs.append(Path(str(resources.files("bayesdx.networks"))))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover - source tree without install
+        folder = resources.files("bayesdx.networks")
+        files.extend(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+    except ModuleNotFoundError:  # pragma: no cover - running from a source tree without install
         pass
     source_tree = Path(__file__).resolve().parent.parent / "networks"
-    if source_tree.is_dir() and source_tree not in dirs:
-        dirs.append(source_tree)
-    return dirs
+    if source_tree.is_dir():
+        files.extend(sorted(source_tree.glob("*.yaml")))
+    return files
 
 
 def bundled_networks() -> dict[str, Path]:
@@ -61,10 +63,9 @@ def bundled_networks() -> dict[str, Path]:
     True
     """
     found: dict[str, Path] = {}
-    for folder in _bundled_dirs():
-        for path in sorted(folder.glob("*.yaml")):
-            found.setdefault(path.stem, path)
-    return found
+    for path in _bundled_files():
+        found.setdefault(path.stem, path)
+    return dict(sorted(found.items()))
 
 
 def load_network(
