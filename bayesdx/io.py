@@ -236,8 +236,10 @@ def write_network(network: Network, path, *, format: str | None = None) -> None:
     from pgmpy.readwrite import BIFWriter, XMLBIFWriter
 
     if fmt == "bif":
-        BIFWriter(network.model).write_bif(str(path))
+        writer, legacy = BIFWriter(network.model), "write_bif"
     elif fmt in ("xmlbif", "xml"):
-        XMLBIFWriter(network.model).write_xmlbif(str(path))
+        writer, legacy = XMLBIFWriter(network.model), "write_xmlbif"
     else:
         raise ValueError(f"Unknown export format {fmt!r}; write 'bif' or 'xmlbif'.")
+    # pgmpy >= 1.1 names the method ``write``; 1.0 only has the legacy name.
+    (writer.write if hasattr(type(writer), "write") else getattr(writer, legacy))(str(path))
