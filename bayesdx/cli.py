@@ -22,13 +22,18 @@ DISCLAIMER = (
 )
 
 #: The worked case of ``bayesdx demo``: a man in his fifties with visible fasciculations, cramps
-#: and mild distal weakness, before any laboratory or electrodiagnostic test.
+#: and mild distal weakness, the rest of the bedside examination normal, before any test.
 DEMO_CASE = {
     "age_band": "age_40_69",
     "sex": "male",
     "fasciculations_exam": "present",
     "cramps": "present",
     "distal_weakness": "present",
+    "proximal_weakness": "absent",
+    "atrophy": "absent",
+    "reflexes": "normal",
+    "umn_signs": "absent",
+    "bulbar_signs": "absent",
     "sensory_symptoms": "absent",
 }
 
@@ -142,19 +147,23 @@ def _cmd_demo(args) -> int:
     print(DISCLAIMER)
     print()
     print("A worked case: a man aged 40-69 with fasciculations seen on examination, cramps and")
-    print("mild distal leg weakness, no sensory symptoms, before any test.")
+    print("mild distal leg weakness; no atrophy, normal reflexes, no upper motor neuron or bulbar")
+    print("signs, no sensory symptoms. No test has been done yet.")
     print()
     dx = diagnose(net, evidence=DEMO_CASE)
     print(format_diagnosis(dx, top=args.top))
     if dx.next_test is not None:
         test = dx.next_test
         outcomes = dx.ranking.loc[test, "outcome_probs"]
-        normal = net.states(test)[0]
+        likely = max(outcomes, key=outcomes.get)
         print()
-        print(f"Suppose {test} comes back '{normal}' (probability {outcomes[normal]:.2f}):")
+        print(f"Suppose {test} comes back '{likely}', its most likely result "
+              f"(probability {outcomes[likely]:.2f}):")
         print()
-        dx2 = diagnose(net, evidence={**DEMO_CASE, test: normal})
+        dx2 = diagnose(net, evidence={**DEMO_CASE, test: likely})
         print(format_diagnosis(dx2, top=min(args.top, 5)))
+        print()
+        print("The ranking is information gain alone; weigh it against cost_usd and invasiveness.")
     if args.plots:
         from .plotting import write_teaching_figures
 
