@@ -70,7 +70,7 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
         states = network.states(node)
         values = cases.iloc[:, j]
         observed = values.notna().to_numpy()
-        col = pd.Categorical(values.astype(object).where(observed, None), categories=list(states)).codes
+        col = pd.Index(list(states)).get_indexer(values.astype(object).where(observed, None))
         bad = observed & (col < 0)
         if bad.any():
             rows = list(cases.index[bad][:5])
