@@ -135,6 +135,24 @@ class Engine(abc.ABC):
         """
 
 
+def marginals_case_by_case(engine: Engine, evidence_nodes, evidence, nodes, case_marginals):
+    """``marginals_batch`` for engines that answer one case at a time.
+
+    ``case_marginals(ev)`` gets one case's evidence ``{node: state index}`` and returns
+    ``{node: marginal}`` for ``nodes``, or None when that evidence is impossible.
+    """
+    evidence = np.asarray(evidence)
+    out = {n: np.full((len(evidence), engine.arrays.card(n)), np.nan) for n in nodes}
+    possible = np.zeros(len(evidence), dtype=bool)
+    for i, row in enumerate(evidence):
+        answer = case_marginals({n: int(s) for n, s in zip(evidence_nodes, row) if s >= 0})
+        if answer is not None:
+            possible[i] = True
+            for n in nodes:
+                out[n][i] = answer[n]
+    return out, possible
+
+
 class EnumerationEngine(Engine):
     """Brute-force enumeration of the full joint distribution.
 
@@ -192,18 +210,12 @@ class EnumerationEngine(Engine):
         return JointQuery(total, tuple(targets), target_joint, node_joints)
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
-        evidence = np.asarray(evidence)
-        out = {n: np.full((len(evidence), self.arrays.card(n)), np.nan) for n in nodes}
-        possible = np.zeros(len(evidence), dtype=bool)
-        for i, row in enumerate(evidence):
-            ev = {n: int(s) for n, s in zip(evidence_nodes, row) if s >= 0}
+        def case(ev):
             sub = self._restricted(ev)
             total = sub.sum()
-            if total > 0:
-                possible[i] = True
-                for n in nodes:
-                    out[n][i] = self._sum_to(sub, [n]) / total
-        return out, possible
+            return {n: self._sum_to(sub, [n]) / total for n in nodes} if total > 0 else None
+
+        return marginals_case_by_case(self, evidence_nodes, evidence, nodes, case)
 
 
 class PgmpyEngine(Engine):
@@ -289,21 +301,14 @@ class PgmpyEngine(Engine):
         return out
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
-        evidence = np.asarray(evidence)
-        out = {n: np.full((len(evidence), self.arrays.card(n)), np.nan) for n in nodes}
-        possible = np.zeros(len(evidence), dtype=bool)
-        for i, row in enumerate(evidence):
-            ev = {n: int(s) for n, s in zip(evidence_nodes, row) if s >= 0}
+        def case(ev):
             if not self.prob_evidence(ev) > 0:
-                continue
-            possible[i] = True
+                return None
             labels = self._labels(ev)
-            for n in nodes:
-                if n in ev:
-                    out[n][i] = np.eye(self.arrays.card(n))[ev[n]]
-                else:
-                    out[n][i] = self._joint([n], labels)
-        return out, possible
+            return {n: np.eye(self.arrays.card(n))[ev[n]] if n in ev else self._joint([n], labels)
+                    for n in nodes}
+
+        return marginals_case_by_case(self, evidence_nodes, evidence, nodes, case)
 
 
 ENGINES: dict[str, type[Engine]] = {

@@ -164,6 +164,20 @@ class _Checker:
             return False
         return True
 
+    def names(self, where: str, value: Any, what: str, minimum: int) -> list[str]:
+        """A list of distinct identifiers (states, parents), at least ``minimum`` long."""
+        if not isinstance(value, list) or len(value) < minimum:
+            self.err(f"{where}: expected a list of {'at least ' + str(minimum) + ' ' if minimum else ''}"
+                     f"{what} names, got {_describe(value)}")
+            return []
+        out: list[str] = []
+        for name in value:
+            if self.ident(where, name):
+                if name in out:
+                    self.err(f"{where}: duplicate {what} {name!r}")
+                out.append(name)
+        return out
+
     def text(self, where: str, value: Any, required: bool = True) -> str:
         if value is None and not required:
             return ""
@@ -304,27 +318,8 @@ def _check_node(chk: _Checker, name: str, raw: Any) -> NodeSpec | None:
     invasive = raw.get("invasive")
     if "invasive" in raw and not isinstance(invasive, bool):
         chk.err(f"invasive: expected true or false, got {_describe(invasive)}")
-    states_raw = raw.get("states")
-    states: list[str] = []
-    if "states" in raw:
-        if not isinstance(states_raw, list) or len(states_raw) < 2:
-            chk.err(f"states: expected a list of at least two state names, got {_describe(states_raw)}")
-        else:
-            for state in states_raw:
-                if chk.ident("states", state):
-                    if state in states:
-                        chk.err(f"states: duplicate state {state!r}")
-                    states.append(state)
-    parents_raw = raw.get("parents", [])
-    parents: list[str] = []
-    if not isinstance(parents_raw, list):
-        chk.err(f"parents: expected a list of node names, got {_describe(parents_raw)}")
-    else:
-        for parent in parents_raw:
-            if chk.ident("parents", parent):
-                if parent in parents:
-                    chk.err(f"parents: duplicate parent {parent!r}")
-                parents.append(parent)
+    states = chk.names("states", raw.get("states"), "state", minimum=2) if "states" in raw else []
+    parents = chk.names("parents", raw.get("parents", []), "parent", minimum=0)
     cpt = raw.get("cpt")
     if "cpt" in raw and chk.mapping("cpt", cpt) is not None:
         ctype = cpt.get("type")
