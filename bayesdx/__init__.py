@@ -25,10 +25,21 @@ from .cohort import posteriors
 from .io import NetworkNotFoundError, bundled_networks, load_network
 from .network import Network
 from .results import Diagnosis, diagnose
+from .session import AlreadyObservedError, Session
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # ``bayesdx.plotting`` on first use, so that ``import bayesdx`` never imports matplotlib.
+    if name == "plotting":
+        import importlib
+
+        return importlib.import_module(".plotting", __name__)
+    raise AttributeError(f"module 'bayesdx' has no attribute {name!r}")
+
 __all__ = [
+    "AlreadyObservedError",
     "BayesdxError",
     "Diagnosis",
     "ImpossibleEvidenceError",
@@ -36,6 +47,7 @@ __all__ = [
     "Network",
     "NetworkNotFoundError",
     "NetworkSpecError",
+    "Session",
     "TargetsRequiredError",
     "UnknownNodeError",
     "UnknownStateError",

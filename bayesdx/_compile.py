@@ -475,6 +475,8 @@ def _odds(chk, spec, node, tables):
     if not ok:
         return None
     weights = _parent_joint(spec, node, tables)
+    if weights is None:  # an ancestor's table was rejected and is reported already
+        return None
     mult = np.exp(log_mult)  # shape (*parents, card)
     target = marginal[1:]
     if np.any(target <= 0) or marginal[0] <= 0:
@@ -496,8 +498,9 @@ def _odds(chk, spec, node, tables):
     return np.concatenate([1.0 / denom, odds / denom], axis=-1)
 
 
-def _parent_joint(spec, node, tables) -> np.ndarray:
-    """P(parents of node) by enumeration over the parents' ancestors (context nodes are few)."""
+def _parent_joint(spec, node, tables) -> np.ndarray | None:
+    """P(parents of node) by enumeration over the parents' ancestors (context nodes are few);
+    None when one of those tables was rejected."""
     if not node.parents:
         return np.array(1.0)
     needed: list[str] = []
@@ -507,6 +510,8 @@ def _parent_joint(spec, node, tables) -> np.ndarray:
         if n not in needed:
             needed.append(n)
             stack.extend(spec.nodes[n].parents)
+    if any(n not in tables for n in needed):
+        return None
     order = [n for n in _topological(spec) if n in needed]
     arrays = ModelArrays(
         nodes=tuple(order),

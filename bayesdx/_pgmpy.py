@@ -9,8 +9,9 @@ import warnings
 def load_pgmpy() -> None:
     """Import the pgmpy modules bayesdx uses, silencing pgmpy's import-time FutureWarnings."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
+        # FutureWarning/DeprecationWarning about pgmpy's own modules, and tqdm's "IProgress not
+        # found" in notebooks without ipywidgets (bayesdx never shows pgmpy progress bars).
+        warnings.simplefilter("ignore")
         import pgmpy.factors.discrete  # noqa: F401
         import pgmpy.inference  # noqa: F401
         import pgmpy.models  # noqa: F401

@@ -65,7 +65,8 @@ def format_diagnosis(dx, top: int = 10) -> str:
     for target in net.targets:
         rows = frame[frame["target"] == target]
         states = list(rows.itertuples(index=False))
-        shown = states[1:] if len(states) > 1 else states  # the reference state is the rest
+        reference = net.reference_state(target)  # shown as the rest
+        shown = [row for row in states if row.state != reference]
         for row in shown:
             name = f"{row.target} = {row.state}"
             bar = "#" * int(round(row.posterior * 30))

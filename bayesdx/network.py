@@ -87,6 +87,8 @@ def pgmpy_model_from_arrays(arrays: ModelArrays):
 
 
 ROLE_ORDER = ("context", "target", "latent", "finding")
+#: State names read as a node's healthy / off state (see :meth:`Network.reference_state`).
+OFF_STATES = ("absent", "normal", "no", "none", "negative", "false", "off", "healthy")
 
 
 class Network:
@@ -268,6 +270,26 @@ class Network:
             role = self._spec.nodes[node].role
             return "finding" if role == "target" else role
         return "test" if node in self._tests else "other"
+
+    def reference_state(self, node: str) -> str:
+        """The "healthy" or "off" state of ``node``: the first state named like ``absent``,
+        ``normal``, ``no``, ``none``, ``negative``, ``false``, ``off`` or ``healthy`` (any case),
+        else the first state.
+
+        Bundled networks list ``absent`` first; foreign files may not (Hepar II lists
+        ``present`` before ``absent``), which is why the rule looks by name.
+
+        Examples
+        --------
+        >>> import bayesdx
+        >>> bayesdx.load_network("fasciculation").reference_state("thyroid_disease")
+        'absent'
+        """
+        states = self.states(node)
+        for state in states:
+            if state.lower() in OFF_STATES:
+                return state
+        return states[0]
 
     def label(self, node: str) -> str:
         """Human label of ``node`` (its name for foreign networks)."""

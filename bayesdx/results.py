@@ -180,12 +180,16 @@ class Diagnosis:
         return pd.DataFrame(rows, columns=["target", "state", "prior", "posterior"])
 
     def probability_not_reference(self) -> pd.Series:
-        """For each target, P(target is not in its first, reference state), e.g. P(disease).
+        """For each target, P(target is not in its reference state): the probability of disease.
 
-        For networks whose targets list ``absent`` first (every bundled network) this is the
-        probability that each disease is present, sorted descending.
+        The reference state is :meth:`Network.reference_state` (``absent``, ``normal``, ``no``,
+        ... by name, else the first state), so on Hepar II as on the bundled networks this is
+        P(disease present). Sorted descending.
         """
-        values = {t: 1.0 - float(self._marginal_array(self._query, t)[0]) for t in self.network.targets}
+        values = {}
+        for t in self.network.targets:
+            ref = self.network.states(t).index(self.network.reference_state(t))
+            values[t] = 1.0 - float(self._marginal_array(self._query, t)[ref])
         return pd.Series(values, name="posterior").sort_values(ascending=False)
 
     def _rank(self) -> pd.DataFrame:

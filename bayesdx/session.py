@@ -18,7 +18,7 @@ from .results import Diagnosis, diagnose
 
 __all__ = ["Session", "AlreadyObservedError"]
 
-START = "(start)"
+START = "start"
 
 
 class AlreadyObservedError(BayesdxError, ValueError):
@@ -179,7 +179,7 @@ class Session:
 
     # -- tables ------------------------------------------------------------------------------
     def step_labels(self) -> list[str]:
-        """A label per step: ``"(start)"``, then ``"node=state"`` for each finding added."""
+        """A label per step: ``"start"``, then ``"node=state"`` for each finding added."""
         return [START] + [f"{n}={s}" for n, s in self._steps]
 
     def to_frame(self) -> pd.DataFrame:
@@ -188,7 +188,7 @@ class Session:
         Returns
         -------
         pandas.DataFrame
-            Columns ``step`` (0 = starting evidence), ``finding`` (``"(start)"`` or
+            Columns ``step`` (0 = starting evidence), ``finding`` (``"start"`` or
             ``"node=state"``), ``target``, ``state``, ``posterior``.
         """
         frames = []
@@ -205,12 +205,15 @@ class Session:
         lines = [f"Session on {self.network.name!r}: {len(self._steps)} step(s)", f"  start: {start}"]
         lines.extend(f"  {i}. {n}={s}" for i, (n, s) in enumerate(self._steps, 1))
         probs = self.current.probability_not_reference()
-        lines.append("  P(not reference): " + ", ".join(f"{t} {p:.1%}" for t, p in probs.items()))
+        width = max(len(t) for t in probs.index)
+        lines.append("  P(not reference state) now:")
+        lines.extend(f"    {t:<{width}}  {p:6.1%}" for t, p in probs.items())
         lines.append(f"  next test: {self.next_test}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         frame = self.to_frame()
+        first = frame[frame["step"] == 0]["posterior"].to_numpy()
         last = frame[frame["step"] == frame["step"].max()]
         start = ", ".join(f"{k}={v}" for k, v in self.start_evidence.items()) or "no evidence"
         out = [f"<div><p><b>Session</b> on <code>{html.escape(self.network.name)}</code>, "
@@ -218,12 +221,13 @@ class Session:
         if self._steps:
             out.append("<ol>" + "".join(f"<li>{html.escape(f)}</li>" for f in self.step_labels()[1:])
                        + "</ol>")
-        out.append("<table><tr><th>target</th><th>state</th><th>posterior</th><th></th></tr>")
-        for row in last.itertuples(index=False):
+        out.append("<table><tr><th>target</th><th>state</th><th>at start</th><th>now</th>"
+                   "<th></th></tr>")
+        for p0, row in zip(first, last.itertuples(index=False)):
             bar = (f'<div style="background:#3572b0;height:0.8em;width:{100 * row.posterior:.1f}px">'
                    "</div>")
             out.append(f"<tr><td>{html.escape(row.target)}</td><td>{html.escape(row.state)}</td>"
-                       f"<td>{row.posterior:.3f}</td><td>{bar}</td></tr>")
+                       f"<td>{p0:.3f}</td><td>{row.posterior:.3f}</td><td>{bar}</td></tr>")
         out.append("</table>")
         ranking = self.ranking
         if len(ranking):

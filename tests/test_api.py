@@ -144,3 +144,13 @@ def test_cohort_impossible_rows(data_dir):
     with pytest.warns(UserWarning, match="impossible evidence"):
         post = bayesdx.posteriors(asia, cases, errors="nan")
     assert post.iloc[0].isna().all() and post.iloc[1].notna().all()
+
+
+def test_reference_state_is_the_healthy_state_by_name(hepar2, fasciculation):
+    assert hepar2.states("PBC")[0] == "present"
+    assert hepar2.reference_state("PBC") == "absent"
+    assert fasciculation.reference_state("thyroid_disease") == "absent"
+    dx = bayesdx.diagnose(hepar2, evidence={"jaundice": "present"})
+    ranked = dx.probability_not_reference()
+    assert ranked["PBC"] == pytest.approx(dx.marginal("PBC")["present"], abs=1e-12)
+    assert ranked["Cirrhosis"] == pytest.approx(1 - dx.marginal("Cirrhosis")["absent"], abs=1e-12)

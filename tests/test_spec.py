@@ -207,3 +207,11 @@ def test_noisy_max_cause_that_lowers_levels_is_rejected():
                      "range: {raised: [0.01, 0.7], high: [0.01, 0.3]}"))
     with pytest.raises(bayesdx.NetworkSpecError, match="MORE likely than the leak"):
         parse_spec(text, "two_disease.yaml")
+
+
+def test_rejected_context_table_does_not_crash_its_odds_children(data_dir):
+    text = (data_dir / "two_disease.yaml").read_text().replace(
+        '- probs: {"no": 0.7, "yes": 0.3}', '- probs: {"no": 0.7, "yes": 0.4}')
+    with pytest.raises(bayesdx.NetworkSpecError, match="node 'smoker'.*sum to") as info:
+        parse_spec(text, "two_disease.yaml")
+    assert [n for _, n, _ in info.value.problems] == ["smoker"]
