@@ -8,7 +8,6 @@ checker with its node.
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
 
