@@ -12,6 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 import networkx as nx
 import numpy as np
 
+from .exceptions import (
+    InvalidEvidenceError,
+    TargetsRequiredError,
+    UnknownNodeError,
+    UnknownStateError,
+    _suggest,
+)
 from .inference import ModelArrays
 
 __all__ = ["arrays_from_pgmpy", "pgmpy_model_from_arrays"]
@@ -137,7 +144,6 @@ class Network:
         engine: str | None = None,
         _cache: dict | None = None,
     ):
-        from .exceptions import InvalidEvidenceError, TargetsRequiredError
         from .inference import DEFAULT_ENGINE, ENGINES
 
         self._arrays = arrays
@@ -169,16 +175,12 @@ class Network:
             )
         engine = engine or DEFAULT_ENGINE
         if engine not in ENGINES:
-            from .exceptions import _suggest
-
             raise ValueError(
                 f"Unknown engine {engine!r}.{_suggest(engine, ENGINES)} Valid engines: {', '.join(ENGINES)}."
             )
         self._engine_name = engine
 
     def _check_nodes(self, nodes: Iterable[str], what: str) -> tuple[str, ...]:
-        from .exceptions import InvalidEvidenceError
-
         out: list[str] = []
         for node in nodes:
             self.check_node(node)
@@ -299,15 +301,21 @@ class Network:
     def cost(self, node: str) -> float:
         """Approximate cost of observing ``node`` in USD (NaN when the file gives none)."""
         self.check_node(node)
-        if self._spec is not None and self._spec.nodes[node].cost_usd is not None:
-            return float(self._spec.nodes[node].cost_usd)
-        return float("nan")
+        return self._costs()[node]
+
+    def _costs(self) -> dict[str, float]:
+        if "costs" not in self._cache:
+            nan = float("nan")
+            self._cache["costs"] = {
+                n: float(self._spec.nodes[n].cost_usd)
+                if self._spec is not None and self._spec.nodes[n].cost_usd is not None else nan
+                for n in self.nodes
+            }
+        return self._cache["costs"]
 
     # -- validation ----------------------------------------------------------------------
     def check_node(self, node: object) -> str:
         """Return ``node`` if the network has it, else raise :class:`UnknownNodeError`."""
-        from .exceptions import InvalidEvidenceError, UnknownNodeError
-
         if not isinstance(node, str):
             raise InvalidEvidenceError(
                 f"Node names are strings; got {node!r} of type {type(node).__name__}."
@@ -318,8 +326,6 @@ class Network:
 
     def check_state(self, node: str, state: object) -> int:
         """Index of ``state`` in ``node``'s states, else raise :class:`UnknownStateError`."""
-        from .exceptions import InvalidEvidenceError, UnknownStateError
-
         states = self.states(node)
         if isinstance(state, np.str_):
             state = str(state)
@@ -335,8 +341,6 @@ class Network:
 
     def encode_evidence(self, evidence: Mapping[str, str] | None) -> dict[str, int]:
         """Check evidence ``{node: state}`` and return it as state indices."""
-        from .exceptions import InvalidEvidenceError
-
         if evidence is None:
             return {}
         if not hasattr(evidence, "items"):

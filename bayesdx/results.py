@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
@@ -13,7 +14,7 @@ import pandas as pd
 from .exceptions import ImpossibleEvidenceError
 from .inference import JointQuery, ZeroProbabilityEvidence
 from .network import Network
-from .voi import entropy_bits, mutual_information_bits
+from .voi import entropy_bits, mutual_information_many_bits
 
 __all__ = ["diagnose", "Diagnosis"]
 
@@ -104,7 +105,8 @@ class Diagnosis:
     entropy_bits : float
         Entropy of the joint posterior of the targets, in bits.
     ranking : pandas.DataFrame
-        One row per unobserved test, sorted by ``info_gain_bits`` (descending; ties by cost).
+        One row per unobserved test, sorted by ``info_gain_bits`` (descending; ties by cost),
+        built on first access.
     next_test : str or None
         The test with the highest value of information (None when every test is observed).
     """
@@ -117,8 +119,17 @@ class Diagnosis:
         self._prior = prior
         self.prob_evidence = float(query.prob_evidence)
         self.entropy_bits = entropy_bits(query.target_joint)
-        self.ranking = self._rank()
-        self.next_test = str(self.ranking.index[0]) if len(self.ranking) else None
+        self._tests = [t for t in network.tests if t not in self.evidence]
+        self._gains = mutual_information_many_bits(
+            query.target_joint, [query.node_joints[t] for t in self._tests])
+        costs = network._costs()
+        self._costs = np.array([costs[t] for t in self._tests])
+        # ranking order: gain descending, then cost ascending (NaN last), then name
+        names = np.array(self._tests, dtype=object)
+        costs = np.where(np.isnan(self._costs), np.inf, self._costs)
+        self._order = (np.lexsort((names, costs, -self._gains)) if self._tests
+                       else np.zeros(0, dtype=int))
+        self.next_test = self._tests[self._order[0]] if self._tests else None
 
     # -- marginals -------------------------------------------------------------------------
     def _marginal_array(self, query: JointQuery, node: str) -> np.ndarray:
@@ -192,28 +203,33 @@ class Diagnosis:
             values[t] = 1.0 - float(self._marginal_array(self._query, t)[ref])
         return pd.Series(values, name="posterior").sort_values(ascending=False)
 
-    def _rank(self) -> pd.DataFrame:
-        rows = []
+    @cached_property
+    def ranking(self) -> pd.DataFrame:
+        """One row per unobserved test, by ``info_gain_bits`` descending (ties: cheaper first).
+
+        Columns: ``info_gain_bits`` (I(targets ; test | evidence) in bits), ``cost_usd``,
+        ``invasive``, ``kind`` and ``outcome_probs`` ({outcome: probability}).
+        """
         spec = self.network.spec
-        for test in self.network.tests:
-            if test in self.evidence:
-                continue
+        tests = [self._tests[i] for i in self._order]
+        outcome_probs = []
+        for test in tests:
             joint = self._query.node_joints[test]
-            outcome = joint.reshape(-1, joint.shape[-1]).sum(axis=0)
-            node = spec.nodes[test] if spec is not None else None
-            rows.append({
-                "test": test,
-                "info_gain_bits": mutual_information_bits(joint),
-                "cost_usd": self.network.cost(test),
-                "invasive": node.invasive if node is not None else None,
-                "kind": node.kind if node is not None else None,
-                "outcome_probs": dict(zip(self.network.states(test), map(float, outcome))),
-            })
-        frame = pd.DataFrame(rows, columns=["test", *RANKING_COLUMNS])
-        frame = frame.astype({"info_gain_bits": float, "cost_usd": float})
-        frame = frame.sort_values(["info_gain_bits", "cost_usd", "test"],
-                                  ascending=[False, True, True], kind="mergesort")
-        return frame.set_index("test")
+            probs = joint.reshape(-1, joint.shape[-1]).sum(axis=0)
+            outcome_probs.append(dict(zip(self.network.states(test), probs.tolist())))
+        nodes = [spec.nodes[t] if spec is not None else None for t in tests]
+        frame = pd.DataFrame(
+            {
+                "info_gain_bits": self._gains[self._order].astype(float),
+                "cost_usd": self._costs[self._order].astype(float),
+                "invasive": [n.invasive if n is not None else None for n in nodes],
+                "kind": [n.kind if n is not None else None for n in nodes],
+                "outcome_probs": outcome_probs,
+            },
+            index=pd.Index(tests, name="test", dtype=object),
+            columns=RANKING_COLUMNS,
+        )
+        return frame
 
     def what_if(self, test: str) -> pd.DataFrame:
         """Each target's posterior under each outcome of ``test``, with the outcome probabilities.
