@@ -315,7 +315,9 @@ ENGINES: dict[str, type[Engine]] = {
     "enumeration": EnumerationEngine,
     "pgmpy": PgmpyEngine,
 }
-DEFAULT_ENGINE = "pgmpy"
+#: The engine a network uses unless told otherwise: the compiled junction tree
+#: (:mod:`bayesdx.jtree`, registered at the end of this module).
+DEFAULT_ENGINE = "jtree"
 
 
 def get_engine(name: str, arrays: ModelArrays) -> Engine:
@@ -334,3 +336,6 @@ def get_engine(name: str, arrays: ModelArrays) -> Engine:
 def iter_states(arrays: ModelArrays, nodes: Sequence[str]):
     """Every joint configuration of ``nodes`` as tuples of state indices."""
     return itertools.product(*(range(arrays.card(n)) for n in nodes))
+
+
+from . import jtree as _jtree  # noqa: E402,F401 - registers "jtree" in ENGINES
