@@ -364,6 +364,7 @@ class CompiledTree:
         self.pos = [{v: i for i, v in enumerate(c)} for c in self.cliques]
         self.schedules: dict = {}
         self.plans: dict = {}
+        self._read_entries: dict = {}
         self._sliced: dict = {}
         self._axes: dict = {}
         self._prior(self._potentials(families, cpts))
@@ -537,10 +538,14 @@ class CompiledTree:
                 drop[i] = p
         distribute = tuple((c, p, a, d) for (c, p, a), d in zip(distribute, drop))
         n_ops = 6 * len(collect) + 5 * len(distribute)
-        reads = tuple(
-            (r, self.mask[r] & ~(1 << v), squeeze_index(self.cliques[r], (v,)))
-            for v, r in zip(read_vars, read_from)
-        )
+        entries = self._read_entries
+        reads = []
+        for v, r in zip(read_vars, read_from):
+            entry = entries.get((r, v))
+            if entry is None:
+                entry = entries[(r, v)] = (r, self.mask[r] & ~(1 << v), squeeze_index(self.cliques[r], (v,)))
+            reads.append(entry)
+        reads = tuple(reads)
         sched = (top, tuple(collect), distribute, n_ops, reads)
         if len(self.schedules) > 1024:
             self.schedules.clear()

@@ -45,11 +45,13 @@ Propagation (no graph work at query time)
 Numerical safety
     Every computed upward message is divided, per batch element, by its sum, and the log of the
     sum is accumulated; the downward division uses the unscaled message, so every belief sums to
-    the (moderate) total of the top belief, which is renormalised if it leaves [1e-200, 1e200].
+    the (moderate) total of the top belief, which is renormalised if it falls below 1e-200.
     Tables therefore stay near 1 whatever the number of findings and log P(evidence) is exact
     (``JTreeJointQuery.log_prob_evidence``); ``prob_evidence`` = exp of it underflows to 0.0 only
     when P(evidence) < 1e-308, and the posteriors stay exact. Evidence is impossible only when a
-    message or the top belief is exactly zero.
+    message or the top belief is exactly zero. (The scaling acts between cliques: one clique's
+    own product of CPT entries must stay above 1e-308, which holds unless CPTs hold entries
+    like 1e-200.)
 
 Large target spaces and cohorts
     :meth:`JunctionTreeEngine.joint_query` puts the joint configurations of the unobserved targets
@@ -195,7 +197,7 @@ class JunctionTreeEngine(Engine):
         """
         tree = self._trees[0]
         if len(self._trees) > 1:
-            fixed = frozenset(ev).union(clamp)
+            fixed = frozenset(clamp)  # the clamps shrink tables the most; evidence varies per query
             best = None
             for t in self._trees:
                 size = t.sliced_size(fixed) if fixed else t.total_size
@@ -321,7 +323,8 @@ class JunctionTreeEngine(Engine):
                     log_z = log_z + np.log(np.array(other)).sum(axis=0)
         if log_z.shape[0] != batch:
             log_z = np.broadcast_to(log_z, (batch,))
-        if z.max() > 1e200 or 0 < z.min() < 1e-200:
+        # every table is <= 1, so z <= the top's size: only a tiny (nonzero) z needs rescaling
+        if z.min() < 1e-200 and ((z > 0) & (z < 1e-200)).any():
             inv = np.divide(1.0, z, out=np.zeros_like(z), where=z > 0)
             beta_top = beta_top * inv
             z = (z > 0).astype(float)
@@ -448,8 +451,11 @@ class JunctionTreeEngine(Engine):
         for v in read_vars:
             offsets[v] = width
             width += cards[v]
-        fixed = frozenset(ev).union(free)
-        chunk = max(1, int(self.max_batch_floats // max(self._fine.sliced_size(fixed), 1.0)))
+        if n_conf * self._fine.total_size <= self.max_batch_floats:
+            chunk = n_conf
+        else:
+            fixed = frozenset(ev).union(free)
+            chunk = max(1, int(self.max_batch_floats // max(self._fine.sliced_size(fixed), 1.0)))
         log_zs, zs, bufs = [], [], []
         for start in range(0, n_conf, chunk):
             stop = min(n_conf, start + chunk)

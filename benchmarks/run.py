@@ -544,7 +544,7 @@ def fmt(x, digits=3):
         return "n/a"
     if x >= 100:
         return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
+    return f"{x:#.{digits}g}".rstrip(".")
 
 
 def markdown(res):
@@ -648,9 +648,16 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer cases (a smoke run)")
     parser.add_argument("--munin-worker", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["ranking", "cohort", "munin"], help="run one section")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite results.md from results.json without running anything")
     args = parser.parse_args()
     if args.munin_worker:
         munin_worker(*args.munin_worker)
+        return
+    if args.report_only:
+        res = json.loads((HERE / "results.json").read_text())
+        (HERE / "results.md").write_text(markdown(res))
+        print((HERE / "results.md").read_text())
         return
     res = {"machine": machine(), "quick": args.quick}
     if args.only in (None, "ranking"):

@@ -406,3 +406,22 @@ def test_heuristics_are_deterministic_and_cover_all_variables():
         assert tri.eliminate(adj, cards, h)[0] == order
     with pytest.raises(ValueError):
         tri.eliminate(adj, cards, "no_such_heuristic")
+
+
+def test_tiny_top_belief_is_rescaled():
+    """Evidence inside the top clique itself with probability 1e-150 * 1e-100 (the top belief
+    sums to 1e-250 and is rescaled before distributing)."""
+    arrays = ModelArrays(
+        nodes=("a", "b"), states={"a": ("x", "y"), "b": ("u", "v")}, parents={"a": (), "b": ("a",)},
+        cpts={"a": np.array([1 - 1e-150, 1e-150]), "b": np.array([[0.5, 0.5], [1 - 1e-100, 1e-100]])},
+    )
+    engine = JunctionTreeEngine(arrays, coarse_limit=0)
+    q = engine.joint_query({"a": 1, "b": 1}, [], ["a", "b"])
+    assert q.log_prob_evidence == pytest.approx(math.log(1e-150) + math.log(1e-100), rel=1e-12)
+    np.testing.assert_array_equal(q.node_joints["b"], [0.0, 1.0])
+    q = engine.joint_query({"a": 1}, ["b"], [])
+    np.testing.assert_allclose(q.target_joint, [1 - 1e-100, 1e-100], rtol=1e-12)
+    marg, ok = engine.marginals_batch(["a", "b"], np.array([[1, -1], [-1, 1], [1, 1]]), ["a", "b"])
+    assert ok.all()
+    np.testing.assert_allclose(marg["b"][0], [1 - 1e-100, 1e-100], rtol=1e-12)
+    np.testing.assert_allclose(marg["a"][2], [0.0, 1.0], rtol=1e-12)
