@@ -95,24 +95,18 @@ class JTreeJointQuery(JointQuery):
 
     def information_gains_bits(self) -> dict[str, float]:
         """I(targets ; X | evidence) in bits for every node X of ``node_joints`` (0 for observed
-        nodes), computed in one pass over :attr:`stacked`: I = H(T) + H(X) - H(T, X).
-
-        Equal to :func:`bayesdx.voi.mutual_information_bits` applied to each node joint.
+        nodes), in one pass over :attr:`stacked` by
+        :func:`bayesdx.voi.mutual_information_stacked_bits`, the same function ``diagnose`` uses.
         """
+        from .voi import mutual_information_stacked_bits
+
         out = {n: 0.0 for n in self.node_joints}
         if not self.columns:
             return out
-        big = self.stacked
         names = list(self.columns)
-        starts = np.array([self.columns[n][0] for n in names])
-        logs = np.log(big, out=np.zeros_like(big), where=big > 0)
-        h_joint = -np.add.reduceat(np.einsum("ij,ij->j", big, logs), starts)
-        p_x = big.sum(axis=0)
-        h_x = -np.add.reduceat(p_x * np.log(np.where(p_x > 0, p_x, 1.0)), starts)
-        p_t = self.free_target_probs
-        p_t = p_t[p_t > 0]
-        h_t = float(-(p_t * np.log(p_t)).sum())
-        gains = np.maximum((h_t + h_x - h_joint) / math.log(2.0), 0.0)
+        gains = mutual_information_stacked_bits(
+            self.free_target_probs, self.stacked,
+            [self.columns[n][0] for n in names], [self.columns[n][1] for n in names])
         out.update(zip(names, gains.tolist()))
         return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["entropy_bits", "mutual_information_bits", "mutual_information_many_bits",
-           "expected_posterior_entropy_bits"]
+           "mutual_information_stacked_bits", "expected_posterior_entropy_bits", "NOISE_BITS"]
 
 
 #: Information gains below this many bits are rounding noise and are reported as 0.
@@ -103,12 +103,39 @@ def mutual_information_many_bits(target_joint, joints) -> np.ndarray:
     pt = np.asarray(target_joint, dtype=float).reshape(-1)
     cards = [np.shape(j)[-1] for j in joints]
     stacked = np.concatenate([np.reshape(j, (pt.size, c)) for j, c in zip(joints, cards)], axis=1)
+    starts = np.concatenate([[0], np.cumsum(cards)[:-1]])
+    return mutual_information_stacked_bits(pt, stacked, starts, cards)
+
+
+def mutual_information_stacked_bits(target_probs, stacked, starts, cards) -> np.ndarray:
+    """I(T ; X_k) in bits from one table holding every P(T, X_k) side by side.
+
+    Parameters
+    ----------
+    target_probs : array_like, shape (n,)
+        P(T = t) for each of the n rows.
+    stacked : numpy.ndarray, shape (n, m)
+        Row t holds P(T = t, X_k = x) for every variable k and state x; the columns of X_k are
+        ``stacked[:, starts[k] : starts[k] + cards[k]]`` (other columns are ignored).
+    starts, cards : sequence of int
+        Where each variable's columns begin, and how many there are.
+
+    Returns
+    -------
+    numpy.ndarray
+        One gain per variable, as in :func:`mutual_information_many_bits` (noise below
+        :data:`NOISE_BITS` reported as 0).
+    """
+    pt = np.asarray(target_probs, dtype=float).reshape(-1)
+    stacked = np.asarray(stacked, dtype=float)
+    if len(starts) == 0:
+        return np.zeros(0)
     px = stacked.sum(axis=0)
-    denom = np.outer(pt, px)
     mask = stacked > 0
     terms = np.zeros_like(stacked)
-    terms[mask] = stacked[mask] * np.log2(stacked[mask] / denom[mask])
-    starts = np.concatenate([[0], np.cumsum(cards)[:-1]])
-    gains = np.add.reduceat(terms.sum(axis=0), starts)
+    terms[mask] = stacked[mask] * np.log2(stacked[mask] / np.outer(pt, px)[mask])
+    per_column = np.append(terms.sum(axis=0), 0.0)  # the 0 lets the last range end at m
+    bounds = np.column_stack([starts, np.add(starts, cards)]).ravel()
+    gains = np.add.reduceat(per_column, bounds)[::2]
     gains[gains < NOISE_BITS] = 0.0
     return gains
