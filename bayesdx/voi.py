@@ -130,12 +130,14 @@ def mutual_information_stacked_bits(target_probs, stacked, starts, cards) -> np.
     stacked = np.asarray(stacked, dtype=float)
     if len(starts) == 0:
         return np.zeros(0)
+    # I(T ; X) = H(T) + H(X) - H(T, X), with sum_t P(t, x) log P(t, x) taken per column
+    logs = np.log2(stacked, out=np.zeros_like(stacked), where=stacked > 0)
     px = stacked.sum(axis=0)
-    mask = stacked > 0
-    terms = np.zeros_like(stacked)
-    terms[mask] = stacked[mask] * np.log2(stacked[mask] / np.outer(pt, px)[mask])
-    per_column = np.append(terms.sum(axis=0), 0.0)  # the 0 lets the last range end at m
+    log_px = np.log2(px, out=np.zeros_like(px), where=px > 0)
+    per_column = np.einsum("ij,ij->j", stacked, logs) - px * log_px
+    per_column = np.append(per_column, 0.0)  # the 0 lets the last range end at m
     bounds = np.column_stack([starts, np.add(starts, cards)]).ravel()
-    gains = np.add.reduceat(per_column, bounds)[::2]
+    h_t = -float(_plogp(pt).sum())
+    gains = h_t + np.add.reduceat(per_column, bounds)[::2]
     gains[gains < NOISE_BITS] = 0.0
     return gains
