@@ -16,7 +16,6 @@ Engines are registered by name in :data:`ENGINES`; :func:`get_engine` builds (an
 from __future__ import annotations
 
 import abc
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -268,37 +267,27 @@ class PgmpyEngine(Engine):
         if not p_e > 0:
             raise ZeroProbabilityEvidence("P(evidence) = 0")
         labels = self._labels(evidence)
-        target_ev = {t: s for t, s in evidence.items() if t in targets}
-        free_targets = [t for t in targets if t not in evidence]
+        free = [t for t in targets if t not in evidence]
+        shape = tuple(self.arrays.card(t) for t in targets)
+        index = tuple(evidence[t] if t in evidence else slice(None) for t in targets)
+
+        def place(sub, extra=()):
+            """Embed a joint over the free targets (+ extra axes) at the observed targets' states."""
+            out = np.zeros((*shape, *extra))
+            out[index] = sub
+            return out
+
+        target_joint = place(self._joint(free, labels) if free else np.array(1.0))
         node_joints = {}
         for n in nodes:
+            card = self.arrays.card(n)
             if n in evidence:
-                tj = self._target_part(targets, free_targets, labels, target_ev)
-                joint = np.zeros((*tj.shape, self.arrays.card(n)))
-                joint[..., evidence[n]] = tj
-                node_joints[n] = joint
-                continue
-            part = self._joint([*free_targets, n], labels) if free_targets else None
-            node_joints[n] = self._embed(targets, free_targets, target_ev, part, n, labels)
-        target_joint = self._target_part(targets, free_targets, labels, target_ev)
+                joint = np.zeros((*shape, card))
+                joint[..., evidence[n]] = target_joint
+            else:
+                joint = place(self._joint([*free, n], labels), (card,))
+            node_joints[n] = joint
         return JointQuery(p_e, tuple(targets), target_joint, node_joints)
-
-    def _target_part(self, targets, free_targets, labels, target_ev):
-        shape = [self.arrays.card(t) for t in targets]
-        out = np.zeros(shape)
-        sub = self._joint(free_targets, labels) if free_targets else np.array(1.0)
-        index = tuple(target_ev[t] if t in target_ev else slice(None) for t in targets)
-        out[index] = sub
-        return out
-
-    def _embed(self, targets, free_targets, target_ev, part, node, labels):
-        shape = [self.arrays.card(t) for t in targets] + [self.arrays.card(node)]
-        out = np.zeros(shape)
-        if part is None:
-            part = self._joint([node], labels)
-        index = tuple(target_ev[t] if t in target_ev else slice(None) for t in targets)
-        out[index] = part
-        return out
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
         def case(ev):
@@ -331,11 +320,6 @@ def get_engine(name: str, arrays: ModelArrays) -> Engine:
             f"Unknown engine {name!r}.{_suggest(name, ENGINES)} Valid engines: {', '.join(ENGINES)}."
         ) from None
     return cls(arrays)
-
-
-def iter_states(arrays: ModelArrays, nodes: Sequence[str]):
-    """Every joint configuration of ``nodes`` as tuples of state indices."""
-    return itertools.product(*(range(arrays.card(n)) for n in nodes))
 
 
 from . import jtree as _jtree  # noqa: E402,F401 - registers "jtree" in ENGINES
