@@ -121,24 +121,14 @@ def draw_cases(arrays, tests, n, seed, p_max=0.5, always=()):
 
 # ----------------------------------------------------------------------------- information
 def info_gains(p_t, joints):
-    """I(T ; X | e) in bits for every test X, from P(T) (flat) and P(T, X | e) (flat T, card X).
+    """I(T ; X | e) in bits for every test X, from P(T) (flat) and P(T, X | e) (flat T, card X),
+    by :func:`bayesdx.voi.mutual_information_many_bits`, the function ``diagnose`` uses, so every
+    engine's ranking is scored by the same code."""
+    from bayesdx.voi import mutual_information_many_bits
 
-    I = H(T) + H(X) - H(T, X), vectorised over the tests: one concatenated table, one log2 pass,
-    ``np.add.reduceat`` per test.
-    """
-    if not joints:
-        return {}
     names = list(joints)
-    widths = [joints[x].shape[1] for x in names]
-    big = np.concatenate([joints[x] for x in names], axis=1)
-    logs = np.log2(big, out=np.zeros_like(big), where=big > 0)
-    starts = np.concatenate([[0], np.cumsum(widths)[:-1]])
-    h_joint = -np.add.reduceat(np.einsum("ij,ij->j", big, logs), starts)
-    p_x = big.sum(axis=0)
-    h_x = -np.add.reduceat(p_x * np.log2(np.where(p_x > 0, p_x, 1.0)), starts)
-    pt = p_t[p_t > 0]
-    h_t = float(-(pt * np.log2(pt)).sum())
-    return dict(zip(names, np.maximum(h_t + h_x - h_joint, 0.0)))
+    gains = mutual_information_many_bits(np.ravel(p_t), [joints[x] for x in names])
+    return dict(zip(names, gains.tolist()))
 
 
 def bayesdx_rank(engine, targets, tests, ev):
