@@ -1,7 +1,7 @@
 """Checking and compiling the CPT blocks of a bayesdx YAML network into full tables.
 
 Called by :func:`bayesdx.spec.parse_spec` once the node list and graph are sound. Every number is
-recorded as a :class:`~bayesdx.spec.Param` (the provenance table) and every problem goes to the
+recorded as a :class:`~bayesdx._sources.Param` (the provenance table) and every problem goes to the
 checker with its node.
 """
 
@@ -11,6 +11,8 @@ import itertools
 
 import numpy as np
 
+from ._sources import TOLERANCE, _describe, _record, _scalar
+from .exceptions import _suggest
 from .inference import EnumerationEngine, ModelArrays
 
 __all__ = ["check_cpts", "spec_arrays"]
@@ -68,108 +70,7 @@ def spec_arrays(spec) -> ModelArrays:
     )
 
 
-# -- source blocks ------------------------------------------------------------------------
-
-
-def _record(chk, spec, node, where, values: dict[str | None, float], block: dict, *, is_prob=True,
-            value_key: str) -> bool:
-    """Check the source keys of ``block`` and record one Param per value. True if sound."""
-    from .spec import GRADES, Param, _describe
-
-    ok = True
-    allowed = {value_key, "ref", "locator", "grade", "range"}
-    for key in block:
-        if key not in allowed:
-            chk.err(f"{where}: unknown key {_describe(key)} (a source block has {', '.join(sorted(allowed))})")
-            ok = False
-    refs = block.get("ref")
-    if refs is None:
-        chk.err(f"{where}: missing source: 'ref' (a key of references)")
-        ok = False
-        refs = ()
-    elif isinstance(refs, str):
-        refs = (refs,)
-    elif isinstance(refs, list) and refs and all(isinstance(r, str) for r in refs):
-        refs = tuple(refs)
-    else:
-        chk.err(f"{where}: ref must be a reference key or a non-empty list of keys, got {_describe(refs)}")
-        ok, refs = False, ()
-    for r in refs:
-        if r not in spec.references:
-            from .exceptions import _suggest
-
-            chk.err(f"{where}: ref {r!r} is not in references.{_suggest(r, spec.references)}")
-            ok = False
-    locator = block.get("locator")
-    if not isinstance(locator, str) or not locator.strip():
-        chk.err(f"{where}: missing source: 'locator' (where in the reference, or how it was estimated)")
-        ok = False
-    grade = block.get("grade")
-    if grade not in GRADES:
-        chk.err(f"{where}: grade {_describe(grade) if grade is not None else 'missing'}: expected one of {', '.join(GRADES)}")
-        ok = False
-    ranges = _ranges(chk, where, block.get("range"), values, is_prob)
-    if ranges is None:
-        ok = False
-    if ok:
-        for state, value in values.items():
-            low, high = ranges.get(state, (None, None))
-            spec.params.append(
-                Param(node.name, node.cpt["type"], where, state, float(value), refs, locator.strip(),
-                      grade, low, high)
-            )
-    return ok
-
-
-def _ranges(chk, where, raw, values, is_prob):
-    """Validate a range for scalar (values keyed by None) or distribution values."""
-    from .spec import _describe
-
-    if raw is None:
-        chk.err(f"{where}: missing source: 'range' (plausible range for sensitivity analysis)")
-        return None
-    scalar = list(values) == [None]
-
-    def pair(w, r, value):
-        if (not isinstance(r, list) or len(r) != 2
-                or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in r)):
-            chk.err(f"{w}: range must be [low, high] numbers, got {_describe(r)}")
-            return None
-        low, high = float(r[0]), float(r[1])
-        if low > high or (is_prob and (low < 0 or high > 1)) or (not is_prob and low <= 0):
-            bound = "0 <= low <= high <= 1" if is_prob else "0 < low <= high"
-            chk.err(f"{w}: range [{low}, {high}] must satisfy {bound}")
-            return None
-        if value is not None and not (low - 1e-12 <= value <= high + 1e-12):
-            chk.err(f"{w}: value {value} lies outside its range [{low}, {high}]")
-            return None
-        return low, high
-
-    if scalar:
-        p = pair(where, raw, values[None])
-        return None if p is None else {None: p}
-    if not isinstance(raw, dict):
-        chk.err(f"{where}: range of a distribution must map states to [low, high], got {_describe(raw)}")
-        return None
-    out = {}
-    for state, r in raw.items():
-        if state not in values:
-            chk.err(f"{where}: range names unknown state {_describe(state)}")
-            return None
-        p = pair(f"{where}: range of {state!r}", r, values[state])
-        if p is None:
-            return None
-        out[state] = p
-    missing = [s for s in values if s not in out]
-    if len(missing) > 1:
-        chk.err(f"{where}: range must cover every state but at most one; missing {', '.join(missing)}")
-        return None
-    return out
-
-
 def _distribution(chk, where, raw, states) -> dict[str, float] | None:
-    from .spec import TOLERANCE, _describe
-
     if not isinstance(raw, dict):
         chk.err(f"{where}: probs must map each state to a probability, got {_describe(raw)}")
         return None
@@ -177,8 +78,6 @@ def _distribution(chk, where, raw, states) -> dict[str, float] | None:
     out: dict[str, float] = {}
     for state, p in raw.items():
         if state not in states:
-            from .exceptions import _suggest
-
             chk.err(f"{where}: unknown state {_describe(state)}.{_suggest(str(state), states)} States: {', '.join(states)}")
             ok = False
             continue
@@ -199,27 +98,7 @@ def _distribution(chk, where, raw, states) -> dict[str, float] | None:
     return {s: out[s] for s in states} if ok else None
 
 
-def _scalar(chk, spec, node, where, block, value_key="p", is_prob=True):
-    from .spec import _describe
-
-    if not isinstance(block, dict):
-        chk.err(f"{where}: expected a mapping with '{value_key}' and its source, got {_describe(block)}")
-        return None
-    if value_key not in block:
-        chk.err(f"{where}: missing '{value_key}'")
-        return None
-    value = (chk.probability(f"{where}: {value_key}", block[value_key]) if is_prob
-             else chk.number(f"{where}: {value_key}", block[value_key], 0.0, None, low_open=True))
-    if value is None:
-        return None
-    if not _record(chk, spec, node, where, {None: value}, block, is_prob=is_prob, value_key=value_key):
-        return None
-    return value
-
-
 def _dist_block(chk, spec, node, where, block):
-    from .spec import _describe
-
     if not isinstance(block, dict) or "probs" not in block:
         chk.err(f"{where}: expected a mapping with 'probs' and its source, got {_describe(block)}")
         return None
@@ -243,8 +122,6 @@ def _shape(spec, node):
 
 
 def _table(chk, spec, node, tables):
-    from .spec import _describe
-
     rows = node.cpt.get("rows")
     if not isinstance(rows, list) or not rows:
         chk.err(f"cpt.rows: expected a non-empty list of rows, got {_describe(rows)}")
@@ -303,8 +180,6 @@ def _table(chk, spec, node, tables):
 
 def _causes(chk, spec, node):
     """Yield (parent, parent_state, block) for every listed cause; check coverage."""
-    from .spec import _describe
-
     causes = node.cpt.get("causes")
     if not isinstance(causes, dict) or not causes:
         chk.err(f"cpt.causes: expected a mapping parent: probability block, got {_describe(causes)}")
@@ -419,8 +294,6 @@ def _noisy_max(chk, spec, node, tables):
 
 
 def _odds(chk, spec, node, tables):
-    from .spec import _describe
-
     marginal = _dist_block(chk, spec, node, "cpt.marginal", node.cpt.get("marginal"))
     mults_raw = node.cpt.get("multipliers", {}) or {}
     if not isinstance(mults_raw, dict):

@@ -1,37 +1,40 @@
-"""The strict reader of bayesdx YAML network files (``format: bayesdx/1``).
+"""The strict reader of bayesdx YAML network files (``format: bayesdx/2``, and ``bayesdx/1``).
 
 The format is documented in ``networks/README.md``. :func:`read_spec` parses a file, checks
 everything it can, and either returns a :class:`Spec` or raises one
 :class:`~bayesdx.exceptions.NetworkSpecError` that lists every problem with its file and node.
 Compilation (noisy-OR, noisy-MAX and calibrated odds into full tables) lives in
-:mod:`bayesdx._compile`.
+:mod:`bayesdx._compile`; the ``orders:`` and ``decisions:`` blocks of ``bayesdx/2`` are checked by
+:mod:`bayesdx.orders` and :mod:`bayesdx.decision`.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .exceptions import NetworkSpecError
+from ._compile import check_cpts
+from ._sources import GRADES, TOLERANCE, Param, _Checker, _describe
+from .decision import check_decisions
+from .exceptions import NetworkSpecError, _suggest
+from .orders import check_orders
 
 __all__ = ["read_spec", "parse_spec", "Spec", "NodeSpec", "Param", "FORMAT", "ROLES", "KINDS", "GRADES"]
 
-FORMAT = "bayesdx/1"
+FORMAT = "bayesdx/2"
+#: Every format version the loader reads; ``orders`` and ``decisions`` need ``bayesdx/2``.
+FORMATS = ("bayesdx/1", "bayesdx/2")
 ROLES = ("target", "context", "finding", "latent")
 KINDS = ("history", "exam", "lab", "electrodiagnostic", "imaging", "pathology")
-GRADES = ("measured", "derived", "secondary", "expert")
 CPT_TYPES = ("table", "noisy_or", "noisy_max", "odds")
-TOLERANCE = 1e-9
-_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 _TOP_KEYS = {
     "format": True, "name": True, "title": True, "population": True, "references": True,
     "nodes": True, "version": False, "description": False, "disclaimer": False, "cost_basis": False,
+    "orders": False, "decisions": False,
 }
 _NODE_KEYS = {"role", "label", "states", "kind", "cost_usd", "invasive", "description", "notes",
               "parents", "cpt"}
@@ -42,22 +45,6 @@ _CPT_KEYS = {
     "noisy_max": {"type", "leak", "causes"},
     "odds": {"type", "marginal", "multipliers"},
 }
-
-
-@dataclass(frozen=True)
-class Param:
-    """One sourced number (or distribution) of a network file, for the provenance table."""
-
-    node: str
-    cpt_type: str
-    where: str  # e.g. "leak", "cause als", "row 2 {als: present}", "multiplier age_band=age_lt_40"
-    state: str | None
-    value: float
-    ref: tuple[str, ...]
-    locator: str
-    grade: str
-    range_low: float | None
-    range_high: float | None
 
 
 @dataclass
@@ -91,7 +78,10 @@ class Spec:
     description: str = ""
     disclaimer: str = ""
     cost_basis: str = ""
+    format: str = FORMAT
     params: list[Param] = field(default_factory=list)
+    orders: dict[str, Any] = field(default_factory=dict)  # name -> bayesdx.orders.Order
+    decisions: Any = None  # bayesdx.decision.DecisionModel, or None
     tables: dict[str, Any] = field(default_factory=dict, repr=False)  # compiled CPTs
 
 
@@ -117,97 +107,6 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"{value!r} (YAML read an unquoted yes/no/true/false/on/off as a boolean: quote it)"
-    if isinstance(value, (int, float)):
-        return f"{value!r} (a number: quote it)"
-    return repr(value)
-
-
-class _Checker:
-    """Collects every problem of one file; ``node`` is the node being checked."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.problems: list[tuple[str, str | None, str]] = []
-        self.node: str | None = None
-
-    def err(self, message: str) -> None:
-        self.problems.append((self.path, self.node, message))
-
-    # -- primitive checks -------------------------------------------------------------
-    def keys(self, where: str, mapping: dict, allowed: set[str], required: set[str] = frozenset()):
-        for key in mapping:
-            if key not in allowed:
-                from .exceptions import _suggest
-
-                self.err(f"{where}: unknown key {_describe(key)}.{_suggest(str(key), allowed)}")
-        for key in sorted(required):
-            if key not in mapping:
-                self.err(f"{where}: missing required key '{key}'")
-
-    def mapping(self, where: str, value: Any) -> dict | None:
-        if not isinstance(value, dict):
-            self.err(f"{where}: expected a mapping, got {_describe(value)}")
-            return None
-        return value
-
-    def ident(self, where: str, value: Any) -> bool:
-        if not isinstance(value, str):
-            self.err(f"{where}: name {_describe(value)} must be a string identifier")
-            return False
-        if not _IDENT.match(value):
-            self.err(f"{where}: name {value!r} is not an identifier (a letter, then letters, digits or _)")
-            return False
-        return True
-
-    def names(self, where: str, value: Any, what: str, minimum: int) -> list[str]:
-        """A list of distinct identifiers (states, parents), at least ``minimum`` long."""
-        if not isinstance(value, list) or len(value) < minimum:
-            self.err(f"{where}: expected a list of {'at least ' + str(minimum) + ' ' if minimum else ''}"
-                     f"{what} names, got {_describe(value)}")
-            return []
-        out: list[str] = []
-        for name in value:
-            if self.ident(where, name):
-                if name in out:
-                    self.err(f"{where}: duplicate {what} {name!r}")
-                out.append(name)
-        return out
-
-    def text(self, where: str, value: Any, required: bool = True) -> str:
-        if value is None and not required:
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            self.err(f"{where}: expected non-empty text, got {_describe(value)}")
-            return ""
-        return value.strip()
-
-    def number(self, where: str, value: Any, low: float | None = None, high: float | None = None,
-               low_open: bool = False) -> float | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            hint = ""
-            if isinstance(value, str) and re.match(r"^[-+]?\d*\.?\d*e[-+]?\d+$", value.strip(), re.I):
-                hint = " (YAML reads exponent numbers without a dot as text: write e.g. 1.0e-3)"
-            self.err(f"{where}: {_describe(value)} is not a number{hint}")
-            return None
-        value = float(value)
-        if not math.isfinite(value):
-            self.err(f"{where}: {value} is not finite")
-            return None
-        if low is not None and (value < low or (low_open and value <= low)):
-            self.err(f"{where}: {value} is outside {'(' if low_open else '['}{low}, {high if high is not None else 'inf'}]")
-            return None
-        if high is not None and value > high:
-            self.err(f"{where}: {value} is outside [{low}, {high}]")
-            return None
-        return value
-
-    def probability(self, where: str, value: Any) -> float | None:
-        return self.number(where, value, 0.0, 1.0)
 
 
 def read_spec(path: str | Path) -> Spec:
@@ -248,8 +147,12 @@ def parse_spec(text: str, path: str = "<string>") -> Spec:
     if not isinstance(data, dict):
         raise NetworkSpecError([(path, None, "the file must be a YAML mapping with 'format', 'nodes', ...")])
     chk.keys("top level", data, set(_TOP_KEYS), {k for k, req in _TOP_KEYS.items() if req})
-    if "format" in data and data["format"] != FORMAT:
-        chk.err(f"format: expected {FORMAT!r}, got {_describe(data['format'])}")
+    fmt = data.get("format")
+    if "format" in data and fmt not in FORMATS:
+        chk.err(f"format: expected one of {', '.join(map(repr, FORMATS))}, got {_describe(fmt)}")
+    for key in ("orders", "decisions"):
+        if key in data and fmt == "bayesdx/1":
+            chk.err(f"{key}: a '{key}' block needs format: bayesdx/2 (this file says bayesdx/1)")
     name = data.get("name")
     if name is not None:
         chk.ident("name", name)
@@ -269,6 +172,7 @@ def parse_spec(text: str, path: str = "<string>") -> Spec:
         description=chk.text("description", data.get("description"), required=False),
         disclaimer=chk.text("disclaimer", data.get("disclaimer"), required=False),
         cost_basis=chk.text("cost_basis", data.get("cost_basis"), required=False),
+        format=fmt if fmt in FORMATS else FORMAT,
     )
     nodes = chk.mapping("nodes", data.get("nodes", {})) or {}
     if "nodes" in data and not nodes:
@@ -285,9 +189,11 @@ def parse_spec(text: str, path: str = "<string>") -> Spec:
     before = len(chk.problems)
     _check_graph(chk, spec)
     if len(chk.problems) == before:  # tables need a sound graph; node-level problems don't block
-        from ._compile import check_cpts
-
         check_cpts(chk, spec)
+        if "orders" in data:
+            check_orders(chk, spec, data["orders"])
+        if "decisions" in data:
+            check_decisions(chk, spec, data["decisions"])
     chk.node = None
     if chk.problems:
         raise NetworkSpecError(chk.problems)
@@ -351,8 +257,6 @@ def _check_graph(chk: _Checker, spec: Spec) -> None:
             if parent == node.name:
                 chk.err("parents: a node cannot be its own parent")
             elif parent not in spec.nodes:
-                from .exceptions import _suggest
-
                 chk.err(f"parents: unknown parent {parent!r}.{_suggest(parent, spec.nodes)}")
     chk.node = None
     # cycle detection (Kahn); report the nodes on cycles
