@@ -132,7 +132,8 @@ class _Checker:
 
 
 def _record(chk, spec, node, where, values: dict[str | None, float], block: dict, *, is_prob=True,
-            value_key: str, owner: str | None = None, kind: str | None = None) -> bool:
+            value_key: str, owner: str | None = None, kind: str | None = None,
+            allow_zero: bool = False) -> bool:
     """Check the source keys of ``block`` and record one Param per value. True if sound.
 
     ``node`` is the NodeSpec the number belongs to; blocks outside the nodes (orders, actions)
@@ -168,7 +169,7 @@ def _record(chk, spec, node, where, values: dict[str | None, float], block: dict
     if grade not in GRADES:
         chk.err(f"{where}: grade {_describe(grade) if grade is not None else 'missing'}: expected one of {', '.join(GRADES)}")
         ok = False
-    ranges = _ranges(chk, where, block.get("range"), values, is_prob)
+    ranges = _ranges(chk, where, block.get("range"), values, is_prob, allow_zero)
     if ranges is None:
         ok = False
     if ok:
@@ -182,7 +183,7 @@ def _record(chk, spec, node, where, values: dict[str | None, float], block: dict
     return ok
 
 
-def _ranges(chk, where, raw, values, is_prob):
+def _ranges(chk, where, raw, values, is_prob, allow_zero=False):
     """Validate a range for scalar (values keyed by None) or distribution values."""
     if raw is None:
         chk.err(f"{where}: missing source: 'range' (plausible range for sensitivity analysis)")
@@ -195,8 +196,10 @@ def _ranges(chk, where, raw, values, is_prob):
             chk.err(f"{w}: range must be [low, high] numbers, got {_describe(r)}")
             return None
         low, high = float(r[0]), float(r[1])
-        if low > high or (is_prob and (low < 0 or high > 1)) or (not is_prob and low <= 0):
-            bound = "0 <= low <= high <= 1" if is_prob else "0 < low <= high"
+        if (low > high or (is_prob and (low < 0 or high > 1))
+                or (not is_prob and (low < 0 if allow_zero else low <= 0))):
+            bound = ("0 <= low <= high <= 1" if is_prob
+                     else "0 <= low <= high" if allow_zero else "0 < low <= high")
             chk.err(f"{w}: range [{low}, {high}] must satisfy {bound}")
             return None
         if value is not None and not (low - 1e-12 <= value <= high + 1e-12):
@@ -226,8 +229,10 @@ def _ranges(chk, where, raw, values, is_prob):
     return out
 
 
-def _scalar(chk, spec, node, where, block, value_key="p", is_prob=True, **record_kw):
-    """One sourced number ``block[value_key]`` (a probability, or a positive number)."""
+def _scalar(chk, spec, node, where, block, value_key="p", is_prob=True, allow_zero=False,
+            **record_kw):
+    """One sourced number ``block[value_key]``: a probability, or a number > 0 (>= 0 with
+    ``allow_zero``, e.g. a cost)."""
     if not isinstance(block, dict):
         chk.err(f"{where}: expected a mapping with '{value_key}' and its source, got {_describe(block)}")
         return None
@@ -235,11 +240,12 @@ def _scalar(chk, spec, node, where, block, value_key="p", is_prob=True, **record
         chk.err(f"{where}: missing '{value_key}'")
         return None
     value = (chk.probability(f"{where}: {value_key}", block[value_key]) if is_prob
-             else chk.number(f"{where}: {value_key}", block[value_key], 0.0, None, low_open=True))
+             else chk.number(f"{where}: {value_key}", block[value_key], 0.0, None,
+                             low_open=not allow_zero))
     if value is None:
         return None
     if not _record(chk, spec, node, where, {None: value}, block, is_prob=is_prob, value_key=value_key,
-                   **record_kw):
+                   allow_zero=allow_zero, **record_kw):
         return None
     return value
 

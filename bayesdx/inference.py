@@ -9,6 +9,9 @@ The rest of bayesdx never calls an inference library directly. It builds a :clas
 * :meth:`Engine.marginals_batch`: for many evidence sets at once (a cohort), the posterior marginal
   of the requested nodes.
 
+:meth:`Engine.group_joint` (P(targets, several nodes together | evidence), what an order of several
+readouts is valued on) is built on ``joint_query`` for every engine.
+
 Engines are registered by name in :data:`ENGINES`; :func:`get_engine` builds (and the
 :class:`~bayesdx.network.Network` caches) one per network.
 """
@@ -106,6 +109,46 @@ class Engine(abc.ABC):
         ``nodes`` must not contain a target. Raises :class:`ZeroProbabilityEvidence` when
         P(evidence) = 0.
         """
+
+    def group_joint(
+        self,
+        evidence: Mapping[str, int],
+        targets: Sequence[str],
+        group: Sequence[str],
+    ) -> np.ndarray:
+        """P(targets, group | evidence) for several unobserved non-target nodes taken together.
+
+        One :meth:`joint_query` in which all but the largest node of ``group`` join the targets
+        (so every engine batches over them as it batches over the targets' joint state), reading
+        the largest node's joint with them.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(*(card(t) for t in targets), *(card(g) for g in group))``, summing to 1.
+            With an empty group, P(targets | evidence).
+
+        Raises
+        ------
+        ValueError
+            A node of ``group`` is listed twice, is a target or is observed.
+        ZeroProbabilityEvidence
+            P(evidence) = 0.
+        """
+        targets, group = tuple(targets), tuple(group)
+        if len(set(group)) != len(group):
+            raise ValueError(f"A node is listed twice in the group {group}.")
+        clash = [g for g in group if g in targets or g in evidence]
+        if clash:
+            raise ValueError(f"group nodes must be unobserved non-targets; got {', '.join(clash)}.")
+        if not group:
+            return self.joint_query(evidence, targets, []).target_joint
+        last = max(range(len(group)), key=lambda i: (self.arrays.card(group[i]), i))
+        head = tuple(g for i, g in enumerate(group) if i != last)
+        joint = self.joint_query(evidence, (*targets, *head), [group[last]]).node_joints[group[last]]
+        # axes are (targets, head, last); move last back to its place in the group
+        nt = len(targets)
+        return np.moveaxis(joint, nt + len(head), nt + last)
 
     @abc.abstractmethod
     def marginals_batch(
