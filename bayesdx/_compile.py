@@ -47,7 +47,7 @@ def check_cpts(chk, spec) -> None:
                 chk.err("cpt: missing")
             continue
         ctype = node.cpt.get("type")
-        builder = {"table": _table, "noisy_or": _noisy_or, "noisy_max": _noisy_max, "odds": _odds}.get(ctype)
+        builder = {"table": _table, "noisy_or": _noisy_or, "noisy_max": _noisy_max, "odds": _odds_cpt}.get(ctype)
         if builder is None:
             continue
         parents_ok = all(len(spec.nodes[p].states) >= 2 for p in node.parents)
@@ -118,6 +118,60 @@ def _shape(spec, node):
     return tuple(len(spec.nodes[p].states) for p in node.parents) + (len(node.states),)
 
 
+def _when(chk, spec, node, where, when) -> dict[str, frozenset] | None:
+    """Check a row's ``when`` (parent: state, or parent: [states...]); None if unsound.
+
+    Returns, per named parent, the set of its states the row matches. A list of states needs
+    ``format: bayesdx/2``.
+    """
+    if not isinstance(when, dict):
+        chk.err(f"{where}.when: expected a mapping parent: state, got {_describe(when)}")
+        return None
+    out: dict[str, frozenset] = {}
+    ok = True
+    for parent, state in when.items():
+        if parent not in node.parents:
+            chk.err(f"{where}.when: {_describe(parent)} is not a parent of this node (parents: {', '.join(node.parents) or 'none'})")
+            ok = False
+            continue
+        pstates = spec.nodes[parent].states
+        if isinstance(state, list):
+            if spec.format == "bayesdx/1":
+                chk.err(f"{where}.when: a list of states for {parent!r} needs format: bayesdx/2")
+                ok = False
+                continue
+            if not state:
+                chk.err(f"{where}.when: the list of states for {parent!r} is empty")
+                ok = False
+                continue
+            states = state
+        else:
+            states = [state]
+        for st in states:
+            if st not in pstates:
+                chk.err(f"{where}.when: {_describe(st)} is not a state of {parent!r} ({', '.join(pstates)})")
+                ok = False
+        out[parent] = frozenset(states)
+    return out if ok else None
+
+
+def _when_label(when) -> str:
+    def text(v):
+        return "[" + ", ".join(map(str, v)) + "]" if isinstance(v, list) else str(v)
+
+    return "{" + ", ".join(f"{k}: {text(v)}" for k, v in when.items()) + "}" if isinstance(when, dict) else "{?}"
+
+
+def _matches(node, config, when) -> bool:
+    return all(config[node.parents.index(p)] in states for p, states in when.items())
+
+
+def _odds_cpt(chk, spec, node, tables):
+    from ._odds import odds_cpt  # _odds builds on this module's helpers, so it is imported late
+
+    return odds_cpt(chk, spec, node, tables)
+
+
 # -- table -----------------------------------------------------------------------------
 
 
@@ -135,27 +189,16 @@ def _table(chk, spec, node, tables):
             chk.err(f"{where}: expected a mapping, got {_describe(row)}")
             ok = False
             continue
-        when = row.get("when", {}) or {}
-        if not isinstance(when, dict):
-            chk.err(f"{where}.when: expected a mapping parent: state, got {_describe(when)}")
-            ok = False
-            continue
-        bad = False
-        for parent, state in when.items():
-            if parent not in node.parents:
-                chk.err(f"{where}.when: {_describe(parent)} is not a parent of this node (parents: {', '.join(node.parents) or 'none'})")
-                bad = True
-            elif state not in spec.nodes[parent].states:
-                chk.err(f"{where}.when: {_describe(state)} is not a state of {parent!r} ({', '.join(spec.nodes[parent].states)})")
-                bad = True
-        label = "{" + ", ".join(f"{k}: {v}" for k, v in when.items()) + "}"
+        raw_when = row.get("when", {}) or {}
+        when = _when(chk, spec, node, where, raw_when)
+        bad = when is None
+        label = _when_label(raw_when)
         body = {k: v for k, v in row.items() if k != "when"}
         dist = _dist_block(chk, spec, node, f"{where} {label}", body)
         if bad or dist is None:
             ok = False
             continue
-        matched = [c for c in configs if c not in assigned
-                   and all(c[node.parents.index(p)] == s for p, s in when.items())]
+        matched = [c for c in configs if c not in assigned and _matches(node, c, when)]
         if not matched:
             chk.err(f"{where} {label}: never applies (earlier rows already cover every configuration it matches)")
             ok = False
@@ -288,108 +331,3 @@ def _noisy_max(chk, spec, node, tables):
         index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
         table[index] = probs / probs.sum()
     return table
-
-
-# -- odds --------------------------------------------------------------------------------
-
-
-def _odds(chk, spec, node, tables):
-    marginal = _dist_block(chk, spec, node, "cpt.marginal", node.cpt.get("marginal"))
-    mults_raw = node.cpt.get("multipliers", {}) or {}
-    if not isinstance(mults_raw, dict):
-        chk.err(f"cpt.multipliers: expected a mapping parent: state: child state: block, got {_describe(mults_raw)}")
-        return None
-    for parent in node.parents:
-        if spec.nodes[parent].role != "context":
-            chk.err(f"parents: {parent!r} is a {spec.nodes[parent].role} node; an odds node's parents must be context nodes")
-            return None
-    ok = marginal is not None
-    shape = _shape(spec, node)
-    log_mult = np.zeros(shape)  # per parent configuration and child state
-    for parent, per_state in mults_raw.items():
-        if parent not in node.parents:
-            chk.err(f"cpt.multipliers: {_describe(parent)} is not a parent of this node")
-            ok = False
-            continue
-        if not isinstance(per_state, dict):
-            chk.err(f"cpt.multipliers.{parent}: expected a mapping state: child state: block")
-            ok = False
-            continue
-        pstates = spec.nodes[parent].states
-        axis = node.parents.index(parent)
-        for pstate, per_child in per_state.items():
-            where = f"cpt.multipliers.{parent}.{pstate}"
-            if pstate not in pstates[1:]:
-                chk.err(f"{where}: {_describe(pstate)} is not a non-reference state of {parent!r} ({', '.join(pstates[1:])})")
-                ok = False
-                continue
-            if not isinstance(per_child, dict):
-                chk.err(f"{where}: expected a mapping child state: multiplier block")
-                ok = False
-                continue
-            for cstate, block in per_child.items():
-                if cstate not in node.states[1:]:
-                    chk.err(f"{where}: {_describe(cstate)} is not a non-reference state of this node ({', '.join(node.states[1:])})")
-                    ok = False
-                    continue
-                value = _scalar(chk, spec, node, f"{where}.{cstate}", block, value_key="value", is_prob=False)
-                if value is None:
-                    ok = False
-                    continue
-                index = [slice(None)] * len(shape)
-                index[axis] = pstates.index(pstate)
-                index[-1] = node.states.index(cstate)
-                log_mult[tuple(index)] += np.log(value)
-    for parent in node.parents:
-        if parent not in mults_raw:
-            chk.err(f"parents: {parent!r} has no multipliers (drop the parent or give its odds ratios)")
-            ok = False
-    if not ok:
-        return None
-    weights = _parent_joint(spec, node, tables)
-    if weights is None:  # an ancestor's table was rejected and is reported already
-        return None
-    mult = np.exp(log_mult)  # shape (*parents, card)
-    target = marginal[1:]
-    if np.any(target <= 0) or marginal[0] <= 0:
-        chk.err("cpt.marginal: an odds node needs every state's marginal strictly between 0 and 1")
-        return None
-    base = target / marginal[0]
-    for _ in range(10_000):
-        odds = mult[..., 1:] * base
-        probs = odds / (1.0 + odds.sum(axis=-1, keepdims=True))
-        current = (weights[..., None] * probs).reshape(-1, len(target)).sum(axis=0)
-        if np.max(np.abs(current - target)) < _CALIBRATION_TOL:
-            break
-        base = base * target / current
-    else:
-        chk.err("cpt: could not calibrate the base odds to the marginal (multipliers too extreme?)")
-        return None
-    odds = mult[..., 1:] * base
-    denom = 1.0 + odds.sum(axis=-1, keepdims=True)
-    return np.concatenate([1.0 / denom, odds / denom], axis=-1)
-
-
-def _parent_joint(spec, node, tables) -> np.ndarray | None:
-    """P(parents of node) by enumeration over the parents' ancestors (context nodes are few);
-    None when one of those tables was rejected."""
-    if not node.parents:
-        return np.array(1.0)
-    needed: list[str] = []
-    stack = list(node.parents)
-    while stack:
-        n = stack.pop()
-        if n not in needed:
-            needed.append(n)
-            stack.extend(spec.nodes[n].parents)
-    if any(n not in tables for n in needed):
-        return None
-    order = [n for n in _topological(spec) if n in needed]
-    arrays = ModelArrays(
-        nodes=tuple(order),
-        states={n: spec.nodes[n].states for n in order},
-        parents={n: spec.nodes[n].parents for n in order},
-        cpts={n: tables[n] for n in order},
-    )
-    engine = EnumerationEngine(arrays)
-    return engine._sum_to(engine.joint, list(node.parents))

@@ -4,7 +4,7 @@ The format is documented in ``networks/README.md``. :func:`read_spec` parses a f
 everything it can, and either returns a :class:`Spec` or raises one
 :class:`~bayesdx.exceptions.NetworkSpecError` that lists every problem with its file and node.
 Compilation (noisy-OR, noisy-MAX and calibrated odds into full tables) lives in
-:mod:`bayesdx._compile`; the ``orders:`` and ``decisions:`` blocks of ``bayesdx/2`` are checked by
+:mod:`bayesdx._compile` (calibrated odds in :mod:`bayesdx._odds`); the ``orders:`` and ``decisions:`` blocks of ``bayesdx/2`` are checked by
 :mod:`bayesdx.orders` and :mod:`bayesdx.decision`.
 """
 
@@ -39,11 +39,17 @@ _TOP_KEYS = {
 _NODE_KEYS = {"role", "label", "states", "kind", "cost_usd", "invasive", "description", "notes",
               "parents", "cpt"}
 _SOURCE_KEYS = {"ref", "locator", "grade", "range"}
-_CPT_KEYS = {
+_CPT_KEYS = {  # allowed keys of each CPT type
     "table": {"type", "rows"},
     "noisy_or": {"type", "leak", "causes"},
     "noisy_max": {"type", "leak", "causes"},
-    "odds": {"type", "marginal", "multipliers"},
+    "odds": {"type", "marginal", "multipliers", "fixed"},
+}
+_CPT_REQUIRED = {  # required keys; an odds node may have only fixed rows (bayesdx/2)
+    "table": {"type", "rows"},
+    "noisy_or": {"type", "leak", "causes"},
+    "noisy_max": {"type", "leak", "causes"},
+    "odds": {"type", "marginal"},
 }
 
 
@@ -232,7 +238,7 @@ def _check_node(chk: _Checker, name: str, raw: Any) -> NodeSpec | None:
         if ctype not in CPT_TYPES:
             chk.err(f"cpt.type: {_describe(ctype)} is not one of {', '.join(CPT_TYPES)}")
         else:
-            chk.keys(f"cpt ({ctype})", cpt, _CPT_KEYS[ctype], _CPT_KEYS[ctype])
+            chk.keys(f"cpt ({ctype})", cpt, _CPT_KEYS[ctype], _CPT_REQUIRED[ctype])
     else:
         cpt = None
     return NodeSpec(

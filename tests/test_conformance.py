@@ -1,5 +1,7 @@
-"""A battery every network file in networks/ must pass: it loads, every number is sourced, the
-no-evidence posterior of each root equals its table, and a BIF/XMLBIF round trip is exact."""
+"""A battery every network file must pass, the bundled ones in networks/ and the YAML fixtures in
+tests/data/ (bayesdx/1 and bayesdx/2 alike): it loads, every number is sourced with a grade and a
+range, the no-evidence posterior of each root equals its table, odds targets have their stated
+marginal, and a BIF/XMLBIF round trip is exact."""
 
 from __future__ import annotations
 
@@ -12,15 +14,19 @@ from pgmpy.readwrite import BIFReader, XMLBIFReader
 import bayesdx
 from bayesdx.network import arrays_from_pgmpy
 
-NETWORK_FILES = sorted((Path(__file__).parent.parent / "networks").glob("*.yaml"))
+BUNDLED_FILES = sorted((Path(__file__).parent.parent / "networks").glob("*.yaml"))
+NETWORK_FILES = BUNDLED_FILES + sorted((Path(__file__).parent / "data").glob("*.yaml"))
 
 
 def test_the_battery_has_networks_to_check():
-    assert NETWORK_FILES, "networks/ holds no .yaml network"
-    assert {p.stem for p in NETWORK_FILES} <= set(bayesdx.bundled_networks())
+    assert BUNDLED_FILES, "networks/ holds no .yaml network"
+    assert {p.stem for p in BUNDLED_FILES} <= set(bayesdx.bundled_networks())
+    formats = {bayesdx.load_network(p).spec.format for p in NETWORK_FILES}
+    assert formats == {"bayesdx/1", "bayesdx/2"}, "the battery must cover both file formats"
 
 
-@pytest.fixture(scope="module", params=NETWORK_FILES, ids=[p.stem for p in NETWORK_FILES])
+@pytest.fixture(scope="module", params=NETWORK_FILES,
+                ids=[f"{p.parent.name}/{p.stem}" for p in NETWORK_FILES])
 def network(request):
     return bayesdx.load_network(request.param)
 
@@ -39,14 +45,18 @@ def test_every_number_is_sourced(network):
     for column in ("ref", "locator", "grade"):
         assert params[column].map(lambda v: isinstance(v, str) and v.strip() != "").all(), column
     assert set(params["grade"]) <= {"measured", "derived", "secondary", "expert"}
-    assert set(params["node"]) == set(network.nodes), "a node without sourced parameters"
+    cpt_params = params[params["node"].isin(network.nodes)]
+    assert set(cpt_params["node"]) == set(network.nodes), "a node without sourced parameters"
     for ref in {r.strip() for refs in params["ref"] for r in refs.split(",")}:
         assert ref in spec.references
     ranged = params.dropna(subset=["range_low"])
     assert ((ranged["range_low"] <= ranged["value"] + 1e-12) & (ranged["value"] <= ranged["range_high"] + 1e-12)).all()
-    # every distribution has a range on all of its states but at most one
+    # every single number has a range, every distribution on all of its states but at most one
     for (node, where), group in params.groupby(["node", "where"]):
+        if len(group) == 1:
+            assert group["range_low"].notna().all() and group["range_high"].notna().all(), (node, where)
         assert group["range_low"].isna().sum() <= 1, (node, where)
+        assert (group["range_low"].isna() == group["range_high"].isna()).all(), (node, where)
 
 
 def test_findings_have_kind_cost_and_invasiveness(network):
