@@ -16,14 +16,19 @@ from .exceptions import (
     BayesdxError,
     ImpossibleEvidenceError,
     InvalidEvidenceError,
+    InvalidObjectiveError,
     NetworkSpecError,
     TargetsRequiredError,
     UnknownNodeError,
+    UnknownOrderError,
     UnknownStateError,
 )
 from .cohort import posteriors
+from .decision import Action, DecisionModel
 from .io import NetworkNotFoundError, bundled_networks, load_network
 from .network import Network
+from .orders import Order
+from .ranking import Objective, StopAdvice
 from .results import Diagnosis, diagnose
 from .session import AlreadyObservedError, Session
 
@@ -39,17 +44,24 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'bayesdx' has no attribute {name!r}")
 
 __all__ = [
+    "Action",
     "AlreadyObservedError",
     "BayesdxError",
+    "DecisionModel",
     "Diagnosis",
     "ImpossibleEvidenceError",
     "InvalidEvidenceError",
+    "InvalidObjectiveError",
     "Network",
     "NetworkNotFoundError",
     "NetworkSpecError",
+    "Objective",
+    "Order",
     "Session",
+    "StopAdvice",
     "TargetsRequiredError",
     "UnknownNodeError",
+    "UnknownOrderError",
     "UnknownStateError",
     "bundled_networks",
     "diagnose",

@@ -17,6 +17,8 @@ __all__ = [
     "ImpossibleEvidenceError",
     "TargetsRequiredError",
     "InvalidEvidenceError",
+    "InvalidObjectiveError",
+    "UnknownOrderError",
 ]
 
 
@@ -100,3 +102,24 @@ class ImpossibleEvidenceError(BayesdxError, ValueError):
 
 class TargetsRequiredError(BayesdxError, ValueError):
     """A network was loaded without naming its target (diagnosis) nodes."""
+
+
+class InvalidObjectiveError(BayesdxError, ValueError):
+    """An objective (what a ranking of tests maximises) that is malformed or that the network
+    cannot serve, e.g. the *decision* objective on a network without a decision model."""
+
+
+class UnknownOrderError(BayesdxError, KeyError):
+    """An order name that is not among the orders a diagnosis ranks."""
+
+    def __init__(self, order: object, valid: Sequence[str], *, detail: str = ""):
+        self.order = order
+        self.valid = list(valid)
+        shown = ", ".join(self.valid[:15]) + (", ..." if len(self.valid) > 15 else "")
+        extra = f" {detail}" if detail else ""
+        self.message = (f"Unknown order {order!r}.{_suggest(str(order), self.valid)}{extra} "
+                        f"Orders: {shown or 'none'}.")
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message

@@ -74,6 +74,8 @@ def load_network(
     targets: Sequence[str] | None = None,
     tests: Sequence[str] | None = None,
     engine: str | None = None,
+    orders=None,
+    decisions=None,
 ) -> Network:
     """Load a network for diagnosis.
 
@@ -91,6 +93,12 @@ def load_network(
         of a foreign one.
     engine : str, optional
         Inference engine name (default: the fastest exact engine available).
+    orders : sequence of bayesdx.Order, optional
+        Test orders to rank instead of the file's (a foreign network has none: every test is
+        then its own order).
+    decisions : bayesdx.DecisionModel, optional
+        Actions and utilities instead of the file's (needed for the *decision* objective on a
+        foreign network).
 
     Returns
     -------
@@ -113,15 +121,19 @@ def load_network(
     6
     """
     if isinstance(source, Network):
-        if targets is None and tests is None and engine is None:
-            return source
-        out = source.with_targets(targets or source.targets, tests)
-        return out.with_engine(engine) if engine else out
+        out = source
+        if targets is not None or tests is not None:
+            out = out.with_targets(targets or source.targets, tests)
+        if engine is not None:
+            out = out.with_engine(engine)
+        if orders is not None or decisions is not None:
+            out = out.with_orders(orders, decisions)
+        return out
     if hasattr(source, "get_cpds") and hasattr(source, "nodes"):
         arrays = _normalised(arrays_from_pgmpy(source), "<pgmpy model>")
         return Network(arrays, name=getattr(source, "name", None) or "model",
                        targets=_require_targets(targets, arrays, "<pgmpy model>"), tests=tests,
-                       source="<pgmpy model>", engine=engine)
+                       source="<pgmpy model>", engine=engine, orders=orders, decisions=decisions)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(
             f"source must be a bundled network name, a path or a pgmpy model; got {type(source).__name__}."
@@ -135,21 +147,25 @@ def load_network(
                 f"Bundled networks: {', '.join(bundled) or 'none'}. To load a file, pass its path "
                 f"with its suffix ({', '.join((*YAML_SUFFIXES, *FOREIGN_FORMATS))})."
             )
-        return _load_yaml(bundled[source], targets, tests, engine, origin=f"bundled:{source}")
+        return _load_yaml(bundled[source], targets, tests, engine, origin=f"bundled:{source}",
+                          orders=orders, decisions=decisions)
     if not path.exists():
         raise NetworkNotFoundError(f"No network file at {str(path)!r}.")
     suffix = path.suffix.lower()
     if suffix in YAML_SUFFIXES:
-        return _load_yaml(path, targets, tests, engine, origin=str(path))
+        return _load_yaml(path, targets, tests, engine, origin=str(path), orders=orders,
+                          decisions=decisions)
     if suffix in FOREIGN_FORMATS:
         arrays = _read_foreign(path, suffix)
         return Network(arrays, name=path.stem, targets=_require_targets(targets, arrays, str(path)),
-                       tests=tests, source=str(path), engine=engine)
+                       tests=tests, source=str(path), engine=engine, orders=orders,
+                       decisions=decisions)
     raise NetworkSpecError([(str(path), None, f"unknown file type {suffix!r}; bayesdx reads "
                              f"{', '.join((*YAML_SUFFIXES, *FOREIGN_FORMATS))}")])
 
 
-def _load_yaml(path: Path, targets, tests, engine, origin: str) -> Network:
+def _load_yaml(path: Path, targets, tests, engine, origin: str, orders=None,
+               decisions=None) -> Network:
     from ._compile import spec_arrays
     from .spec import read_spec
 
@@ -162,7 +178,7 @@ def _load_yaml(path: Path, targets, tests, engine, origin: str) -> Network:
                 f"{path}: no node has role 'target'; pass targets=[...] to load_network."
             )
     return Network(arrays, name=spec.name, targets=targets, tests=tests, spec=spec,
-                   source=origin, engine=engine)
+                   source=origin, engine=engine, orders=orders, decisions=decisions)
 
 
 def _require_targets(targets, arrays: ModelArrays, where: str):

@@ -121,6 +121,10 @@ class Network:
         Where the network came from (a path or ``"bundled:NAME"``).
     engine : str, optional
         Name of the inference engine (see :data:`bayesdx.inference.ENGINES`).
+    orders : sequence of bayesdx.orders.Order, optional
+        The test orders to rank, instead of those the file declares (see :attr:`orders`).
+    decisions : bayesdx.decision.DecisionModel, optional
+        The actions and utilities, instead of those the file declares (see :attr:`decisions`).
 
     Examples
     --------
@@ -142,6 +146,8 @@ class Network:
         spec=None,
         source: str | None = None,
         engine: str | None = None,
+        orders=None,
+        decisions=None,
         _cache: dict | None = None,
     ):
         from .inference import DEFAULT_ENGINE, ENGINES
@@ -179,6 +185,18 @@ class Network:
                 f"Unknown engine {engine!r}.{_suggest(engine, ENGINES)} Valid engines: {', '.join(ENGINES)}."
             )
         self._engine_name = engine
+        self._given_orders = None if orders is None else tuple(orders)
+        self._given_decisions = decisions
+        self._orders = None
+        if decisions is not None:
+            from .decision import DecisionModel
+
+            if not isinstance(decisions, DecisionModel):
+                raise TypeError(f"decisions must be a bayesdx DecisionModel; got "
+                                f"{type(decisions).__name__}.")
+            decisions.indicator(self)  # every action names a target and its states
+        if self._given_orders is not None:
+            _ = self.orders  # check them now, at the boundary
 
     def _check_nodes(self, nodes: Iterable[str], what: str) -> tuple[str, ...]:
         out: list[str] = []
@@ -236,6 +254,55 @@ class Network:
     def tests(self) -> tuple[str, ...]:
         """The candidate test nodes."""
         return self._tests
+
+    @property
+    def orders(self):
+        """The test orders this network ranks (tuple of :class:`~bayesdx.orders.Order`).
+
+        The orders given to the constructor, else those the file declares whose readouts are all
+        tests of this network; then every test no order reads, as an order of its own (so a
+        foreign network ranks each test as its own order).
+        """
+        if self._orders is None:
+            from .orders import network_orders
+
+            if self._given_orders is None and self._spec is not None:
+                tests = set(self._tests)
+                declared = [o for o in self._spec.orders.values() if set(o.readouts) <= tests]
+                self._orders = network_orders(self, declared)
+            else:
+                self._orders = network_orders(self, self._given_orders or [])
+        return self._orders
+
+    @property
+    def decisions(self):
+        """The decision model (:class:`~bayesdx.decision.DecisionModel`), or None.
+
+        The model given to the constructor, else the file's ``decisions:`` block restricted to the
+        actions about this network's targets (None when no action is left).
+        """
+        if self._given_decisions is not None:
+            return self._given_decisions
+        model = self._spec.decisions if self._spec is not None else None
+        if model is None:
+            return None
+        kept = tuple(a for a in model.actions if a.target in self._targets)
+        if len(kept) == len(model.actions):
+            return model
+        if not kept:
+            return None
+        from dataclasses import replace
+
+        return replace(model, actions=kept)
+
+    def with_orders(self, orders=None, decisions=None) -> Network:
+        """The same network ranking other orders and/or deciding with another decision model
+        (None keeps the current ones)."""
+        return Network(self._arrays, name=self._name, targets=self._targets, tests=self._tests,
+                       spec=self._spec, source=self._source, engine=self._engine_name,
+                       orders=self._given_orders if orders is None else orders,
+                       decisions=self._given_decisions if decisions is None else decisions,
+                       _cache=self._cache)
 
     @property
     def engine_name(self) -> str:
@@ -352,14 +419,20 @@ class Network:
 
     # -- derived networks ----------------------------------------------------------------
     def with_targets(self, targets: Sequence[str], tests: Sequence[str] | None = None) -> Network:
-        """The same network with other targets (and tests)."""
+        """The same network with other targets (and tests).
+
+        Orders and a decision model given to the constructor are not carried over (they may read
+        other tests or targets); the file's are derived again for the new targets and tests.
+        """
         return Network(self._arrays, name=self._name, targets=targets, tests=tests, spec=self._spec,
                        source=self._source, engine=self._engine_name, _cache=self._cache)
 
     def with_engine(self, engine: str) -> Network:
         """The same network answered by another inference engine (e.g. ``"pgmpy"``)."""
         return Network(self._arrays, name=self._name, targets=self._targets, tests=self._tests,
-                       spec=self._spec, source=self._source, engine=engine, _cache=self._cache)
+                       spec=self._spec, source=self._source, engine=engine,
+                       orders=self._given_orders, decisions=self._given_decisions,
+                       _cache=self._cache)
 
     # -- tables ----------------------------------------------------------------------------
     def node_table(self):

@@ -1,5 +1,9 @@
-"""``diagnose`` and its result: posteriors of every node and the tests ranked by value of
-information."""
+"""``diagnose`` and its result: posteriors of every node and the test orders ranked by an objective.
+
+The valuation of orders (outcome tables, objectives, stopping) lives in :mod:`bayesdx.ranking` and
+the explanations in :mod:`bayesdx.explain`; a :class:`Diagnosis` is a thin, immutable view over
+what they computed once.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,25 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from .exceptions import ImpossibleEvidenceError
+from .exceptions import ImpossibleEvidenceError, UnknownOrderError
 from .inference import JointQuery, ZeroProbabilityEvidence
 from .network import Network
-from .voi import entropy_bits, mutual_information_many_bits
+from .ranking import (
+    RANKING_COLUMNS,
+    Objective,
+    StopAdvice,
+    build_tables,
+    ranking_frame,
+    resolve_objective,
+    stop_advice,
+    threshold_frame,
+    value_orders,
+)
+from .voi import entropy_bits
 
-__all__ = ["diagnose", "Diagnosis"]
+__all__ = ["diagnose", "Diagnosis", "RANKING_COLUMNS"]
 
-RANKING_COLUMNS = ["info_gain_bits", "cost_usd", "invasive", "kind", "outcome_probs"]
+BY = ("order", "node")
 
 
 def _query(network: Network, encoded: dict[str, int], labels: Mapping[str, str]) -> JointQuery:
@@ -47,9 +62,11 @@ def _prior(network: Network) -> JointQuery:
     return cache[key]
 
 
-def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = None) -> Diagnosis:
-    """Posterior of every target given the evidence, and every unobserved test ranked by value of
-    information.
+def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = None,
+             objective: str | Objective | None = None, by: str = "order",
+             orders=None, decisions=None) -> Diagnosis:
+    """Posterior of every target given the evidence, and every test order with an unobserved
+    readout ranked by an objective.
 
     Parameters
     ----------
@@ -58,6 +75,19 @@ def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = Non
         (e.g. a bundled name).
     evidence : mapping of str to str, optional
         Observed findings ``{node: state}``, by label.
+    objective : str or Objective, optional
+        What the ranking maximises: ``"information"``, ``"decision"``, or an
+        :class:`~bayesdx.Objective` (needed for ``"focus"`` and ``"cost"``, which take
+        parameters). Default: ``"decision"`` when there is a decision model, else
+        ``"information"``.
+    by : {"order", "node"}, default "order"
+        Rank test orders (the value of all an order's readouts together; an order whose readouts
+        are all observed drops out, a partly observed one is valued on the rest), or every test
+        node on its own.
+    orders : sequence of Order, optional
+        Orders to rank instead of the network's (:attr:`Network.orders`); ``by="order"`` only.
+    decisions : DecisionModel, optional
+        Actions and utilities instead of the network's (:attr:`Network.decisions`).
 
     Returns
     -------
@@ -69,6 +99,8 @@ def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = Non
         A node or state the network does not have (with the closest valid names).
     ImpossibleEvidenceError
         The evidence has probability zero.
+    InvalidObjectiveError
+        A malformed objective, or the decision objective without a decision model.
 
     Examples
     --------
@@ -77,10 +109,13 @@ def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = Non
     >>> dx = bayesdx.diagnose(net, evidence={"ck": "gt_1000", "dermatomyositis_rash": "present"})
     >>> round(float(dx.marginal("inflammatory_myopathy").sum()), 12)
     1.0
-    >>> dx.next_test in net.tests
+    >>> dx.next_test in dx.ranking.index
     True
     >>> bool((dx.ranking["info_gain_bits"] >= 0).all())
     True
+    >>> by_node = bayesdx.diagnose(net, evidence={"ck": "gt_1000"}, by="node")
+    >>> by_node.ranking.index.name
+    'test'
     """
     if not isinstance(network, Network):
         from .io import load_network
@@ -89,7 +124,8 @@ def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = Non
     encoded = network.encode_evidence(evidence)
     labels = {n: network.states(n)[s] for n, s in encoded.items()}
     query = _query(network, encoded, labels)
-    return Diagnosis(network, labels, query, _prior(network))
+    return Diagnosis(network, labels, query, _prior(network), objective=objective, by=by,
+                     orders=orders, decisions=decisions)
 
 
 class Diagnosis:
@@ -104,32 +140,204 @@ class Diagnosis:
         P(evidence) under the network.
     entropy_bits : float
         Entropy of the joint posterior of the targets, in bits.
+    objective : Objective
+        What the ranking maximises.
+    by : {"order", "node"}
+    decisions : DecisionModel or None
+        The actions and utilities in use.
     ranking : pandas.DataFrame
-        One row per unobserved test, sorted by ``info_gain_bits`` (descending; ties by cost),
-        built on first access.
+        One row per order (``by="node"``: per test) with an unobserved readout, best first.
     next_test : str or None
-        The test with the highest value of information (None when every test is observed).
+        The best order (``by="node"``: test); None when every test is observed.
+    stopping : StopAdvice
+        Whether testing should stop, and why (also :attr:`should_stop`, :attr:`stop_reason`).
     """
 
     def __init__(self, network: Network, evidence: Mapping[str, str], query: JointQuery,
-                 prior: JointQuery):
+                 prior: JointQuery, *, objective: str | Objective | None = None, by: str = "order",
+                 orders=None, decisions=None, _tables=None):
+        from .orders import network_orders
+
         self.network = network
         self.evidence = MappingProxyType(dict(evidence))
         self._query = query
         self._prior = prior
         self.prob_evidence = float(query.prob_evidence)
         self.entropy_bits = entropy_bits(query.target_joint)
-        self._tests = [t for t in network.tests if t not in self.evidence]
-        self._gains = mutual_information_many_bits(
-            query.target_joint, [query.node_joints[t] for t in self._tests])
-        costs = network._costs()
-        self._costs = np.array([costs[t] for t in self._tests])
-        # ranking order: gain descending, then cost ascending (NaN last), then name
-        names = np.array(self._tests, dtype=object)
-        costs = np.where(np.isnan(self._costs), np.inf, self._costs)
-        self._order = (np.lexsort((names, costs, -self._gains)) if self._tests
-                       else np.zeros(0, dtype=int))
-        self.next_test = self._tests[self._order[0]] if self._tests else None
+        if by not in BY:
+            raise ValueError(f"by must be 'order' or 'node'; got {by!r}.")
+        self.by = by
+        if by == "node":
+            if orders is not None:
+                raise ValueError("orders= ranks test orders; it has no meaning with by='node'.")
+            self._orders = network_orders(network, [])
+        else:
+            self._orders = network.orders if orders is None else network_orders(network, orders)
+        if decisions is not None:
+            from .decision import DecisionModel
+
+            if not isinstance(decisions, DecisionModel):
+                raise TypeError(f"decisions must be a bayesdx DecisionModel; got "
+                                f"{type(decisions).__name__}.")
+        self.decisions = decisions if decisions is not None else network.decisions
+        self._indicator = self.decisions.indicator(network) if self.decisions is not None else None
+        self.objective = resolve_objective(objective, network, self.decisions)
+        self._given_tables = _tables
+
+    def with_objective(self, objective: str | Objective | None) -> Diagnosis:
+        """The same diagnosis ranked by another objective, reusing the outcome tables.
+
+        Examples
+        --------
+        >>> import bayesdx
+        >>> dx = bayesdx.diagnose("fasciculation", objective="information")
+        >>> cheap = dx.with_objective(bayesdx.Objective("cost", alpha=0.002))
+        >>> cheap.objective.kind, bool(cheap.ranking["value"].max() <= dx.ranking["value"].max())
+        ('cost', True)
+        """
+        return Diagnosis(self.network, self.evidence, self._query, self._prior, objective=objective,
+                         by=self.by, orders=self._orders if self.by == "order" else None,
+                         decisions=self.decisions, _tables=self._order_tables)
+
+    # -- the valuation, computed once ------------------------------------------------------
+    @cached_property
+    def _order_tables(self):
+        if self._given_tables is not None:
+            return self._given_tables
+        encoded = self.network.encode_evidence(dict(self.evidence))
+        return build_tables(self.network, encoded, self._query, self._orders)
+
+    @cached_property
+    def _order_values(self):
+        return value_orders(self._order_tables, self.objective, self.network, self.decisions,
+                            self._indicator)
+
+    @cached_property
+    def _ranking(self) -> pd.DataFrame:
+        return ranking_frame(self._order_tables, self._order_values,
+                             "order" if self.by == "order" else "test")
+
+    @property
+    def ranking(self) -> pd.DataFrame:
+        """One row per order with an unobserved readout (``by="node"``: per unobserved test),
+        best first: by ``value`` descending, ties cheaper first, then by name. A copy.
+
+        Columns (the same whatever the objective; NaN where they do not apply):
+
+        ``label``
+            What people read, e.g. "EMG/NCS study".
+        ``objective``, ``value``
+            The objective's name and the order's value under it: bits for *information*, *focus*
+            and *cost* (information − α × cost), utils for *decision* (= ``net_value_utils``).
+        ``info_gain_bits``
+            Information about the joint of all targets, I(targets ; outcome | evidence).
+        ``info_per_usd``
+            Bits per US dollar (inf for a free, informative order; NaN when the cost is unknown).
+        ``decision_value_utils``
+            ΔMEU: the expected utility gain of deciding after the result (>= 0; needs a
+            decision model).
+        ``cost_utils``
+            ``cost_usd`` / ``usd_per_util`` + the order's risk, in utils.
+        ``net_value_utils``
+            ``decision_value_utils`` − ``cost_utils``.
+        ``same_decision_prob``
+            Probability that the result leaves every action as it is now.
+        ``cost_usd``, ``turnaround_days``, ``kind``, ``invasive``
+            From the order (or the node).
+        ``readouts``
+            The unobserved readouts the order is valued on (a tuple).
+        ``outcome_probs``
+            {outcome: probability}; an outcome of several readouts reads ``"a=x, b=y"``.
+        """
+        return self._ranking.copy()
+
+    @property
+    def next_test(self) -> str | None:
+        """The name of the best order (``by="node"``: test); None when every test is observed."""
+        tables = self._order_tables
+        if not len(tables.orders):
+            return None
+        return tables.orders[int(self._order_values.rank[0])].name
+
+    @property
+    def orders(self) -> tuple:
+        """The orders this diagnosis ranks (those with an unobserved readout), in network order."""
+        return self._order_tables.orders
+
+    @cached_property
+    def stopping(self) -> StopAdvice:
+        """Whether testing should stop, and why (see :func:`bayesdx.ranking.stop_advice`)."""
+        return stop_advice(self._order_tables, self._order_values)
+
+    @property
+    def should_stop(self) -> bool:
+        """True when the objective's stopping rule says no further test is worth doing."""
+        return self.stopping.should_stop
+
+    @property
+    def stop_reason(self) -> str:
+        """The stopping rule's verdict in words."""
+        return self.stopping.reason
+
+    def thresholds(self) -> pd.DataFrame:
+        """Each action's threshold p* = C / (B + C), the probability of its states now and whether
+        it is taken now.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by action: ``label``, ``target``, ``states``, ``benefit``, ``harm``,
+            ``threshold``, ``probability``, ``taken_now``, ``eu_now_utils``.
+
+        Raises
+        ------
+        InvalidObjectiveError
+            There is no decision model.
+        """
+        if self.decisions is None:
+            from .exceptions import InvalidObjectiveError
+
+            raise InvalidObjectiveError(
+                f"Network {self.network.name!r} declares no decision model, so there are no action "
+                f"thresholds. Pass decisions=bayesdx.DecisionModel(...) to diagnose.")
+        pt = np.reshape(self._query.target_joint, -1)
+        return threshold_frame(self.decisions, self._indicator, pt)
+
+    def explain(self, order: str):
+        """Why ``order`` is worth what the ranking says: its value by target, its outcomes,
+        every target's posterior under each, and the actions each would change.
+
+        Parameters
+        ----------
+        order : str
+            The name of a ranked order (an index of :attr:`ranking`).
+
+        Returns
+        -------
+        Explanation
+
+        Raises
+        ------
+        UnknownOrderError
+            Not a ranked order (observed orders are not ranked), with the closest names.
+        """
+        from .explain import Explanation
+
+        k = self._order_tables.index(order) if isinstance(order, str) else None
+        if k is None:
+            names = [o.name for o in self._order_tables.orders]
+            detail = ""
+            if any(o.name == order for o in self._orders):
+                detail = "Its readouts are all observed."
+            raise UnknownOrderError(order, names, detail=detail)
+        return Explanation(self, k)
+
+    def evidence_impact(self) -> pd.DataFrame:
+        """How much each observed finding moved each target (see
+        :func:`bayesdx.explain.evidence_impact`)."""
+        from .explain import evidence_impact
+
+        return evidence_impact(self)
 
     # -- marginals -------------------------------------------------------------------------
     def _marginal_array(self, query: JointQuery, node: str) -> np.ndarray:
@@ -203,34 +411,6 @@ class Diagnosis:
             values[t] = 1.0 - float(self._marginal_array(self._query, t)[ref])
         return pd.Series(values, name="posterior").sort_values(ascending=False)
 
-    @cached_property
-    def ranking(self) -> pd.DataFrame:
-        """One row per unobserved test, by ``info_gain_bits`` descending (ties: cheaper first).
-
-        Columns: ``info_gain_bits`` (I(targets ; test | evidence) in bits), ``cost_usd``,
-        ``invasive``, ``kind`` and ``outcome_probs`` ({outcome: probability}).
-        """
-        spec = self.network.spec
-        tests = [self._tests[i] for i in self._order]
-        outcome_probs = []
-        for test in tests:
-            joint = self._query.node_joints[test]
-            probs = joint.reshape(-1, joint.shape[-1]).sum(axis=0)
-            outcome_probs.append(dict(zip(self.network.states(test), probs.tolist())))
-        nodes = [spec.nodes[t] if spec is not None else None for t in tests]
-        frame = pd.DataFrame(
-            {
-                "info_gain_bits": self._gains[self._order].astype(float),
-                "cost_usd": self._costs[self._order].astype(float),
-                "invasive": [n.invasive if n is not None else None for n in nodes],
-                "kind": [n.kind if n is not None else None for n in nodes],
-                "outcome_probs": outcome_probs,
-            },
-            index=pd.Index(tests, name="test", dtype=object),
-            columns=RANKING_COLUMNS,
-        )
-        return frame
-
     def what_if(self, test: str) -> pd.DataFrame:
         """Each target's posterior under each outcome of ``test``, with the outcome probabilities.
 
@@ -268,9 +448,12 @@ class Diagnosis:
             parts = "  ".join(f"{s} {p:6.1%}" for s, p in post.items())
             lines.append(f"  {target:<{width}}  {parts}")
         if self.next_test is not None:
-            top = self.ranking.head(5)
-            lines.append("Tests by value of information (bits):")
-            lines.extend(f"  {t:<28} {g:.4f}" for t, g in top["info_gain_bits"].items())
+            top = self._ranking.head(5)
+            lines.append(f"{'Orders' if self.by == 'order' else 'Tests'} by "
+                         f"{self.objective.describe()}:")
+            width = max(28, *(len(str(t)) for t in top.index))
+            lines.extend(f"  {t:<{width}} {v:.4g}" for t, v in top["value"].items())
+        lines.append(("Stop: " if self.should_stop else "Continue: ") + self.stop_reason)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -285,9 +468,23 @@ class Diagnosis:
             out.append(f"<tr><td>{html.escape(row.target)}</td><td>{html.escape(row.state)}</td>"
                        f"<td>{row.prior:.3f}</td><td>{row.posterior:.3f}</td><td>{bar}</td></tr>")
         out.append("</table>")
-        if len(self.ranking):
-            top = self.ranking.head(10).drop(columns=["outcome_probs"])
-            out.append("<p><b>Next tests</b> (value of information)</p>")
-            out.append(top.to_html(float_format=lambda v: f"{v:.4f}", na_rep=""))
+        verdict = "Stop testing" if self.should_stop else "Continue testing"
+        out.append(f"<p><b>{verdict}</b>: {html.escape(self.stop_reason)}</p>")
+        if len(self._ranking):
+            out.append(f"<p><b>Next {'orders' if self.by == 'order' else 'tests'}</b> by "
+                       f"{html.escape(self.objective.describe())}</p>")
+            out.append(display_ranking(self._ranking.head(10)).to_html(
+                float_format=lambda v: f"{v:.4g}", na_rep=""))
+        if self.decisions is not None:
+            out.append("<p><b>Action thresholds</b></p>")
+            out.append(self.thresholds().drop(columns=["states"]).to_html(
+                float_format=lambda v: f"{v:.4g}", na_rep=""))
         out.append("</div>")
         return "".join(out)
+
+
+def display_ranking(ranking: pd.DataFrame) -> pd.DataFrame:
+    """The ranking without the columns that are long (readouts, outcomes), constant (objective)
+    or empty (all NaN), for display."""
+    frame = ranking.drop(columns=["objective", "readouts", "outcome_probs"])
+    return frame.loc[:, [c for c in frame.columns if not frame[c].isna().all()]]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .exceptions import BayesdxError
 from .network import Network
-from .results import Diagnosis, diagnose
+from .results import Diagnosis, diagnose, display_ranking
 
 __all__ = ["Session", "AlreadyObservedError"]
 
@@ -38,6 +38,8 @@ class Session:
         A loaded network, or a bundled network name.
     evidence : mapping of str to str, optional
         What is known before the first step (e.g. age and sex). This is step 0.
+    objective, by, orders, decisions
+        How every step ranks the next test, as in :func:`bayesdx.diagnose`.
 
     Attributes
     ----------
@@ -71,14 +73,17 @@ class Session:
     []
     """
 
-    def __init__(self, network: Network | str, *, evidence: Mapping[str, str] | None = None):
+    def __init__(self, network: Network | str, *, evidence: Mapping[str, str] | None = None,
+                 objective=None, by: str = "order", orders=None, decisions=None):
         if not isinstance(network, Network):
             from .io import load_network
 
             network = load_network(network)
         self.network = network
+        self._options = MappingProxyType({"objective": objective, "by": by, "orders": orders,
+                                          "decisions": decisions})
         self._steps: list[tuple[str, str]] = []
-        self._diagnoses: list[Diagnosis] = [diagnose(network, evidence=evidence)]
+        self._diagnoses: list[Diagnosis] = [diagnose(network, evidence=evidence, **self._options)]
 
     # -- stepping ----------------------------------------------------------------------------
     def add(self, node: str, state: str) -> Diagnosis:
@@ -113,7 +118,7 @@ class Session:
                 f"'{node}' is already observed as '{current[node]}' in this session; cannot add "
                 f"'{node}={state}'. Use undo() to go back before it, or start a new Session."
             )
-        new = diagnose(self.network, evidence={**current, node: state})
+        new = diagnose(self.network, evidence={**current, node: state}, **self._options)
         self._steps.append((node, state))
         self._diagnoses.append(new)
         return new
@@ -165,14 +170,30 @@ class Session:
         return MappingProxyType(dict(self.current.evidence))
 
     @property
+    def objective(self):
+        """What the ranking maximises (:class:`~bayesdx.Objective`)."""
+        return self.current.objective
+
+    @property
     def ranking(self) -> pd.DataFrame:
-        """The unobserved tests ranked by value of information, given all evidence so far."""
+        """The orders (or tests) with an unobserved readout, ranked by the objective, given all
+        evidence so far."""
         return self.current.ranking
 
     @property
     def next_test(self) -> str | None:
-        """The test with the highest value of information now (None when none is left)."""
+        """The best order (or test) now (None when none is left)."""
         return self.current.next_test
+
+    @property
+    def should_stop(self) -> bool:
+        """Whether the objective's stopping rule says to stop testing now."""
+        return self.current.should_stop
+
+    @property
+    def stop_reason(self) -> str:
+        """The stopping rule's verdict now, in words."""
+        return self.current.stop_reason
 
     def __len__(self) -> int:
         return len(self._steps)
@@ -209,6 +230,7 @@ class Session:
         lines.append("  P(not reference state) now:")
         lines.extend(f"    {t:<{width}}  {p:6.1%}" for t, p in probs.items())
         lines.append(f"  next test: {self.next_test}")
+        lines.append(("  stop: " if self.should_stop else "  continue: ") + self.stop_reason)
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -229,10 +251,14 @@ class Session:
             out.append(f"<tr><td>{html.escape(row.target)}</td><td>{html.escape(row.state)}</td>"
                        f"<td>{p0:.3f}</td><td>{row.posterior:.3f}</td><td>{bar}</td></tr>")
         out.append("</table>")
+        dx = self.current
+        verdict = "Stop testing" if dx.should_stop else "Continue testing"
+        out.append(f"<p><b>{verdict}</b>: {html.escape(dx.stop_reason)}</p>")
         ranking = self.ranking
         if len(ranking):
-            out.append("<p><b>Next tests</b> (value of information)</p>")
-            out.append(ranking.head(10).drop(columns=["outcome_probs"]).to_html(
-                float_format=lambda v: f"{v:.4f}", na_rep=""))
+            out.append(f"<p><b>Next {'orders' if dx.by == 'order' else 'tests'}</b> by "
+                       f"{html.escape(dx.objective.describe())}</p>")
+            out.append(display_ranking(ranking.head(10)).to_html(
+                float_format=lambda v: f"{v:.4g}", na_rep=""))
         out.append("</div>")
         return "".join(out)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import bayesdx
+from bayesdx.ranking import RANKING_COLUMNS
 
 
 def test_every_name_in_all_exists():
@@ -90,8 +91,11 @@ def test_diagnosis_result_conventions(two_disease):
     assert marginal.sum() == pytest.approx(1.0)
     frame = dx.to_frame()
     assert list(frame.columns) == ["target", "state", "prior", "posterior"]
-    assert list(dx.ranking.columns) == ["info_gain_bits", "cost_usd", "invasive", "kind", "outcome_probs"]
-    assert dx.ranking.index.name == "test"
+    assert list(dx.ranking.columns) == RANKING_COLUMNS
+    assert "info_gain_bits" in RANKING_COLUMNS and "cost_usd" in RANKING_COLUMNS
+    assert dx.ranking.index.name == "order"
+    assert bayesdx.diagnose(two_disease, by="node").ranking.index.name == "test"
+    assert set(dx.ranking["objective"]) == {"information"}  # no decision model in this file
     assert dx.next_test == dx.ranking.index[0]
     html = dx._repr_html_()
     for row in frame.itertuples():

@@ -1,0 +1,539 @@
+"""Valuing test orders: the objectives, the outcome tables, the ranking and the stopping advice.
+
+This module owns what a ranking of tests maximises (:class:`Objective`: *information*, *focus*,
+*cost* or *decision*), the outcome tables of every order a diagnosis can rank, built once per
+diagnosis and stacked side by side (:class:`OrderTables`), the values of all those orders under an
+objective in one vectorised pass (:class:`OrderValues`, from :mod:`bayesdx.voi` and
+:func:`bayesdx.decision.decision_values`), the ranking table made from them
+(:func:`ranking_frame`) and the advice on whether to stop testing (:class:`StopAdvice`).
+:class:`bayesdx.Diagnosis` is a thin view over these; :mod:`bayesdx.explain` explains one order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import InvalidObjectiveError, _suggest
+from .orders import Order, outcome_table
+from .voi import mutual_information_stacked_bits
+
+__all__ = ["Objective", "OBJECTIVES", "OrderTables", "OrderValues", "StopAdvice", "RANKING_COLUMNS",
+           "resolve_objective", "build_tables", "subset_joint", "target_information_bits", "value_orders", "ranking_frame", "stop_advice",
+           "threshold_frame", "outcome_label"]
+
+#: The objectives a ranking can maximise.
+OBJECTIVES = ("information", "focus", "cost", "decision")
+
+#: The columns of every ranking, whatever the objective (see :attr:`bayesdx.Diagnosis.ranking`).
+RANKING_COLUMNS = ["label", "objective", "value", "info_gain_bits", "info_per_usd",
+                   "decision_value_utils", "cost_utils", "net_value_utils", "same_decision_prob",
+                   "cost_usd", "turnaround_days", "kind", "invasive", "readouts", "outcome_probs"]
+
+
+# -- objectives --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a ranking of test orders maximises, and when testing should stop.
+
+    Parameters
+    ----------
+    kind : {"information", "focus", "cost", "decision"}
+        *information*: the expected information gain about the joint distribution of all targets
+        (bits). *focus*: the information about the joint of some ``targets`` only, or the
+        ``weights``-weighted sum of each target's own information (bits; GeNIe's pursued faults).
+        *cost*: information − ``alpha`` × cost in USD (bits; an unknown cost counts as 0).
+        *decision*: the expected utility gain of the order's result over deciding now (ΔMEU),
+        minus its cost in utility units (money at the decision model's ``usd_per_util`` plus the
+        order's risk); needs a decision model.
+    targets : sequence of str, optional
+        *focus* only: the targets whose joint distribution matters.
+    weights : mapping of str to float, optional
+        *focus* only, instead of ``targets``: a weight >= 0 per target (targets not listed weigh 0).
+    alpha : float, optional
+        *cost* only, required: how many bits one US dollar is worth (bits per USD).
+    same_decision_level : float, default 0.95
+        *decision*: stop testing when every remaining order leaves every action as it is now with
+        at least this probability.
+    min_gain_bits : float, default 0.01
+        *information* and *focus*: stop testing when no remaining order is worth this many bits.
+
+    Examples
+    --------
+    >>> Objective("focus", targets=["flu"]).describe()
+    'information about flu (bits)'
+    >>> Objective("cost", alpha=0.01).value_unit
+    'bits'
+    >>> Objective("cost")
+    Traceback (most recent call last):
+    ...
+    bayesdx.exceptions.InvalidObjectiveError: The 'cost' objective needs alpha, the number of bits one US dollar is worth, e.g. Objective('cost', alpha=0.001).
+    """
+
+    kind: str = "information"
+    targets: tuple[str, ...] | None = None
+    weights: Mapping[str, float] | None = None
+    alpha: float | None = None
+    same_decision_level: float = 0.95
+    min_gain_bits: float = 0.01
+
+    def __post_init__(self):
+        kind = self.kind
+        if kind not in OBJECTIVES:
+            raise InvalidObjectiveError(
+                f"Unknown objective {kind!r}.{_suggest(str(kind), OBJECTIVES)} Objectives: "
+                f"{', '.join(OBJECTIVES)}.")
+        if kind == "focus":
+            if (self.targets is None) == (self.weights is None):
+                raise InvalidObjectiveError(
+                    "The 'focus' objective needs either targets (information about their joint) or "
+                    "weights (a weighted sum of per-target information), e.g. "
+                    "Objective('focus', targets=['als']) or Objective('focus', weights={'als': 2, "
+                    "'thyroid_disease': 1}).")
+        elif self.targets is not None or self.weights is not None:
+            raise InvalidObjectiveError(f"targets and weights belong to the 'focus' objective, not "
+                                        f"to {kind!r}.")
+        if self.targets is not None:
+            targets = (self.targets,) if isinstance(self.targets, str) else tuple(self.targets)
+            if not targets or len(set(targets)) != len(targets):
+                raise InvalidObjectiveError(f"focus targets must be distinct target names, at least "
+                                            f"one; got {self.targets!r}.")
+            object.__setattr__(self, "targets", targets)
+        if self.weights is not None:
+            if not hasattr(self.weights, "items"):
+                raise InvalidObjectiveError(f"focus weights must be a mapping {{target: weight}}; "
+                                            f"got {type(self.weights).__name__}.")
+            weights = {}
+            for target, w in self.weights.items():
+                if isinstance(w, bool) or not isinstance(w, (int, float, np.number)) \
+                        or not math.isfinite(w) or w < 0:
+                    raise InvalidObjectiveError(f"The focus weight of {target!r} must be a finite "
+                                                f"number >= 0; got {w!r}.")
+                weights[target] = float(w)
+            if not any(weights.values()):
+                raise InvalidObjectiveError("At least one focus weight must be > 0.")
+            object.__setattr__(self, "weights", MappingProxyType(weights))
+        if kind == "cost":
+            if self.alpha is None:
+                raise InvalidObjectiveError(
+                    "The 'cost' objective needs alpha, the number of bits one US dollar is worth, "
+                    "e.g. Objective('cost', alpha=0.001).")
+        elif self.alpha is not None:
+            raise InvalidObjectiveError(f"alpha belongs to the 'cost' objective, not to {kind!r}.")
+        if self.alpha is not None:
+            a = self.alpha
+            if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) \
+                    or not math.isfinite(a) or a < 0:
+                raise InvalidObjectiveError(f"alpha must be a finite number of bits per USD >= 0; "
+                                            f"got {a!r}.")
+            object.__setattr__(self, "alpha", float(a))
+        level = self.same_decision_level
+        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level <= 1:
+            raise InvalidObjectiveError(f"same_decision_level must be a probability in (0, 1]; "
+                                        f"got {level!r}.")
+        bits = self.min_gain_bits
+        if isinstance(bits, bool) or not isinstance(bits, (int, float)) or not bits >= 0 \
+                or not math.isfinite(bits):
+            raise InvalidObjectiveError(f"min_gain_bits must be a finite number >= 0; got {bits!r}.")
+
+    @property
+    def value_unit(self) -> str:
+        """``"utils"`` for the decision objective, ``"bits"`` for the others."""
+        return "utils" if self.kind == "decision" else "bits"
+
+    def describe(self) -> str:
+        """What the ``value`` of a ranking means under this objective, in words."""
+        if self.kind == "information":
+            return "information about the joint of all targets (bits)"
+        if self.kind == "focus":
+            if self.targets is not None:
+                return f"information about {_joint_of(self.targets)} (bits)"
+            parts = ", ".join(f"{w:g}\u00d7{t}" for t, w in self.weights.items() if w > 0)
+            return f"weighted per-target information: {parts} (bits)"
+        if self.kind == "cost":
+            return f"information \u2212 {self.alpha:g} bits/USD \u00d7 cost (bits)"
+        return "decision value \u2212 cost (utils)"
+
+    def check(self, network, decisions) -> Objective:
+        """This objective, checked against ``network`` (focus targets) and the decision model.
+
+        Raises
+        ------
+        UnknownNodeError
+            A focus target the network does not have.
+        InvalidObjectiveError
+            A focus target that is not a target, or the decision objective without a model.
+        """
+        for target in self.focus_targets or ():
+            network.check_node(target)
+            if target not in network.targets:
+                raise InvalidObjectiveError(
+                    f"The focus names {target!r}, which is not a target of network "
+                    f"{network.name!r}.{_suggest(target, network.targets)} Targets: "
+                    f"{', '.join(network.targets)}.")
+        if self.kind == "decision" and decisions is None:
+            raise InvalidObjectiveError(
+                f"The 'decision' objective needs a decision model (actions and utilities); network "
+                f"{network.name!r} declares none. Pass decisions=bayesdx.DecisionModel(...) to "
+                f"diagnose or load_network, or choose objective='information'.")
+        return self
+
+    @property
+    def focus_targets(self) -> tuple[str, ...] | None:
+        """The targets a focus objective looks at (with weight > 0), else None."""
+        if self.kind != "focus":
+            return None
+        if self.targets is not None:
+            return self.targets
+        return tuple(t for t, w in self.weights.items() if w > 0)
+
+
+def _joint_of(targets: Sequence[str]) -> str:
+    return targets[0] if len(targets) == 1 else "the joint of " + ", ".join(targets)
+
+
+def resolve_objective(objective, network, decisions) -> Objective:
+    """The :class:`Objective` meant by ``objective`` (None, a name or an Objective), checked.
+
+    None means *decision* when there is a decision model, else *information*. A name stands for
+    an objective without parameters (``"information"``, ``"decision"``); *focus* and *cost* need
+    an :class:`Objective` with their parameters.
+    """
+    if objective is None:
+        objective = Objective("decision" if decisions is not None else "information")
+    elif isinstance(objective, str):
+        objective = Objective(objective)
+    elif not isinstance(objective, Objective):
+        raise InvalidObjectiveError(
+            f"objective must be None, one of {', '.join(map(repr, OBJECTIVES))} or a "
+            f"bayesdx.Objective; got {type(objective).__name__}.")
+    return objective.check(network, decisions)
+
+
+# -- outcome tables ----------------------------------------------------------------------------
+
+
+def outcome_label(outcome: Mapping[str, str], single: bool) -> str:
+    """How an outcome is written: the state alone for a one-readout order, else
+    ``readout=state, ...`` (a reflex readout that was not triggered is absent)."""
+    if single and len(outcome) == 1:
+        return next(iter(outcome.values()))
+    return ", ".join(f"{r}={s}" for r, s in outcome.items()) or "(nothing reported)"
+
+
+@dataclass(frozen=True, eq=False)
+class OrderTables:
+    """P(targets, outcome | evidence) of every order with an unobserved readout, side by side.
+
+    Built once per diagnosis by :func:`build_tables`; every column of a ranking, under any
+    objective, is derived from it.
+
+    Attributes
+    ----------
+    orders : tuple of Order
+        The candidate orders, in the network's order.
+    readouts : tuple of tuple of str
+        The unobserved readouts each order is valued on.
+    outcomes : tuple of tuple of dict
+        Each order's possible reports ``{readout: state}``, one per column of its block.
+    target_cards : tuple of int
+    target_probs : numpy.ndarray, shape (n_t,)
+        P(targets | evidence), flat (read-only).
+    stacked : numpy.ndarray, shape (n_t, m)
+        Order k owns the columns ``starts[k] : starts[k] + cards[k]`` (read-only).
+    starts, cards : numpy.ndarray of int
+    """
+
+    orders: tuple[Order, ...]
+    readouts: tuple[tuple[str, ...], ...]
+    outcomes: tuple[tuple[dict, ...], ...]
+    target_cards: tuple[int, ...]
+    target_probs: np.ndarray
+    stacked: np.ndarray
+    starts: np.ndarray
+    cards: np.ndarray
+    _index: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self._index.update({o.name: k for k, o in enumerate(self.orders)})
+
+    def index(self, name: str) -> int | None:
+        """Position of the order called ``name``, or None."""
+        return self._index.get(name)
+
+    def block(self, k: int) -> np.ndarray:
+        """P(targets, outcome | evidence) of order ``k``, shape (n_t, cards[k])."""
+        return self.stacked[:, self.starts[k]:self.starts[k] + self.cards[k]]
+
+    def outcome_labels(self, k: int) -> list[str]:
+        """The outcomes of order ``k`` as text (see :func:`outcome_label`)."""
+        single = len(self.orders[k].readouts) == 1
+        return [outcome_label(o, single) for o in self.outcomes[k]]
+
+
+
+def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[Order]) -> OrderTables:
+    """The outcome tables of every order of ``orders`` with an unobserved readout.
+
+    One-readout orders read P(targets, readout | evidence) from ``query`` (the diagnosis' one
+    engine pass); orders of several unobserved readouts ask the engine for their group joint
+    once each (:meth:`bayesdx.inference.Engine.group_joint`) and merge reflex outcomes with
+    :func:`bayesdx.orders.outcome_table`.
+    """
+    states = network.arrays.states
+    cards_t = tuple(network.arrays.card(t) for t in network.targets)
+    n_t = int(np.prod(cards_t))
+    kept, free_of, outcomes, blocks = [], [], [], []
+    for order in orders:
+        free = tuple(r for r in order.readouts if r not in evidence)
+        if not free:
+            continue
+        if len(free) == 1 and free[0] not in order.reflex:
+            joint = np.reshape(query.node_joints[free[0]], (n_t, -1))
+            outs = tuple({free[0]: s} for s in states[free[0]])
+        else:
+            group = (query.node_joints[free[0]] if len(free) == 1
+                     else network.engine.group_joint(evidence, network.targets, free))
+            table = outcome_table(network, order, evidence, group_joint=group)
+            joint, outs = table.joint, table.outcomes
+        kept.append(order)
+        free_of.append(free)
+        outcomes.append(outs)
+        blocks.append(joint)
+    cards = np.array([b.shape[1] for b in blocks], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64) if blocks \
+        else np.zeros(0, dtype=np.int64)
+    stacked = np.concatenate(blocks, axis=1) if blocks else np.zeros((n_t, 0))
+    pt = np.reshape(query.target_joint, -1).astype(float)
+    for array in (stacked, pt, cards, starts):
+        array.flags.writeable = False
+    return OrderTables(tuple(kept), tuple(free_of), tuple(outcomes), cards_t, pt, stacked, starts,
+                       cards)
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class OrderValues:
+    """Every candidate order's value under one objective, and the ranking order.
+
+    Arrays are aligned with :attr:`OrderTables.orders`; decision columns are NaN without a
+    decision model.
+    """
+
+    objective: Objective
+    value: np.ndarray
+    info_gain_bits: np.ndarray
+    info_per_usd: np.ndarray
+    cost_usd: np.ndarray
+    cost_utils: np.ndarray
+    decision_value_utils: np.ndarray
+    same_decision_prob: np.ndarray
+    decisions: object  # DecisionValues or None
+    rank: np.ndarray
+
+
+def subset_joint(target_probs: np.ndarray, stacked: np.ndarray, target_cards: Sequence[int],
+                 axes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(P(subset), P(subset, outcome)) for the targets on ``axes``, flat over the subset."""
+    other = tuple(i for i in range(len(target_cards)) if i not in set(axes))
+    shaped = stacked.reshape((*target_cards, stacked.shape[1]))
+    pt = np.reshape(target_probs, target_cards)
+    if other:
+        shaped, pt = shaped.sum(axis=other), pt.sum(axis=other)
+    return pt.reshape(-1), shaped.reshape(-1, stacked.shape[1])
+
+
+def target_information_bits(tables: OrderTables, axes: Sequence[int]) -> np.ndarray:
+    """Each order's information about the joint of the targets on ``axes`` (bits)."""
+    pt, stacked = subset_joint(tables.target_probs, tables.stacked, tables.target_cards, axes)
+    return mutual_information_stacked_bits(pt, stacked, tables.starts, tables.cards)
+
+
+def value_orders(tables: OrderTables, objective: Objective, network, decisions,
+                 indicator: np.ndarray | None = None) -> OrderValues:
+    """Value every order of ``tables`` under ``objective`` in one vectorised pass."""
+    n = len(tables.orders)
+    info = mutual_information_stacked_bits(tables.target_probs, tables.stacked, tables.starts,
+                                           tables.cards)
+    cost = np.array([o.cost_usd for o in tables.orders], dtype=float)
+    known = np.where(np.isnan(cost), 0.0, cost)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_usd = np.where(cost > 0, info / np.where(cost > 0, cost, 1.0),
+                           np.where((cost == 0) & (info > 0), np.inf, np.nan))
+    nan = np.full(n, np.nan)
+    cost_utils, dv, same, dvals = nan, nan, nan, None
+    if decisions is not None:
+        from .decision import decision_values
+
+        if indicator is None:
+            indicator = decisions.indicator(network)
+        dvals = decision_values(decisions, indicator, tables.target_probs, tables.stacked,
+                                tables.starts, tables.cards)
+        cost_utils = np.array([decisions.order_cost_utils(o) for o in tables.orders], dtype=float)
+        dv, same = dvals.value, dvals.same_decision
+    kind = objective.kind
+    if kind == "information":
+        value = info
+    elif kind == "cost":
+        value = info - objective.alpha * known
+    elif kind == "decision":
+        value = dv - cost_utils
+    elif objective.targets is not None:
+        axes = [network.targets.index(t) for t in objective.targets]
+        value = target_information_bits(tables, axes)
+    else:
+        value = np.zeros(n)
+        for target, weight in objective.weights.items():
+            if weight > 0:
+                value = value + weight * target_information_bits(
+                    tables, [network.targets.index(target)])
+    # ranking order: value descending, then cheaper first (unknown cost last), then name
+    names = np.array([o.name for o in tables.orders], dtype=object)
+    tie = np.where(np.isnan(cost), np.inf, cost)
+    rank = np.lexsort((names, tie, -value)) if n else np.zeros(0, dtype=np.int64)
+    out = OrderValues(objective, value, info, per_usd, cost, cost_utils, dv, same, dvals, rank)
+    for array in (value, info, per_usd, cost, cost_utils, dv, same, rank):
+        array.flags.writeable = False
+    return out
+
+
+def ranking_frame(tables: OrderTables, values: OrderValues, index_name: str = "order") -> pd.DataFrame:
+    """The ranking table: one row per candidate order, best first, columns
+    :data:`RANKING_COLUMNS`."""
+    rank = values.rank
+    orders = [tables.orders[k] for k in rank]
+    outcome_probs = []
+    for k in rank:
+        probs = tables.block(k).sum(axis=0)
+        outcome_probs.append(dict(zip(tables.outcome_labels(k), probs.tolist())))
+    columns = {
+        "label": [o.label for o in orders],
+        "objective": [values.objective.kind] * len(orders),
+        "value": values.value[rank],
+        "info_gain_bits": values.info_gain_bits[rank],
+        "info_per_usd": values.info_per_usd[rank],
+        "decision_value_utils": values.decision_value_utils[rank],
+        "cost_utils": values.cost_utils[rank],
+        "net_value_utils": (values.decision_value_utils - values.cost_utils)[rank],
+        "same_decision_prob": values.same_decision_prob[rank],
+        "cost_usd": values.cost_usd[rank],
+        "turnaround_days": np.array([o.turnaround_days for o in orders], dtype=float),
+        "kind": [o.kind for o in orders],
+        "invasive": [o.invasive for o in orders],
+        "readouts": [tables.readouts[k] for k in rank],
+        "outcome_probs": outcome_probs,
+    }
+    frame = pd.DataFrame(columns, index=pd.Index([o.name for o in orders], name=index_name,
+                                                  dtype=object), columns=RANKING_COLUMNS)
+    for column in RANKING_COLUMNS[2:11]:
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+# -- stopping ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StopAdvice:
+    """Whether testing should stop, and why.
+
+    Attributes
+    ----------
+    should_stop : bool
+    rule : str
+        ``"exhausted"`` (every order is observed), ``"no_net_value"`` (no order's decision
+        value exceeds its cost, or, under *cost*, no order's information exceeds α × cost),
+        ``"same_decision"`` (every order leaves every action unchanged with probability at least
+        the objective's ``same_decision_level``), ``"little_information"`` (no order is worth
+        ``min_gain_bits``), or ``"continue"``.
+    reason : str
+        The rule in words, with the numbers.
+    best : str or None
+        The best remaining order.
+    """
+
+    should_stop: bool
+    rule: str
+    reason: str
+    best: str | None = None
+
+    def __repr__(self) -> str:
+        return f"{'Stop' if self.should_stop else 'Continue'}: {self.reason}"
+
+
+def stop_advice(tables: OrderTables, values: OrderValues) -> StopAdvice:
+    """The stopping rule of ``values.objective`` applied to the orders of ``tables``.
+
+    *decision*: stop when no remaining order's decision value exceeds its cost (best
+    ``net_value_utils`` <= 0), or when no single order can move any action across its threshold
+    with probability above 1 − ``same_decision_level`` (every ``same_decision_prob`` >= the level).
+    *cost*: stop when the best value (information − α × cost) is <= 0. *information* and
+    *focus*: stop when the best value is below ``min_gain_bits``.
+    """
+    objective = values.objective
+    if not len(tables.orders):
+        return StopAdvice(True, "exhausted", "every order is observed: nothing is left to test.")
+    top = int(values.rank[0])
+    best = tables.orders[top]
+    name = f"{best.label} [{best.name}]" if best.label != best.name else best.name
+    if objective.kind == "decision":
+        net = float(values.value[top])
+        if net <= 0:
+            return StopAdvice(True, "no_net_value", (
+                f"no remaining order's decision value exceeds its cost (best: {name}, "
+                f"{values.decision_value_utils[top]:.3g} utils of value for "
+                f"{values.cost_utils[top]:.3g} utils of cost)."), best.name)
+        level = objective.same_decision_level
+        same = values.same_decision_prob
+        low = int(np.argmin(same))
+        if float(same[low]) >= level:
+            return StopAdvice(True, "same_decision", (
+                f"no single order is likely to change any action: each leaves every decision "
+                f"as it is now with probability >= {level:g} (lowest: {tables.orders[low].name}, "
+                f"{same[low]:.3f}), although {name} is worth {net:.3g} utils net."), best.name)
+        return StopAdvice(False, "continue", (
+            f"{name} is worth {net:.3g} utils net of its cost and changes a decision with "
+            f"probability {1 - same[top]:.3f}."), best.name)
+    value = float(values.value[top])
+    if objective.kind == "cost":
+        if value <= 0:
+            return StopAdvice(True, "no_net_value", (
+                f"no remaining order's information exceeds {objective.alpha:g} bits/USD \u00d7 its "
+                f"cost (best: {name}, {values.info_gain_bits[top]:.3g} bits, net "
+                f"{value:.3g} bits)."), best.name)
+        return StopAdvice(False, "continue", f"{name} is worth {value:.3g} bits net of its cost.",
+                          best.name)
+    if value < objective.min_gain_bits:
+        return StopAdvice(True, "little_information", (
+            f"no remaining order is worth {objective.min_gain_bits:g} bits "
+            f"(best: {name}, {value:.3g} bits)."), best.name)
+    return StopAdvice(False, "continue", f"{name} is worth {value:.3g} bits.", best.name)
+
+
+# -- thresholds --------------------------------------------------------------------------------
+
+
+def threshold_frame(model, indicator: np.ndarray, target_probs: np.ndarray) -> pd.DataFrame:
+    """Each action's threshold, the current probability of its states and whether it is taken.
+
+    Columns: ``label``, ``target``, ``states``, ``benefit``, ``harm``, ``threshold``
+    (C / (B + C)), ``probability`` (of the action's states now), ``taken_now`` and
+    ``eu_now_utils`` (the action's expected utility if decided now).
+    """
+    p = np.asarray(target_probs, dtype=float) @ indicator
+    b, c = model.benefits, model.harms
+    eu = (b + c) * p - c
+    frame = model.thresholds()
+    frame["probability"] = p
+    frame["taken_now"] = eu > 0
+    frame["eu_now_utils"] = np.where(eu > 0, eu, 0.0)
+    return frame
