@@ -54,8 +54,15 @@ def _fmt_cost(value: float) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
 
 
+def _num(value, spec: str) -> str:
+    """``value`` formatted with ``spec`` (e.g. ``"10.3g"``); blank of that width when NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return " " * int(spec.split(".")[0])
+    return format(value, spec)
+
+
 def format_diagnosis(dx, top: int = 10) -> str:
-    """A readable text report of a diagnosis: posteriors, then ranked tests."""
+    """A readable text report of a diagnosis: posteriors, ranked orders, stop advice, thresholds."""
     net = dx.network
     ev = ", ".join(f"{k}={v}" for k, v in dx.evidence.items()) or "none"
     lines = [f"Network: {net.title} ({net.name})", f"Evidence: {ev}", "",
@@ -72,59 +79,174 @@ def format_diagnosis(dx, top: int = 10) -> str:
             bar = "#" * int(round(row.posterior * 30))
             lines.append(f"  {name:<{width}}  {row.prior:6.1%} -> {row.posterior:6.1%}  {bar}")
     lines.append("")
+    if dx.decisions is not None:
+        lines.append("Actions (taken when P(states) exceeds the threshold C/(B+C)):")
+        table = dx.thresholds()
+        aw = max(len(a) for a in table.index)
+        for action, row in table.iterrows():
+            lines.append(f"  {action:<{aw}}  P = {row['probability']:6.1%}  threshold "
+                         f"{row['threshold']:6.1%}  {'TAKE NOW' if row['taken_now'] else 'not now'}")
+        lines.append("")
+    what = "order" if dx.by == "order" else "test"
     if dx.next_test is None:
         lines.append("Every test is observed: nothing left to rank.")
         return "\n".join(lines)
-    lines.append(f"Next test by value of information: {dx.next_test}")
+    lines.append(f"Next {what} by {dx.objective.describe()}: {dx.next_test}")
+    lines.append(("Advice: stop testing: " if dx.should_stop else "Advice: continue: ")
+                 + dx.stop_reason)
     lines.append("")
     ranking = dx.ranking.head(top)
     tw = max(12, max(len(t) for t in ranking.index))
-    lines.append(f"  {'test':<{tw}}  {'info gain (bits)':>16}  {'cost USD':>8}  outcome probabilities")
-    for test, row in ranking.iterrows():
-        outcomes = ", ".join(f"{s} {p:.2f}" for s, p in row["outcome_probs"].items())
-        lines.append(f"  {test:<{tw}}  {row['info_gain_bits']:16.4f}  {_fmt_cost(row['cost_usd']):>8}  {outcomes}")
+    unit = dx.objective.value_unit
+    decision = dx.decisions is not None
+    head = f"  {what:<{tw}}  {'value (' + unit + ')':>13}  {'info (bits)':>11}"
+    if decision:
+        head += f"  {'dec. value':>10}  {'cost utils':>10}  {'same dec.':>9}"
+    lines.append(head + f"  {'cost USD':>8}  inv.  label")
+    for name, row in ranking.iterrows():
+        line = f"  {name:<{tw}}  {_num(row['value'], '13.4g')}  {_num(row['info_gain_bits'], '11.4f')}"
+        if decision:
+            line += (f"  {_num(row['decision_value_utils'], '10.3g')}  "
+                     f"{_num(row['cost_utils'], '10.3g')}  {_num(row['same_decision_prob'], '9.3f')}")
+        invasive = "yes" if row["invasive"] is True else ""
+        lines.append(line + f"  {_fmt_cost(row['cost_usd']):>8}  {invasive:<4}  {row['label']}")
     if len(dx.ranking) > top:
         lines.append(f"  ... {len(dx.ranking) - top} more (use --top)")
     return "\n".join(lines)
 
 
-def diagnosis_to_json(dx) -> dict:
-    """The diagnosis as plain JSON-ready data."""
-    def clean(v):
-        if isinstance(v, float) and math.isnan(v):
-            return None
-        return v
+def _clean(v):
+    """JSON-ready scalars: NaN and inf become null, tuples lists, numpy scalars Python ones."""
+    if isinstance(v, tuple):
+        return [_clean(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if hasattr(v, "item") and not isinstance(v, (list, str)):
+        v = v.item()
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    return v
 
+
+def explanation_to_json(why) -> dict:
+    """An :class:`~bayesdx.explain.Explanation` as plain JSON-ready data."""
+    outcomes = why.outcomes()
     return {
+        "order": why.order.name,
+        "label": why.order.label,
+        "value": _clean(why.value),
+        "info_gain_bits": _clean(why.info_gain_bits),
+        "decision_value_utils": _clean(why.decision_value_utils),
+        "cost_utils": _clean(why.cost_utils),
+        "same_decision_prob": _clean(why.same_decision_prob),
+        "shares": {t: {k: _clean(v) for k, v in row.items()}
+                   for t, row in why.shares().to_dict(orient="index").items()},
+        "outcomes": [
+            {"outcome": label, "evidence": dict(ev), "p_outcome": float(row["p_outcome"]),
+             "p_not_reference": {t: float(row[t]) for t in why._network.targets},
+             "changes": row["changes"]}
+            for (label, row), ev in zip(outcomes.iterrows(), why.outcome_evidence)
+        ],
+    }
+
+
+def diagnosis_to_json(dx, explain: str | None = None) -> dict:
+    """The diagnosis as plain JSON-ready data."""
+    key = dx.ranking.index.name
+    out = {
         "network": dx.network.name,
         "evidence": dict(dx.evidence),
         "prob_evidence": dx.prob_evidence,
         "posteriors": {t: {s: float(p) for s, p in dx.marginal(t).items()} for t in dx.network.targets},
         "priors": {t: {s: float(p) for s, p in dx.prior(t).items()} for t in dx.network.targets},
         "entropy_bits": dx.entropy_bits,
+        "objective": {"kind": dx.objective.kind, "description": dx.objective.describe(),
+                      "value_unit": dx.objective.value_unit},
+        "by": dx.by,
         "next_test": dx.next_test,
+        "stop": {"should_stop": dx.should_stop, "rule": dx.stopping.rule, "reason": dx.stop_reason},
         "ranking": [
-            {"test": test, **{k: clean(v) for k, v in row.items()}}
-            for test, row in dx.ranking.to_dict(orient="index").items()
+            {key: name, **{k: _clean(v) for k, v in row.items()}}
+            for name, row in dx.ranking.to_dict(orient="index").items()
         ],
-        "disclaimer": DISCLAIMER,
     }
+    if dx.decisions is not None:
+        out["thresholds"] = [{"action": a, **{k: _clean(v) for k, v in row.items()}}
+                             for a, row in dx.thresholds().to_dict(orient="index").items()]
+    if explain is not None:
+        out["explain"] = explanation_to_json(dx.explain(explain))
+    out["disclaimer"] = DISCLAIMER
+    return out
+
+
+def _objective(args):
+    """The objective the command line asks for (``--objective``, ``--focus``, ``--alpha``, ...)."""
+    from .exceptions import InvalidObjectiveError
+    from .ranking import Objective
+
+    kind = args.objective
+    if kind is None and args.focus:
+        kind = "focus"
+    if kind is None and args.alpha is not None:
+        kind = "cost"
+    if args.focus and kind != "focus":
+        raise InvalidObjectiveError(f"--focus goes with --objective focus, not {kind}.")
+    if args.alpha is not None and kind != "cost":
+        raise InvalidObjectiveError(f"--alpha goes with --objective cost, not {kind}.")
+    stop = {}
+    if args.same_decision is not None:
+        stop["same_decision_level"] = args.same_decision
+    if args.min_gain is not None:
+        stop["min_gain_bits"] = args.min_gain
+    if kind is None:
+        return None, stop
+    if kind == "focus":
+        if not args.focus:
+            raise InvalidObjectiveError("--objective focus needs --focus TARGET [TARGET ...] "
+                                        "(or TARGET=WEIGHT ...).")
+        if all("=" in item for item in args.focus):
+            weights = {}
+            for item in args.focus:
+                target, _, weight = item.partition("=")
+                try:
+                    weights[target] = float(weight)
+                except ValueError:
+                    raise InvalidObjectiveError(f"--focus {item!r}: the weight must be a number "
+                                                f"(e.g. als=2).") from None
+            return Objective("focus", weights=weights, **stop), {}
+        if any("=" in item for item in args.focus):
+            raise InvalidObjectiveError("--focus takes targets (als thyroid_disease) or weights "
+                                        "(als=2 thyroid_disease=1), not a mix.")
+        return Objective("focus", targets=args.focus, **stop), {}
+    if kind == "cost":
+        if args.alpha is None:
+            raise InvalidObjectiveError("--objective cost needs --alpha, the bits one US dollar is "
+                                        "worth (e.g. --alpha 0.002).")
+        return Objective("cost", alpha=args.alpha, **stop), {}
+    return Objective(kind, **stop), {}
 
 
 def _cmd_diagnose(args) -> int:
     from .io import load_network
+    from .ranking import Objective
     from .results import diagnose
 
     evidence = _parse_evidence(args.evidence or [])
     net = load_network(args.network, targets=args.target or None, tests=args.test or None,
                        engine=args.engine)
-    dx = diagnose(net, evidence=evidence)
+    objective, stop = _objective(args)
+    dx = diagnose(net, evidence=evidence, objective=objective, by=args.by)
+    if stop:  # stopping levels without an explicit objective: the default objective, re-levelled
+        dx = dx.with_objective(Objective(dx.objective.kind, **stop))
     if args.json:
-        print(json.dumps(diagnosis_to_json(dx), indent=2))
+        print(json.dumps(diagnosis_to_json(dx, explain=args.explain), indent=2))
     else:
         print(DISCLAIMER)
         print()
         print(format_diagnosis(dx, top=args.top))
+        if args.explain is not None:
+            print()
+            print(repr(dx.explain(args.explain)))
     return 0
 
 
@@ -154,17 +276,20 @@ def _cmd_demo(args) -> int:
     dx = diagnose(net, evidence=DEMO_CASE)
     print(format_diagnosis(dx, top=args.top))
     if dx.next_test is not None:
-        test = dx.next_test
-        outcomes = dx.ranking.loc[test, "outcome_probs"]
-        likely = max(outcomes, key=outcomes.get)
+        why = dx.explain(dx.next_test)
         print()
-        print(f"Suppose {test} comes back '{likely}', its most likely result "
-              f"(probability {outcomes[likely]:.2f}):")
+        print(repr(why))
+        k = int(why.p_outcome.argmax())
+        likely = why.outcome_evidence[k]
         print()
-        dx2 = diagnose(net, evidence={**DEMO_CASE, test: likely})
+        print(f"Suppose {why.order.label} comes back {why.outcome_labels[k]!r}, its most likely "
+              f"result (probability {why.p_outcome[k]:.2f}):")
+        print()
+        dx2 = diagnose(net, evidence={**DEMO_CASE, **likely})
         print(format_diagnosis(dx2, top=min(args.top, 5)))
         print()
-        print("The ranking is information gain alone; weigh it against cost_usd and invasiveness.")
+        print(f"Ranked by {dx.objective.describe()}; try --objective with 'bayesdx diagnose' to "
+              f"compare information, cost and decisions.")
     if args.plots:
         from .plotting import write_teaching_figures
 
@@ -179,13 +304,14 @@ def _cmd_demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bayesdx",
-        description="Bayesian probabilistic diagnosis: posteriors and the next test by value of "
-                    "information. " + DISCLAIMER,
+        description="Bayesian probabilistic diagnosis: posteriors and the next test order by "
+                    "information, cost or decision value. " + DISCLAIMER,
     )
     parser.add_argument("--version", action="version", version=f"bayesdx {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("diagnose", help="posteriors of the targets and the ranked tests")
+    p = sub.add_parser("diagnose", help="posteriors of the targets, the ranked test orders and "
+                                        "whether to stop testing")
     p.add_argument("--network", default="fasciculation",
                    help="a bundled network name or a path (.yaml, .bif, .xmlbif, ...); default: fasciculation")
     p.add_argument("--target", action="extend", nargs="+", metavar="T",
@@ -196,6 +322,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="observed findings, e.g. --evidence ck=gt_1000 proximal_weakness=present")
     p.add_argument("--top", type=int, default=10, help="how many ranked tests to show (default 10)")
     p.add_argument("--engine", default=None, help="inference engine (default: the fastest exact one)")
+    p.add_argument("--objective", choices=("information", "focus", "cost", "decision"), default=None,
+                   help="what the ranking maximises (default: decision when the network has a "
+                        "decision model, else information)")
+    p.add_argument("--by", choices=("order", "node"), default="order",
+                   help="rank test orders (default) or single test nodes")
+    p.add_argument("--focus", action="extend", nargs="+", metavar="T[=W]",
+                   help="focus objective: targets whose joint matters (als thyroid_disease), or "
+                        "per-target weights (als=2 thyroid_disease=1)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="cost objective: bits one US dollar is worth (value = bits - alpha x USD)")
+    p.add_argument("--same-decision", type=float, default=None, metavar="P",
+                   help="decision objective: stop when every order leaves every action unchanged "
+                        "with probability >= P (default 0.95)")
+    p.add_argument("--min-gain", type=float, default=None, metavar="BITS",
+                   help="information/focus objectives: stop below this many bits (default 0.01)")
+    p.add_argument("--explain", metavar="ORDER", default=None,
+                   help="explain why ORDER is worth what it is worth")
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.set_defaults(func=_cmd_diagnose)
 
