@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_posteriors", "plot_ranking", "plot_what_if", "plot_trajectory", "plot_network",
-           "plot_fagan", "fagan_inputs", "FaganInputs", "write_teaching_figures"]
+__all__ = ["plot_posteriors", "plot_ranking", "plot_explanation", "plot_what_if", "plot_trajectory",
+           "plot_network", "plot_fagan", "fagan_inputs", "FaganInputs", "write_teaching_figures"]
 
 from ._plot_base import (  # noqa: F401 - re-exported colours
     KIND_COLORS,
@@ -38,6 +38,7 @@ from ._plot_base import (  # noqa: F401 - re-exported colours
 )
 from ._plot_fagan import FaganInputs, fagan_inputs, plot_fagan
 from ._plot_network import plot_network
+from ._plot_orders import plot_explanation, plot_ranking
 
 # -- posteriors ---------------------------------------------------------------------------------
 def plot_posteriors(diagnosis, ax=None, *, targets=None, bar_kw=None, prior_kw=None):
@@ -82,64 +83,6 @@ def plot_posteriors(diagnosis, ax=None, *, targets=None, bar_kw=None, prior_kw=N
     ax.set_xlabel("probability")
     _set_title(ax, f"Diagnoses on {network.name}", diagnosis.evidence)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
-    return ax
-
-
-# -- ranking ------------------------------------------------------------------------------------
-def plot_ranking(diagnosis, ax=None, *, top=10, bar_kw=None):
-    """Information gain of the best unobserved tests, with their cost written beside each bar.
-
-    Bars are coloured by the test's ``kind`` (lab, exam, ...) when the network gives one.
-
-    Parameters
-    ----------
-    diagnosis : Diagnosis
-    ax : matplotlib.axes.Axes, optional
-    top : int, default 10
-        How many tests to show, best first (at the top).
-    bar_kw : dict, optional
-        Passed to ``ax.barh``.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-
-    Examples
-    --------
-    >>> import bayesdx
-    >>> from bayesdx.plotting import plot_ranking
-    >>> dx = bayesdx.diagnose("fasciculation", evidence={"ck": "gt_1000"})
-    >>> ax = plot_ranking(dx, top=5)
-    >>> [t.get_text() for t in ax.get_yticklabels()] == list(dx.ranking.index[:5])
-    True
-    """
-    ranking = diagnosis.ranking.head(int(top))
-    ax = _new_ax(ax, (7.5, 1.4 + 0.36 * max(len(ranking), 1)))
-    _set_title(ax, "Next test by value of information", diagnosis.evidence)
-    if not len(ranking):
-        ax.text(0.5, 0.5, "every test is observed", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return ax
-    y = np.arange(len(ranking))[::-1].astype(float)
-    gains = ranking["info_gain_bits"].to_numpy(float)
-    kinds = [k if isinstance(k, str) else None for k in ranking["kind"]]
-    palette = {k: KIND_COLORS.get(k, "#6f7f8f") for k in sorted({k for k in kinds if k})}
-    colors = [palette.get(k, POST_COLOR) for k in kinds]
-    bars = ax.barh(y, gains, 0.7, **{"color": colors, **(bar_kw or {})})
-    labels = []
-    for g, c in zip(gains, ranking["cost_usd"].to_numpy(float)):
-        labels.append(f"{g:.3f} bits" + ("" if math.isnan(c) else f"  ${c:,.0f}"))
-    ax.bar_label(bars, labels=labels, padding=3, fontsize="small")
-    ax.set_yticks(y, list(ranking.index))
-    ax.set_xlim(0, max(gains.max(), 1e-9) * 1.45)
-    ax.set_xlabel("expected information gain about the targets (bits)")
-    if palette:
-        from matplotlib.patches import Patch
-
-        ax.legend(handles=[Patch(color=c, label=k) for k, c in palette.items()],
-                  loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", title="kind",
-                  title_fontsize="small", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 
@@ -275,16 +218,24 @@ def plot_trajectory(session_or_history, ax=None, *, targets=None, yscale="linear
 
 
 # -- writer -------------------------------------------------------------------------------------
-def _fagan_example(dx):
-    """(target, outcome, FaganInputs) with the largest finite likelihood ratio of the next test,
-    among targets whose disease probability lies between 1% and 99%."""
+def _next_node(dx):
+    """The first unobserved readout of the next order (a node), or None."""
     if dx.next_test is None:
+        return None
+    return dx.ranking["readouts"].iloc[0][0]
+
+
+def _fagan_example(dx):
+    """(target, outcome, FaganInputs) with the largest finite likelihood ratio of the next order's
+    first unobserved readout, among targets whose disease probability lies between 1% and 99%."""
+    node = _next_node(dx)
+    if node is None:
         return None
     best = None
     for target in dx.network.targets:
-        for outcome in dx.network.states(dx.next_test):
+        for outcome in dx.network.states(node):
             try:
-                inputs = fagan_inputs(dx, dx.next_test, outcome, target)
+                inputs = fagan_inputs(dx, node, outcome, target)
             except ValueError:
                 continue
             lr = inputs.likelihood_ratio
@@ -297,11 +248,12 @@ def _fagan_example(dx):
 def write_teaching_figures(network, evidence, directory, *, dpi=120) -> list[Path]:
     """Write the teaching figures for one case as PNG files.
 
-    Files (in ``directory``, created if needed): ``posteriors.png``, ``ranking.png``,
-    ``what_if_<next test>.png``, ``trajectory.png`` (when there is evidence: the findings added
-    one at a time, in the order given), ``network.png`` and ``fagan_<test>_<target>.png`` (the
-    outcome of the next test with the largest likelihood ratio for a target whose probability
-    is between 1% and 99%).
+    Files (in ``directory``, created if needed): ``posteriors.png``, ``ranking.png`` (orders by
+    the network's default objective), ``explanation_<next order>.png``, ``what_if_<node>.png``
+    (the next order's first unobserved readout), ``trajectory.png`` (when there is evidence: the
+    findings added one at a time, in the order given), ``network.png`` and
+    ``fagan_<node>_<target>.png`` (the outcome of that readout with the largest likelihood ratio
+    for a target whose probability is between 1% and 99%).
 
     Parameters
     ----------
@@ -330,8 +282,11 @@ def write_teaching_figures(network, evidence, directory, *, dpi=120) -> list[Pat
     directory.mkdir(parents=True, exist_ok=True)
     jobs = [("posteriors.png", lambda ax: plot_posteriors(dx, ax))]
     jobs.append(("ranking.png", lambda ax: plot_ranking(dx, ax)))
-    if dx.next_test is not None:
-        jobs.append((f"what_if_{dx.next_test}.png", lambda ax: plot_what_if(dx, dx.next_test, ax)))
+    readout = _next_node(dx)
+    if readout is not None:
+        jobs.append((f"explanation_{dx.next_test}.png",
+                     lambda ax: plot_explanation(dx, dx.next_test, ax)))
+        jobs.append((f"what_if_{readout}.png", lambda ax: plot_what_if(dx, readout, ax)))
     if evidence:
         session = Session(network)
         for node, state in evidence.items():
@@ -341,10 +296,10 @@ def write_teaching_figures(network, evidence, directory, *, dpi=120) -> list[Pat
     example = _fagan_example(dx)
     if example is not None:
         target, outcome, inputs = example
-        title = (f"Fagan nomogram\n{target} if {dx.next_test}={outcome}:\n"
+        title = (f"Fagan nomogram\n{target} if {readout}={outcome}:\n"
                  f"{inputs.pre_test_probability:.1%} \u00d7 LR {inputs.likelihood_ratio:.3g} "
                  f"\u2192 {inputs.post_test_probability:.1%}")
-        jobs.append((f"fagan_{dx.next_test}_{target}.png",
+        jobs.append((f"fagan_{readout}_{target}.png",
                      lambda ax: plot_fagan(inputs[0], inputs[1], ax, title=title)))
     written = []
     for name, draw in jobs:

@@ -93,12 +93,62 @@ def test_no_evidence_is_named_in_title(two_disease):
 # -- ranking ------------------------------------------------------------------------------------
 def test_ranking_bars_are_info_gain_best_on_top(dx):
     ax = plotting.plot_ranking(dx)
-    assert _ticks(ax) == list(dx.ranking.index)
+    assert _ticks(ax) == list(dx.ranking["label"])  # labels, not snake_case names
     widths = [bar.get_width() for bar in ax.containers[0]]
     np.testing.assert_allclose(widths, dx.ranking["info_gain_bits"], atol=1e-12)
     texts = [t.get_text() for t in ax.texts]
     assert any("$10" in t for t in texts)  # crp costs 10 USD
     assert ax.get_title()
+
+
+@pytest.fixture(scope="module")
+def orders_net(data_dir):
+    return bayesdx.load_network(data_dir / "two_disease_orders.yaml")
+
+
+def test_ranking_by_order_marks_cost_value_before_cost_and_objective(orders_net):
+    dx = bayesdx.diagnose(orders_net, evidence={"smoker": "yes"})
+    ax = plotting.plot_ranking(dx)
+    assert _ticks(ax)[0] == dx.ranking["label"].iloc[0]
+    np.testing.assert_allclose([b.get_width() for b in ax.containers[0]], dx.ranking["value"])
+    np.testing.assert_allclose([b.get_width() for b in ax.containers[1]],
+                               dx.ranking["decision_value_utils"])
+    assert "decision" in ax.get_title() and "utils" in ax.get_xlabel()
+    assert any("$15" in t.get_text() for t in ax.texts)
+    cost = plotting.plot_ranking(dx, objective=bayesdx.Objective("cost", alpha=0.001))
+    ranked = dx.with_objective(bayesdx.Objective("cost", alpha=0.001)).ranking
+    np.testing.assert_allclose([b.get_width() for b in cost.containers[0]], ranked["value"])
+    assert "cost" in cost.get_title()
+
+
+def test_ranking_hatches_invasive_orders(orders_net):
+    from bayesdx import Order
+
+    orders = [Order("biopsy", ["sputum_culture"], cost_usd=900.0, invasive=True, kind="pathology",
+                    label="Lung biopsy")]
+    dx = bayesdx.diagnose(orders_net, orders=orders, objective="information")
+    ax = plotting.plot_ranking(dx)
+    bar = ax.containers[0][_ticks(ax).index("Lung biopsy")]
+    assert bar.get_hatch() == "///"
+    assert "invasive" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_explanation_one_group_per_outcome(orders_net):
+    dx = bayesdx.diagnose(orders_net, evidence={"smoker": "yes"})
+    ax = plotting.plot_explanation(dx, "blood_panel")
+    why = dx.explain("blood_panel")
+    assert len(ax.containers) == len(why.outcome_labels) == 5
+    best = int(np.argmax(why.p_outcome))
+    first = ax.containers[0]
+    assert why.outcome_labels[best] in first.get_label()
+    expected = [why.outcomes().iloc[best][t] for t in ("flu", "bronchitis")]
+    np.testing.assert_allclose([b.get_width() for b in first], expected, atol=1e-12)
+    labels = [t.get_text().replace("\n  ", " ") for t in ax.get_legend().get_texts()]
+    assert "action threshold" in labels and any("add: Start an antiviral" in t for t in labels)
+    few = plotting.plot_explanation(dx, "blood_panel", max_outcomes=2)
+    assert len(few.containers) == 2 and "2 of 5 outcomes" in few.get_title()
+    with pytest.raises(bayesdx.UnknownOrderError):
+        plotting.plot_explanation(dx, "blood")
 
 
 @pytest.mark.parametrize("top", [1, 3, 100], ids=["top1", "top3", "more-than-tests"])
@@ -290,7 +340,7 @@ def test_write_teaching_figures(two_disease, tmp_path):
 
 def test_write_teaching_figures_without_evidence_skips_trajectory(two_disease, tmp_path):
     paths = plotting.write_teaching_figures(two_disease, None, tmp_path, dpi=40)
-    assert "trajectory.png" not in [p.name for p in paths] and len(paths) == 5
+    assert "trajectory.png" not in [p.name for p in paths] and len(paths) == 6
 
 
 # -- the bundled network ------------------------------------------------------------------------
@@ -306,7 +356,7 @@ def test_bundled_network_figures(bundled, tmp_path):
     assert len(patches) == len(bundled.nodes)
     assert {n for n, p in patches.items() if p.get_gid().startswith("observed:")} == set(evidence)
     paths = plotting.write_teaching_figures(bundled, evidence, tmp_path, dpi=50)
-    assert len(paths) == 6
+    assert len(paths) == 7  # posteriors, ranking, explanation, what-if, trajectory, network, Fagan
 
 
 def test_trajectory_logit_scale(two_disease):
