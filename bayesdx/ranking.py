@@ -300,7 +300,9 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
             outs = tuple({free[0]: s} for s in states[free[0]])
         else:
             group = (query.node_joints[free[0]] if len(free) == 1
-                     else network.engine.group_joint(evidence, network.targets, free))
+                     else _leaf_group_joint(network, evidence, query, free))
+            if group is None:
+                group = network.engine.group_joint(evidence, network.targets, free)
             table = outcome_table(network, order, evidence, group_joint=group)
             joint, outs = table.joint, table.outcomes
         kept.append(order)
@@ -316,6 +318,56 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
         array.flags.writeable = False
     return OrderTables(tuple(kept), tuple(free_of), tuple(outcomes), cards_t, pt, stacked, starts,
                        cards)
+
+
+def _children(network) -> dict[str, tuple[str, ...]]:
+    key = ("children",)
+    cache = network._cache
+    if key not in cache:
+        arrays = network.arrays
+        kids: dict[str, list[str]] = {n: [] for n in arrays.nodes}
+        for node in arrays.nodes:
+            for parent in arrays.parents[node]:
+                kids[parent].append(node)
+        cache[key] = {n: tuple(k) for n, k in kids.items()}
+    return cache[key]
+
+
+def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequence[str]):
+    """P(targets, free | evidence) when every node of ``free`` is an unobserved leaf, else None.
+
+    Unobserved leaves R factor out of the joint: P(targets, R | e) = Σ_P P(targets, P | e)
+    Π_r P(r | pa(r)), with P the parents of R that are neither targets nor observed. P(targets,
+    P | e) is read from the diagnosis' query when P has at most one node (no engine call), else
+    asked of the engine for P, which is much smaller than the readouts' joint.
+    """
+    kids = _children(network)
+    if any(kids[r] for r in free):
+        return None
+    arrays, targets = network.arrays, network.targets
+    hidden: list[str] = []
+    for r in free:
+        for parent in arrays.parents[r]:
+            if parent not in targets and parent not in evidence and parent not in hidden:
+                hidden.append(parent)
+    if not hidden:
+        joint = query.target_joint
+    elif len(hidden) == 1:
+        joint = query.node_joints[hidden[0]]
+    else:
+        joint = network.engine.group_joint(evidence, targets, hidden)
+    names = (*targets, *hidden, *free)
+    if len(names) > 52:  # einsum's letters
+        return None
+    axis = dict(zip(names, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    operands, subscripts = [joint], ["".join(axis[n] for n in (*targets, *hidden))]
+    for r in free:
+        table = arrays.cpts[r]
+        index = tuple(evidence[p] if p in evidence else slice(None) for p in arrays.parents[r])
+        operands.append(table[index])
+        subscripts.append("".join(axis[p] for p in arrays.parents[r] if p not in evidence) + axis[r])
+    out = "".join(axis[n] for n in (*targets, *free))
+    return np.einsum(",".join(subscripts) + "->" + out, *operands, optimize=True)
 
 
 # -- values ------------------------------------------------------------------------------------

@@ -275,3 +275,29 @@ def test_brute_force_reports_cover_every_configuration():
         assert sum(p for p, _ in outcomes.values()) == pytest.approx(1.0)
         full = list(itertools.product(*(net.states(r) for r in order.readouts)))
         assert len(outcomes) <= len(full)
+
+
+def test_leaf_readouts_shortcut_equals_the_engine_group_joint():
+    """Orders of unobserved leaf readouts are valued from P(targets, their hidden parents | e)
+    times their tables; the general path asks the engine for the readouts' joint."""
+    from bayesdx.ranking import _leaf_group_joint
+
+    used = 0
+    for seed in range(40):
+        net, evidence = random_case(seed)
+        ev = net.encode_evidence(evidence)
+        query = net.engine.joint_query(ev, net.targets, [n for n in net.nodes if n not in net.targets])
+        arrays = net.arrays
+        leaves = [t for t in net.tests if t not in ev
+                  and not any(t in arrays.parents[n] for n in arrays.nodes)]
+        groups = [list(o.readouts) for o in net.orders] + [leaves[:3]]
+        for group in groups:
+            free = [r for r in group if r not in ev]
+            if len(free) < 2:
+                continue
+            fast = _leaf_group_joint(net, ev, query, free)
+            if fast is not None:
+                used += 1
+                np.testing.assert_allclose(fast, net.engine.group_joint(ev, net.targets, free),
+                                           atol=1e-14)
+    assert used >= 10
