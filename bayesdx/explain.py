@@ -212,7 +212,7 @@ class Explanation:
         data = {"p_outcome": self.p_outcome}
         for i, target in enumerate(self._network.targets):
             ref = self._network.states(target).index(self._network.reference_state(target))
-            data[target] = 1.0 - self._after[i][ref]
+            data[target] = np.clip(1.0 - self._after[i][ref], 0.0, 1.0)
         data["changes"] = [self._changes(j) for j in range(len(self.outcome_labels))]
         return pd.DataFrame(data, index=pd.Index(list(self.outcome_labels), name="outcome"))
 
@@ -242,6 +242,12 @@ class Explanation:
         return lines
 
     def __repr__(self) -> str:
+        return self.text()
+
+    def text(self, max_outcomes: int = 8) -> str:
+        """The explanation as text: the value by target, then the ``max_outcomes`` most probable
+        outcomes with the targets they move by at least one percentage point and the actions
+        they change."""
         lines = self._head()
         shares = self._shares
         lines.append("  Share of the value by target:")
@@ -252,12 +258,27 @@ class Explanation:
                 f"  {row['decision_value_utils']:.4g} utils"
             lines.append(f"    {target:<{width}}  {share:>6}  {row['info_gain_bits']:.4f} bits{dv}")
         table = self.outcomes()
-        lines.append("  Outcomes (P(outcome); P(not reference) of each target; actions changed):")
-        lw = min(48, max(len(str(i)) for i in table.index))
-        for label, row in table.iterrows():
-            probs = "  ".join(f"{t} {row[t]:.1%}" for t in self._network.targets)
-            change = f"  -> {row['changes']}" if row["changes"] else ""
-            lines.append(f"    {str(label)[:lw]:<{lw}}  p={row['p_outcome']:.3f}  {probs}{change}")
+        n = len(table)
+        shown = np.argsort(-self.p_outcome, kind="stable")[:max_outcomes]
+        lines.append(f"  {'Most likely outcomes' if n > len(shown) else 'Outcomes'} (of {n}): "
+                     f"P(not reference) now -> after, where it moves by 1 point or more:")
+        targets = self._network.targets
+        now = {}
+        for i, target in enumerate(targets):
+            ref = self._network.states(target).index(self._network.reference_state(target))
+            now[target] = 1.0 - float(self._now[i][ref, 0])
+        for j in shown:
+            row = table.iloc[j]
+            lines.append(f"    p={row['p_outcome']:.3f}  {table.index[j]}")
+            moved = [f"{t} {now[t]:.1%} -> {row[t]:.1%}" for t in targets
+                     if abs(row[t] - now[t]) >= 0.01]
+            if moved:
+                lines.append("             " + "; ".join(moved))
+            if row["changes"]:
+                lines.append("             actions: " + row["changes"])
+        if n > len(shown):
+            rest = float(self.p_outcome.sum() - self.p_outcome[shown].sum())
+            lines.append(f"    ... {n - len(shown)} more outcomes (p={rest:.3f}); see .outcomes()")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
