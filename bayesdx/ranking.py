@@ -11,6 +11,7 @@ objective in one vectorised pass (:class:`OrderValues`, from :mod:`bayesdx.voi` 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -298,6 +299,13 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
         if len(free) == 1 and free[0] not in order.reflex:
             joint = np.reshape(query.node_joints[free[0]], (n_t, -1))
             outs = tuple({free[0]: s} for s in states[free[0]])
+        elif not any(r in order.reflex for r in free):  # every outcome is a full report
+            group = _leaf_group_joint(network, evidence, query, free)
+            if group is None:
+                group = network.engine.group_joint(evidence, network.targets, free)
+            joint = np.reshape(group, (n_t, -1))
+            outs = tuple(dict(zip(free, combo))
+                         for combo in itertools.product(*(states[r] for r in free)))
         else:
             group = (query.node_joints[free[0]] if len(free) == 1
                      else _leaf_group_joint(network, evidence, query, free))
@@ -350,24 +358,29 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
         for parent in arrays.parents[r]:
             if parent not in targets and parent not in evidence and parent not in hidden:
                 hidden.append(parent)
+    names = (*targets, *hidden, *free)
+    cards = [arrays.card(n) for n in names]
+    if float(np.prod(cards, dtype=float)) > 5e7:  # let the engine batch it instead
+        return None
     if not hidden:
         joint = query.target_joint
     elif len(hidden) == 1:
         joint = query.node_joints[hidden[0]]
     else:
         joint = network.engine.group_joint(evidence, targets, hidden)
-    names = (*targets, *hidden, *free)
-    if len(names) > 52:  # einsum's letters
-        return None
-    axis = dict(zip(names, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
-    operands, subscripts = [joint], ["".join(axis[n] for n in (*targets, *hidden))]
+    position = {n: k for k, n in enumerate(names)}
+    product = np.reshape(joint, (*joint.shape, *([1] * len(free))))
     for r in free:
-        table = arrays.cpts[r]
         index = tuple(evidence[p] if p in evidence else slice(None) for p in arrays.parents[r])
-        operands.append(table[index])
-        subscripts.append("".join(axis[p] for p in arrays.parents[r] if p not in evidence) + axis[r])
-    out = "".join(axis[n] for n in (*targets, *free))
-    return np.einsum(",".join(subscripts) + "->" + out, *operands, optimize=True)
+        table = arrays.cpts[r][index]
+        axes = [position[p] for p in arrays.parents[r] if p not in evidence] + [position[r]]
+        order = np.argsort(axes)
+        shape = [1] * len(names)
+        for k in axes:
+            shape[k] = cards[k]
+        product = product * np.transpose(table, order).reshape(shape)
+    hidden_axes = tuple(range(len(targets), len(targets) + len(hidden)))
+    return product.sum(axis=hidden_axes) if hidden_axes else product
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -484,11 +497,8 @@ def ranking_frame(tables: OrderTables, values: OrderValues, index_name: str = "o
         "readouts": [tables.readouts[k] for k in rank],
         "outcome_probs": outcome_probs,
     }
-    frame = pd.DataFrame(columns, index=pd.Index([o.name for o in orders], name=index_name,
-                                                  dtype=object), columns=RANKING_COLUMNS)
-    for column in RANKING_COLUMNS[2:11]:
-        frame[column] = frame[column].astype(float)
-    return frame
+    return pd.DataFrame(columns, index=pd.Index([o.name for o in orders], name=index_name,
+                                                 dtype=object), columns=RANKING_COLUMNS)
 
 
 # -- stopping ----------------------------------------------------------------------------------
