@@ -13,7 +13,7 @@ import numpy as np
 
 from ._sources import TOLERANCE, _describe, _record, _scalar
 from .exceptions import _suggest
-from .inference import EnumerationEngine, ModelArrays
+from .inference import ModelArrays
 
 __all__ = ["check_cpts", "spec_arrays"]
 
@@ -172,6 +172,69 @@ def _odds_cpt(chk, spec, node, tables):
     return odds_cpt(chk, spec, node, tables)
 
 
+# -- fixed rows (bayesdx/2) ---------------------------------------------------------------
+
+
+def _fixed_rows(chk, spec, node, calibrated=False):
+    """(mask of fixed parent configurations, their distributions) and the parents they name.
+
+    ``fixed`` rows (bayesdx/2) give the child's exact distribution in the parent configurations
+    their ``when`` matches, first match wins; the CPT type's own rule covers the other
+    configurations (calibrated odds, or noisy-OR / noisy-MAX). None if a row is unsound.
+    """
+    raw = node.cpt.get("fixed")
+    shape = _shape(spec, node)
+    mask = np.zeros(shape[:-1], dtype=bool)
+    probs = np.zeros(shape)
+    if raw is None:
+        return (mask, probs), set()
+    if spec.format == "bayesdx/1":
+        chk.err("cpt.fixed: fixed rows need format: bayesdx/2")
+        return None, set()
+    if not isinstance(raw, list) or not raw:
+        chk.err(f"cpt.fixed: expected a non-empty list of rows {{when, probs, ref, locator, grade, range}}, got {_describe(raw)}")
+        return None, set()
+    named: set[str] = set()
+    configs = _parent_configs(spec, node)
+    ok = True
+    for i, row in enumerate(raw, start=1):
+        where = f"cpt.fixed[{i}]"
+        if not isinstance(row, dict):
+            chk.err(f"{where}: expected a mapping with 'when', 'probs' and a source, got {_describe(row)}")
+            ok = False
+            continue
+        raw_when = row.get("when")
+        if not isinstance(raw_when, dict) or not raw_when:
+            chk.err(f"{where}.when: a fixed row needs a non-empty 'when' (parent: state); a row matching "
+                    f"every configuration would leave nothing to calibrate or combine, got {_describe(raw_when)}")
+            ok = False
+            continue
+        when = _when(chk, spec, node, where, raw_when)
+        label = _when_label(raw_when)
+        dist = _dist_block(chk, spec, node, f"{where} {label}", {k: v for k, v in row.items() if k != "when"})
+        if when is None or dist is None:
+            ok = False
+            continue
+        named.update(when)
+        matched = 0
+        for c in configs:
+            index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
+            if not mask[index] and _matches(node, c, when):
+                mask[index] = True
+                probs[index] = dist
+                matched += 1
+        if not matched:
+            chk.err(f"{where} {label}: never applies (earlier fixed rows already cover every configuration it matches)")
+            ok = False
+    if ok and mask.all():
+        rest = "calibrate to the marginal" if calibrated else "the noisy rule"
+        chk.err(f"cpt.fixed: the fixed rows cover every parent configuration, so no configuration is left to "
+                f"{rest} (use a table instead)")
+        ok = False
+    return ((mask, probs) if ok else None), named
+
+
+
 # -- table -----------------------------------------------------------------------------
 
 
@@ -221,8 +284,9 @@ def _table(chk, spec, node, tables):
 # -- noisy-OR / noisy-MAX --------------------------------------------------------------
 
 
-def _causes(chk, spec, node):
-    """Yield (parent, parent_state, block) for every listed cause; check coverage."""
+def _causes(chk, spec, node, fixed_named=frozenset()):
+    """Yield (parent, parent_state, block) for every listed cause; check coverage (a parent named
+    only in ``fixed`` rows needs no cause entry)."""
     causes = node.cpt.get("causes")
     if not isinstance(causes, dict) or not causes:
         chk.err(f"cpt.causes: expected a mapping parent: probability block, got {_describe(causes)}")
@@ -242,9 +306,15 @@ def _causes(chk, spec, node):
             chk.err(f"cpt.causes.{parent}: {parent!r} has {len(states)} states, so give one block per "
                     f"non-reference state ({', '.join(states[1:])})")
     for parent in node.parents:
-        if parent not in causes:
-            chk.err(f"cpt.causes: parent {parent!r} has no entry (every parent of a noisy node is a cause)")
+        if parent not in causes and parent not in fixed_named:
+            chk.err(f"cpt.causes: parent {parent!r} has no entry (every parent of a noisy node is a cause or "
+                    f"named in a fixed row)")
     return out
+
+
+def _apply_fixed(table, fixed):
+    mask, probs = fixed
+    return np.where(mask[..., None], probs, table)
 
 
 def _noisy_or(chk, spec, node, tables):
@@ -252,8 +322,9 @@ def _noisy_or(chk, spec, node, tables):
         chk.err(f"cpt: a noisy_or node has exactly two states (off, on); this one has {len(node.states)}")
         return None
     leak = _scalar(chk, spec, node, "cpt.leak", node.cpt.get("leak"))
-    causes = _causes(chk, spec, node)
-    if causes is None:
+    fixed, named = _fixed_rows(chk, spec, node)
+    causes = _causes(chk, spec, node, named)
+    if causes is None or fixed is None:
         return None
     ok = leak is not None
     if leak is not None and leak >= 1.0:
@@ -281,13 +352,14 @@ def _noisy_or(chk, spec, node, tables):
             q *= inhibit.get((parent, state), 1.0)
         index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
         table[index] = (q, 1.0 - q)
-    return table
+    return _apply_fixed(table, fixed)
 
 
 def _noisy_max(chk, spec, node, tables):
     leak = _dist_block(chk, spec, node, "cpt.leak", node.cpt.get("leak"))
-    causes = _causes(chk, spec, node)
-    if causes is None:
+    fixed, named = _fixed_rows(chk, spec, node)
+    causes = _causes(chk, spec, node, named)
+    if causes is None or fixed is None:
         return None
     ok = leak is not None
     leak_cdf = np.cumsum(leak) if ok else None
@@ -330,4 +402,4 @@ def _noisy_max(chk, spec, node, tables):
         probs = np.clip(np.diff(np.concatenate([[0.0], cdf])), 0.0, None)
         index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
         table[index] = probs / probs.sum()
-    return table
+    return _apply_fixed(table, fixed)

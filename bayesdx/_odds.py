@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._compile import _dist_block, _matches, _parent_configs, _shape, _topological, _when, _when_label
+from ._compile import _dist_block, _fixed_rows, _shape, _topological
 from ._sources import _describe, _scalar
 from .inference import EnumerationEngine, ModelArrays
 
@@ -42,7 +42,7 @@ def odds_cpt(chk, spec, node, tables):
     if not ok:
         return None
     log_mult, named = _multipliers(chk, spec, node)
-    fixed, fixed_named = _fixed_rows(chk, spec, node)
+    fixed, fixed_named = _fixed_rows(chk, spec, node, calibrated=True)
     if log_mult is None or fixed is None:
         return None
     for parent in node.parents:
@@ -119,59 +119,6 @@ def _multipliers(chk, spec, node):
                 index[-1] = node.states.index(cstate)
                 log_mult[tuple(index)] += np.log(value)
     return (log_mult if ok else None), set(raw) if isinstance(raw, dict) else set()
-
-
-def _fixed_rows(chk, spec, node):
-    """(mask of fixed parent configurations, their distributions) and the parents they name."""
-    raw = node.cpt.get("fixed")
-    shape = _shape(spec, node)
-    mask = np.zeros(shape[:-1], dtype=bool)
-    probs = np.zeros(shape)
-    if raw is None:
-        return (mask, probs), set()
-    if spec.format == "bayesdx/1":
-        chk.err("cpt.fixed: fixed rows need format: bayesdx/2")
-        return None, set()
-    if not isinstance(raw, list) or not raw:
-        chk.err(f"cpt.fixed: expected a non-empty list of rows {{when, probs, ref, locator, grade, range}}, got {_describe(raw)}")
-        return None, set()
-    named: set[str] = set()
-    configs = _parent_configs(spec, node)
-    ok = True
-    for i, row in enumerate(raw, start=1):
-        where = f"cpt.fixed[{i}]"
-        if not isinstance(row, dict):
-            chk.err(f"{where}: expected a mapping with 'when', 'probs' and a source, got {_describe(row)}")
-            ok = False
-            continue
-        raw_when = row.get("when")
-        if not isinstance(raw_when, dict) or not raw_when:
-            chk.err(f"{where}.when: a fixed row needs a non-empty 'when' (parent: state); a row matching "
-                    f"every configuration would leave nothing to calibrate, got {_describe(raw_when)}")
-            ok = False
-            continue
-        when = _when(chk, spec, node, where, raw_when)
-        label = _when_label(raw_when)
-        dist = _dist_block(chk, spec, node, f"{where} {label}", {k: v for k, v in row.items() if k != "when"})
-        if when is None or dist is None:
-            ok = False
-            continue
-        named.update(when)
-        matched = 0
-        for c in configs:
-            index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
-            if not mask[index] and _matches(node, c, when):
-                mask[index] = True
-                probs[index] = dist
-                matched += 1
-        if not matched:
-            chk.err(f"{where} {label}: never applies (earlier fixed rows already cover every configuration it matches)")
-            ok = False
-    if ok and mask.all():
-        chk.err("cpt.fixed: the fixed rows cover every parent configuration, so no configuration is left to "
-                "calibrate to the marginal (use a table instead)")
-        ok = False
-    return ((mask, probs) if ok else None), named
 
 
 def _calibrate(chk, node, marginal, mult, weights, fixed):

@@ -39,10 +39,10 @@ _TOP_KEYS = {
 _NODE_KEYS = {"role", "label", "states", "kind", "cost_usd", "invasive", "description", "notes",
               "parents", "cpt"}
 _SOURCE_KEYS = {"ref", "locator", "grade", "range"}
-_CPT_KEYS = {  # allowed keys of each CPT type
+_CPT_KEYS = {  # allowed keys of each CPT type ('fixed' rows need bayesdx/2)
     "table": {"type", "rows"},
-    "noisy_or": {"type", "leak", "causes"},
-    "noisy_max": {"type", "leak", "causes"},
+    "noisy_or": {"type", "leak", "causes", "fixed"},
+    "noisy_max": {"type", "leak", "causes", "fixed"},
     "odds": {"type", "marginal", "multipliers", "fixed"},
 }
 _CPT_REQUIRED = {  # required keys; an odds node may have only fixed rows (bayesdx/2)

@@ -57,6 +57,21 @@ def test_fixed_rows_give_their_conditional_exactly(net):
     assert (p_high / (1 - p_high)) / (p_abs / (1 - p_abs)) == pytest.approx(0.3, abs=1e-12)
 
 
+def test_fixed_rows_override_noisy_causes_exactly(net):
+    oracle = BruteForce(net.arrays)
+    ev = net.encode_evidence
+    for severe in ("absent", "present"):
+        got = oracle.marginal("weakness", ev({"benign_syndrome": "present", "severe_disease": severe}))
+        np.testing.assert_allclose(got, [0.99, 0.01], atol=1e-12)
+    got = oracle.marginal("emg_extent", ev({"benign_syndrome": "present", "severe_disease": "present", "other_cause": "nerve"}))
+    np.testing.assert_allclose(got, [0.98, 0.02, 0.0], atol=1e-12)
+    # configurations no fixed row matches follow the noisy-MAX rule: the most severe level wins
+    table = net.arrays.cpts["emg_extent"]
+    i = (net.states("severe_disease").index("present"), net.states("benign_syndrome").index("present"),
+         net.states("other_cause").index("nerves_all"))
+    assert table[i][2] == pytest.approx(1 - (0.08 + 0.17) * (0.55 + 0.43) / 1.0, abs=1e-12)
+
+
 def test_fixed_rows_are_in_the_provenance_table(net):
     params = net.parameters()
     rows = params[(params["node"] == "benign_syndrome") & params["where"].str.startswith("cpt.fixed")]
