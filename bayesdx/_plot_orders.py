@@ -178,9 +178,10 @@ def plot_explanation(diagnosis, order, ax=None, *, targets=None, max_outcomes=6,
         sub = table[table["outcome"] == label].set_index(["target", "state"])["posterior"]
         values = [float(sub[(t, network.states(t)[i])]) for _, t, i in rows]
         change = outcomes["changes"].iloc[j]
+        said = ", ".join(f"{network.label(r)}: {v}" for r, v in why.outcome_evidence[j].items())
         legend = "\n".join(textwrap.wrap(
-            f"{_short(label, 60)} (p={why.p_outcome[j]:.2f})" + (f": {change}" if change else ""),
-            44, subsequent_indent="  "))
+            f"{_short(said or label, 90)} (p={why.p_outcome[j]:.2f})"
+            + (f" \u2192 {change}" if change else ""), 48, subsequent_indent="  "))
         ax.barh(y + 0.4 - h * (slot + 0.5), values, h * 0.92,
                 **{"color": OUTCOME_COLORS[slot % len(OUTCOME_COLORS)], "label": legend,
                    **(bar_kw or {})})
