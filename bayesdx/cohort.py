@@ -48,8 +48,8 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
     >>> cases = pd.DataFrame({"ck": ["gt_1000", None], "tsh": ["normal", "high"]})
     >>> post = bayesdx.posteriors("fasciculation", cases)
     >>> post.shape
-    (2, 13)
-    >>> bool(post["thyroid_disease"]["hypothyroid"].iloc[1] > post["thyroid_disease"]["hypothyroid"].iloc[0])
+    (2, 20)
+    >>> bool(post["thyroid_disease"]["subclinical_hypo"].iloc[1] > post["thyroid_disease"]["subclinical_hypo"].iloc[0])
     True
     """
     if not isinstance(network, Network):

@@ -131,9 +131,9 @@ class Network:
     >>> import bayesdx
     >>> net = bayesdx.load_network("fasciculation")
     >>> net.targets[:2]
-    ('als', 'cramp_fasciculation_syndrome')
+    ('als', 'peripheral_artery_disease')
     >>> net.states("thyroid_disease")
-    ('absent', 'hypothyroid', 'hyperthyroid')
+    ('absent', 'subclinical_hypo', 'overt_hypo', 'subclinical_hyper', 'overt_hyper')
     """
 
     def __init__(

@@ -350,7 +350,7 @@ def test_bundled_network_figures(bundled, tmp_path):
     ax = plotting.plot_posteriors(dx)
     n_rows = sum(len(bundled.states(t)) - 1 for t in bundled.targets)
     assert len(_container(ax, "posterior")) == n_rows
-    assert "thyroid_disease: hypothyroid" in _ticks(ax)
+    assert "thyroid_disease: overt_hypo" in _ticks(ax)
     ax = plotting.plot_network(bundled, dx)
     patches = _node_patches(ax)
     assert len(patches) == len(bundled.nodes)
