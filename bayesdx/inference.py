@@ -366,3 +366,4 @@ def get_engine(name: str, arrays: ModelArrays) -> Engine:
 
 
 from . import jtree as _jtree  # noqa: E402,F401 - registers "jtree" in ENGINES
+from . import compiled as _compiled  # noqa: E402,F401 - registers "compiled" (numba loads lazily)

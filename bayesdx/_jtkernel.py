@@ -1,0 +1,583 @@
+"""Numba kernels that execute a :class:`bayesdx._jtplan.TreePlan` over flat float64 buffers.
+
+This module imports numba; :mod:`bayesdx.compiled` imports it on the first engine build, so
+``import bayesdx`` stays cheap. Every function is compiled once per machine (``cache=True``) and
+called with one fixed set of argument types (int64 / float64, C-contiguous), so queries never
+compile.
+
+The loops over tables are in :mod:`bayesdx._jtops`.
+
+Schedule (derived here from the query's pattern, no Python work per pattern)
+    The same as the numpy engine's (:mod:`bayesdx.jtree`): evidence cliques (the clique closest
+    to the root holding each observed, clamped or indicator variable), ``top`` = their lowest
+    common ancestor (extended to the read-out cliques), collect over the evidence cliques'
+    ancestors below ``top`` (subtrees without evidence contribute their prior upward message),
+    the prior downward message at ``top``, and Hugin distribution (the parent's belief summed to
+    the separator, divided by the unscaled upward message) along the paths to the read-out
+    cliques only.
+
+Numerical safety
+    Every computed upward message is divided per batch element by its sum and the log of the sum
+    accumulated, so tables stay near 1 whatever the number of findings and ln P(evidence) is
+    exact; the top belief is renormalised when it sums to less than 1e-200 (the same guarantees
+    as the numpy engine).
+
+Memory
+    With ``keep`` = 0 no clique table outlives its step: a table formed during collect is dropped
+    once its message is out, and formed again during distribute; a belief is dropped once its
+    read-outs and its children's messages are out. Peak working memory is then about the largest
+    clique plus the separators.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._jtops import (
+    ACC,
+    CLAMPED,
+    DIV,
+    FREE,
+    INDICATOR,
+    MUL,
+    SET,
+    SLICED,
+    _EXT_C,
+    _EXT_S,
+    _XS,
+    _apply,
+    _load_const,
+    _table_ext,
+    _work_strides,
+)
+from ._jtplan import (
+    CARDS,
+    CL_PTR,
+    CL_VARS,
+    D0_OFF,
+    DEPTH,
+    FAC_OFF,
+    FAC_PTR,
+    FAC_VARS,
+    FAC_VPTR,
+    INVU0_OFF,
+    KID_PTR,
+    KIDS,
+    MISC,
+    MISC_PHI0,
+    PARENT,
+    PHI0_OFF,
+    PREORDER,
+    READOUT,
+    SEP_PTR,
+    SEP_VARS,
+    TOP_OF,
+    U0_OFF,
+    UNIT,
+)
+
+__all__ = ["run_query", "run_prior", "FREE", "SLICED", "CLAMPED", "INDICATOR"]
+
+#: The top belief is renormalised when it sums to less than this.
+_TINY = 1e-200
+
+
+@njit(cache=True)
+def _seg(S, k):
+    return S[S[2 * k]:S[2 * k + 1]]
+
+# ----------------------------------------------------------------------------- schedule
+@njit(cache=True)
+def _lca(a, b, parent, depth):
+    while depth[a] > depth[b]:
+        a = parent[a]
+    while depth[b] > depth[a]:
+        b = parent[b]
+    while a != b:
+        a = parent[a]
+        b = parent[b]
+    return a
+
+
+@njit(cache=True)
+def _holds(S, c, v):
+    cl_ptr, cl_vars = _seg(S, CL_PTR), _seg(S, CL_VARS)
+    for i in range(cl_ptr[c], cl_ptr[c + 1]):
+        if cl_vars[i] == v:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _schedule(S, kind, read_vars, active, down, read_from):
+    """Mark the collect (``active``) and distribute (``down``) cliques and where each variable
+    is read; returns ``top``."""
+    parent, depth, top_of, readout = _seg(S, PARENT), _seg(S, DEPTH), _seg(S, TOP_OF), _seg(S, READOUT)
+    preorder = _seg(S, PREORDER)
+    n_cl = parent.size
+    active[:] = 0
+    down[:] = 0
+    top0 = -1
+    for v in range(kind.size):
+        if kind[v] != FREE:
+            c = top_of[v]
+            top0 = c if top0 < 0 else _lca(top0, c, parent, depth)
+    top = top0
+    at_top = np.zeros(read_vars.size, np.bool_)
+    for j in range(read_vars.size):
+        r = read_vars[j]
+        if top0 >= 0 and _holds(S, top0, r):
+            at_top[j] = True
+            continue
+        c = readout[r]
+        top = c if top < 0 else _lca(top, c, parent, depth)
+    on_path = np.zeros(n_cl, np.bool_)
+    if top >= 0:
+        on_path[top] = True
+    for j in range(read_vars.size):
+        if not at_top[j]:
+            c = readout[read_vars[j]]
+            while not on_path[c]:
+                on_path[c] = True
+                c = parent[c]
+    for j in range(read_vars.size):
+        c = readout[read_vars[j]]
+        read_from[j] = top0 if (at_top[j] and not on_path[c]) else c
+    if top < 0:
+        top = preorder[0]
+    for v in range(kind.size):
+        if kind[v] != FREE:
+            c = top_of[v]
+            while active[c] == 0:
+                active[c] = 1
+                if c == top:
+                    break
+                c = parent[c]
+    for j in range(read_vars.size):
+        c = read_from[j]
+        while c != top and down[c] == 0:
+            down[c] = 1
+            c = parent[c]
+    return top
+
+
+@njit(cache=True)
+def _widths(S, kind, active, down, top, nb, wf, wb):
+    """Batch width of each clique's table when formed (``wf``) and of its belief (``wb``)."""
+    cl_ptr, cl_vars, top_of = _seg(S, CL_PTR), _seg(S, CL_VARS), _seg(S, TOP_OF)
+    kid_ptr, kids, preorder, parent = _seg(S, KID_PTR), _seg(S, KIDS), _seg(S, PREORDER), _seg(S, PARENT)
+    for i in range(preorder.size - 1, -1, -1):
+        c = preorder[i]
+        wide = False
+        for j in range(cl_ptr[c], cl_ptr[c + 1]):
+            v = cl_vars[j]
+            if kind[v] == CLAMPED or (kind[v] == INDICATOR and top_of[v] == c):
+                wide = True
+        for j in range(kid_ptr[c], kid_ptr[c + 1]):
+            k = kids[j]
+            if active[k] and wf[k] > 1:
+                wide = True
+        wf[c] = nb if wide else 1
+    wb[top] = wf[top]
+    for i in range(preorder.size):
+        c = preorder[i]
+        if down[c]:
+            wb[c] = max(wf[c], wb[parent[c]])
+
+
+# ----------------------------------------------------------------------------- clique tables
+@njit(cache=True)
+def _kid_message(S, F, k, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0):
+    """Child ``k``'s upward message, normalised (and divided by its prior in phi0 mode)."""
+    sep_ptr, sep_vars, unit, invu0_off = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, UNIT), _seg(S, INVU0_OFF)
+    cards = _seg(S, CARDS)
+    raw = raws[k]
+    wk = wf[k]
+    tmp = np.empty(raw.size)
+    for e in range(raw.size // wk):
+        for b in range(wk):
+            tmp[e * wk + b] = raw[e * wk + b] * inv_s[k, b]
+    if use_phi0 and unit[k] == 0:
+        sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
+        ext = iw[_EXT_S]
+        _table_ext(sv, kind, cards, ext)
+        _load_const(MUL, tmp, sv, ext, wk, sv, invu0_off[k], F, kind, evs, cst, b0, cards, iw, bases)
+    return tmp
+
+
+@njit(cache=True)
+def _form(S, F, c, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0):
+    """The table of clique ``c``: its constants (sliced, gathered), the messages of its children
+    (computed ones for active children, priors otherwise) and its indicators, batch width ``w``."""
+    cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
+    kid_ptr, kids, sep_ptr, sep_vars = _seg(S, KID_PTR), _seg(S, KIDS), _seg(S, SEP_PTR), _seg(S, SEP_VARS)
+    fac_ptr, fac_off, fac_vptr, fac_vars = _seg(S, FAC_PTR), _seg(S, FAC_OFF), _seg(S, FAC_VPTR), _seg(S, FAC_VARS)
+    phi0_off, u0_off, unit, top_of = _seg(S, PHI0_OFF), _seg(S, U0_OFF), _seg(S, UNIT), _seg(S, TOP_OF)
+    tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+    nd = tv.size
+    ext = iw[_EXT_C]
+    size = _table_ext(tv, kind, cards, ext)
+    T = np.empty(size * w)
+    first = True
+    if use_phi0:
+        _load_const(SET, T, tv, ext, w, tv, phi0_off[c], F, kind, evs, cst, b0, cards, iw, bases)
+        first = False
+    else:
+        for f in range(fac_ptr[c], fac_ptr[c + 1]):
+            xv = fac_vars[fac_vptr[f]:fac_vptr[f + 1]]
+            _load_const(SET if first else MUL, T, tv, ext, w, xv, fac_off[f], F, kind, evs, cst, b0,
+                        cards, iw, bases)
+            first = False
+    for j in range(kid_ptr[c], kid_ptr[c + 1]):
+        k = kids[j]
+        sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
+        if active[k]:
+            msg = _kid_message(S, F, k, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0)
+            _table_ext(tv, kind, cards, ext)
+            _work_strides(tv, sv, kind, cards, wf[k], iw[_XS])
+            _apply(SET if first else MUL, T, msg, 0, ext, iw[_XS], nd, w, 1 if wf[k] > 1 else 0, iw)
+            first = False
+        elif not use_phi0 and unit[k] == 0:
+            _load_const(SET if first else MUL, T, tv, ext, w, sv, u0_off[k], F, kind, evs, cst, b0,
+                        cards, iw, bases)
+            first = False
+    if first:
+        T[:] = 1.0
+    for i in range(nd):
+        v = tv[i]
+        if kind[v] == INDICATOR and top_of[v] == c:
+            card = cards[v]
+            ind = np.empty(card * w)
+            row = evs[v]
+            for b in range(w):
+                s = cst[row, b0 + b]
+                for x in range(card):
+                    ind[x * w + b] = 1.0 if (s < 0 or s == x) else 0.0
+            xs = iw[_XS]
+            for d in range(nd):
+                xs[d] = 0
+            xs[i] = w
+            _apply(MUL, T, ind, 0, ext, xs, nd, w, 1, iw)
+    return T
+
+
+@njit(cache=True)
+def _marg(S, T, tv, w, sv, kind, iw):
+    """The working table of ``T`` (over ``tv``, width ``w``) summed onto the variables ``sv``."""
+    cards = _seg(S, CARDS)
+    size = _table_ext(sv, kind, cards, iw[_EXT_S])
+    out = np.zeros(size * w)
+    _table_ext(tv, kind, cards, iw[_EXT_C])
+    _work_strides(tv, sv, kind, cards, w, iw[_XS])
+    _apply(ACC, T, out, 0, iw[_EXT_C], iw[_XS], tv.size, w, 1 if w > 1 else 0, iw)
+    return out
+
+
+# ----------------------------------------------------------------------------- propagation
+@njit(cache=True)
+def _propagate(S, F, kind, evs, cst, b0, nb, read_vars, read_off, out, width, top, active, down,
+               read_from, keep, log_z, z, iw):
+    """One collect / distribute pass over batch elements ``b0 .. b0 + nb``: writes ``log_z`` and
+    ``z`` (the total of every belief) for them and adds each read variable's unnormalised
+    marginal into ``out`` (rows = batch elements, columns from ``read_off``)."""
+    cards, cl_ptr, cl_vars, parent = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS), _seg(S, PARENT)
+    preorder, kid_ptr, kids = _seg(S, PREORDER), _seg(S, KID_PTR), _seg(S, KIDS)
+    sep_ptr, sep_vars, unit = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, UNIT)
+    invu0_off, d0_off = _seg(S, INVU0_OFF), _seg(S, D0_OFF)
+    use_phi0 = _seg(S, MISC)[MISC_PHI0] == 1
+    n_cl = parent.size
+    root = preorder[0]
+    bases = np.empty(nb, np.int64)
+    wf = np.ones(n_cl, np.int64)
+    wb = np.ones(n_cl, np.int64)
+    _widths(S, kind, active, down, top, nb, wf, wb)
+    tables = [np.empty(0) for _ in range(n_cl)]
+    raws = [np.empty(0) for _ in range(n_cl)]
+    inv_s = np.ones((n_cl, nb))
+    logs = np.zeros(nb)
+    # ---- collect
+    for i in range(preorder.size - 1, -1, -1):
+        c = preorder[i]
+        if active[c] == 0 or c == top:
+            continue
+        w = wf[c]
+        T = _form(S, F, c, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0)
+        tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+        sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
+        raw = _marg(S, T, tv, w, sv, kind, iw)
+        n_e = raw.size // w
+        for b in range(w):
+            s = 0.0
+            for e in range(n_e):
+                s += raw[e * w + b]
+            if w == 1:
+                ls = math.log(s) if s > 0 else -math.inf
+                inv = 1.0 / s if s > 0 else 1.0
+                for bb in range(nb):
+                    logs[bb] += ls
+                    inv_s[c, bb] = inv
+            else:
+                logs[b] += math.log(s) if s > 0 else -math.inf
+                inv_s[c, b] = 1.0 / s if s > 0 else 1.0
+        raws[c] = raw
+        if keep and down[c] and wf[c] == wb[c]:
+            tables[c] = T
+    # ---- top
+    w = wf[top]
+    T = _form(S, F, top, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0)
+    tv = cl_vars[cl_ptr[top]:cl_ptr[top + 1]]
+    if top != root:
+        sv = sep_vars[sep_ptr[top]:sep_ptr[top + 1]]
+        _table_ext(tv, kind, cards, iw[_EXT_C])
+        _load_const(MUL, T, tv, iw[_EXT_C], w, sv, d0_off[top], F, kind, evs, cst, b0, cards, iw, bases)
+    n_e = T.size // w
+    for b in range(w):
+        s = 0.0
+        for e in range(n_e):
+            s += T[e * w + b]
+        if 0.0 < s < _TINY:
+            inv = 1.0 / s
+            for e in range(n_e):
+                T[e * w + b] *= inv
+            lz = math.log(s)
+            s = 1.0
+        else:
+            lz = math.log(s) if s > 0 else -math.inf
+        if w == 1:
+            for bb in range(nb):
+                z[b0 + bb] = s
+                log_z[b0 + bb] = lz + logs[bb]
+        else:
+            z[b0 + b] = s
+            log_z[b0 + b] = lz + logs[b]
+    # ---- distribute, parents first; each belief is read, then sends its children's messages
+    tables[top] = T
+    deltas = [np.empty(0) for _ in range(n_cl)]
+    for i in range(preorder.size):
+        c = preorder[i]
+        if c != top and down[c] == 0:
+            continue
+        tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+        w = wb[c]
+        if c == top:
+            B = tables[c]
+        else:
+            if tables[c].size > 0:
+                B = tables[c]
+            else:
+                B = _form(S, F, c, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases,
+                          use_phi0)
+            sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
+            _table_ext(tv, kind, cards, iw[_EXT_C])
+            wp = wb[parent[c]]
+            _work_strides(tv, sv, kind, cards, wp, iw[_XS])
+            _apply(MUL, B, deltas[c], 0, iw[_EXT_C], iw[_XS], tv.size, w, 1 if wp > 1 else 0, iw)
+            deltas[c] = np.empty(0)
+        tables[c] = np.empty(0)
+        # read-outs
+        for j in range(read_vars.size):
+            if read_from[j] != c:
+                continue
+            r = read_vars[j]
+            _table_ext(tv, kind, cards, iw[_EXT_C])
+            xs = iw[_XS]
+            for d in range(tv.size):
+                xs[d] = 1 if tv[d] == r else 0
+            base = b0 * width + read_off[j]
+            _apply(ACC, B, out, base, iw[_EXT_C], xs, tv.size, w, width, iw)
+            if w == 1 and nb > 1:
+                for bb in range(1, nb):
+                    for x in range(cards[r]):
+                        out[base + bb * width + x] = out[base + x]
+        # messages to the children on the paths to read-outs
+        for j in range(kid_ptr[c], kid_ptr[c + 1]):
+            k = kids[j]
+            if down[k] == 0:
+                continue
+            sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
+            delta = _marg(S, B, tv, w, sv, kind, iw)
+            ext = iw[_EXT_S]
+            _table_ext(sv, kind, cards, ext)
+            if active[k]:
+                _work_strides(sv, sv, kind, cards, wf[k], iw[_XS])
+                _apply(DIV, delta, raws[k], 0, ext, iw[_XS], sv.size, w, 1 if wf[k] > 1 else 0, iw)
+            elif unit[k] == 0:
+                _load_const(MUL, delta, sv, ext, w, sv, invu0_off[k], F, kind, evs, cst, b0, cards,
+                            iw, bases)
+            deltas[k] = delta
+
+
+@njit(cache=True)
+def _scratch(S):
+    cl_ptr = _seg(S, CL_PTR)
+    most = 1
+    for c in range(cl_ptr.size - 1):
+        most = max(most, cl_ptr[c + 1] - cl_ptr[c])
+    return np.zeros((6, most + 2), np.int64)
+
+
+@njit(cache=True)
+def _run(S, F, kind, evs, cst, n_batch, read_vars, read_off, out, width, chunk, keep, log_z, z):
+    """Schedule once, then propagate chunk by chunk."""
+    n_cl = _seg(S, PARENT).size
+    active = np.zeros(n_cl, np.int64)
+    down = np.zeros(n_cl, np.int64)
+    read_from = np.zeros(read_vars.size, np.int64)
+    top = _schedule(S, kind, read_vars, active, down, read_from)
+    iw = _scratch(S)
+    for b0 in range(0, n_batch, chunk):
+        nb = min(chunk, n_batch - b0)
+        _propagate(S, F, kind, evs, cst, b0, nb, read_vars, read_off, out, width, top, active, down,
+                   read_from, keep, log_z, z, iw)
+
+
+# ----------------------------------------------------------------------------- entry points
+@njit(cache=True)
+def _gains_bits(p_free, stacked, gains, gain_starts, gain_cards):
+    """I(T ; X) = H(T) + H(X) - H(T, X) in bits per read variable, from the stacked joints (the
+    formula of :func:`bayesdx.voi.mutual_information_stacked_bits`; below 1e-13 is noise: 0)."""
+    n_conf, width = stacked.shape
+    h_t = 0.0
+    for t in range(n_conf):
+        p = p_free[t]
+        if p > 0:
+            h_t -= p * math.log2(p)
+    plogp = np.zeros(width)
+    px = np.zeros(width)
+    for t in range(n_conf):
+        for j in range(width):
+            p = stacked[t, j]
+            if p > 0:
+                plogp[j] += p * math.log2(p)
+            px[j] += p
+    for g in range(gains.size):
+        acc = 0.0
+        for j in range(gain_starts[g], gain_starts[g] + gain_cards[g]):
+            acc += plogp[j]
+            if px[j] > 0:
+                acc -= px[j] * math.log2(px[j])
+        value = h_t + acc
+        gains[g] = value if value >= 1e-13 else 0.0
+
+
+@njit(cache=True)
+def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk, keep, out, probs, gains,
+              gain_cards):
+    """Propagate over a batch and normalise; the one query entry point. Returns ln P(e).
+
+    With ``joint`` = 1 (a joint query), ``cst`` is ignored: the CLAMPED variables, in the order
+    of their ``evs`` rows, are the targets and their joint configurations (C order) the batch.
+    ``probs`` receives P(targets | e), ``out`` (n_conf x width, zeros on entry) P(targets, X | e)
+    for every read variable X side by side (columns from ``read_off``) and, when ``gains`` is
+    not empty, I(targets ; X | e) in bits per read variable. Returns ln P(e), -inf when the
+    evidence is impossible.
+
+    With ``joint`` = 0 (a cohort), ``cst`` holds the per-case states of the CLAMPED and
+    INDICATOR variables (row ``evs[v]``, -1 = unobserved) and the cases are the batch: ``out``
+    (n_cases x width) receives each case's posterior marginals (NaN for an impossible case) and
+    ``probs`` 1.0 for a possible case, 0.0 otherwise. Returns 0.
+    """
+    cards = _seg(S, CARDS)
+    n_batch, width = out.shape
+    if joint:
+        n_clamp = 0
+        for v in range(kind.size):
+            if kind[v] == CLAMPED:
+                n_clamp += 1
+        free = np.empty(n_clamp, np.int64)
+        for v in range(kind.size):
+            if kind[v] == CLAMPED:
+                free[evs[v]] = v
+        cst = np.empty((n_clamp, n_batch), np.int64)
+        for t in range(n_batch):
+            rem = t
+            for i in range(n_clamp - 1, -1, -1):
+                card = cards[free[i]]
+                cst[i, t] = rem % card
+                rem //= card
+    log_z = np.empty(n_batch)
+    z = np.empty(n_batch)
+    _run(S, F, kind, evs, cst, n_batch, read_vars, read_off, out.reshape(-1), width, chunk, keep,
+         log_z, z)
+    if not joint:
+        for t in range(n_batch):
+            ok = log_z[t] > -math.inf and z[t] > 0
+            probs[t] = 1.0 if ok else 0.0
+            inv = 1.0 / z[t] if ok else math.nan
+            for j in range(width):
+                out[t, j] = out[t, j] * inv if ok else math.nan
+        return 0.0
+    peak = -math.inf
+    for t in range(n_batch):
+        peak = max(peak, log_z[t])
+    if peak == -math.inf:
+        return -math.inf
+    total = 0.0
+    for t in range(n_batch):
+        probs[t] = math.exp(log_z[t] - peak)
+        total += probs[t]
+    for t in range(n_batch):
+        probs[t] /= total
+        f = probs[t] / z[t] if z[t] > 0 else 0.0
+        for j in range(width):
+            out[t, j] *= f
+    if gains.size:
+        _gains_bits(probs, out, gains, read_off, gain_cards)
+    return peak + math.log(total)
+
+
+@njit(cache=True)
+def run_prior(S, F):
+    """The prior propagation, written into the plan: ``U0`` (exact, unscaled), ``1/U0``, the
+    ``UNIT`` flags, ``D0`` and, in phi0 mode, the prior clique tables. One clique table at a time."""
+    cards, cl_ptr, cl_vars, parent = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS), _seg(S, PARENT)
+    preorder, kid_ptr, kids = _seg(S, PREORDER), _seg(S, KID_PTR), _seg(S, KIDS)
+    sep_ptr, sep_vars, unit = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, UNIT)
+    phi0_off, u0_off, invu0_off, d0_off = _seg(S, PHI0_OFF), _seg(S, U0_OFF), _seg(S, INVU0_OFF), _seg(S, D0_OFF)
+    use_phi0 = _seg(S, MISC)[MISC_PHI0] == 1
+    n_cl = parent.size
+    kind = np.zeros(cards.size, np.int64)
+    evs = np.zeros(cards.size, np.int64)
+    cst = np.zeros((1, 1), np.int64)
+    iw = _scratch(S)
+    bases = np.zeros(1, np.int64)
+    active = np.zeros(n_cl, np.int64)
+    raws = [np.empty(0) for _ in range(n_cl)]
+    inv_s = np.ones((n_cl, 1))
+    wf = np.ones(n_cl, np.int64)
+    for c in range(n_cl):
+        unit[c] = 0
+    for i in range(preorder.size - 1, -1, -1):
+        c = preorder[i]
+        T = _form(S, F, c, 1, active, raws, inv_s, wf, kind, evs, cst, 0, iw, bases, False)
+        if use_phi0:
+            F[phi0_off[c]:phi0_off[c] + T.size] = T
+        if c != preorder[0]:
+            tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+            sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
+            u = _marg(S, T, tv, 1, sv, kind, iw)
+            is_unit = True
+            for e in range(u.size):
+                F[u0_off[c] + e] = u[e]
+                F[invu0_off[c] + e] = 1.0 / u[e] if u[e] > 0 else 0.0
+                if abs(u[e] - 1.0) > 1e-14:
+                    is_unit = False
+            unit[c] = 1 if is_unit else 0
+    for i in range(preorder.size):
+        c = preorder[i]
+        B = _form(S, F, c, 1, active, raws, inv_s, wf, kind, evs, cst, 0, iw, bases, False)
+        tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+        if c != preorder[0]:
+            sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
+            _table_ext(tv, kind, cards, iw[_EXT_C])
+            _load_const(MUL, B, tv, iw[_EXT_C], 1, sv, d0_off[c], F, kind, evs, cst, 0, cards, iw, bases)
+        for j in range(kid_ptr[c], kid_ptr[c + 1]):
+            k = kids[j]
+            sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
+            m = _marg(S, B, tv, 1, sv, kind, iw)
+            for e in range(m.size):
+                F[d0_off[k] + e] = m[e] * F[invu0_off[k] + e]
+    return 0

@@ -1,0 +1,228 @@
+"""The loops of the compiled engine: strided combinations of flat float64 tables (numba).
+
+Imported only by :mod:`bayesdx._jtkernel` (numba is loaded on the first engine build).
+
+A *working table* over sorted variables ``V`` is C-contiguous over the free variables of ``V``
+(observed or clamped variables have extent 1: evidence is entered by slicing) followed by a batch
+axis of width ``w`` (1, or the chunk's batch size when the table depends on per-element clamps or
+indicators; width-1 operands broadcast). A *constant* (a CPT, a prior message, a prior clique
+table) is C-ordered over all of its variables; it is read at a base offset (the observed states)
+and, for clamped variables, at one base per batch element (:func:`_gather`). :func:`_apply`
+combines a working table with any operand over a subset of its variables through strides, after
+merging adjacent axes, so that the innermost loop runs over contiguous memory.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+SET, MUL, ACC, DIV = 0, 1, 2, 3
+#: Kinds of variables in a query.
+FREE, SLICED, CLAMPED, INDICATOR = 0, 1, 2, 3
+# rows of the integer scratch array ``iw``
+_EXT_C, _EXT_S, _XS, _ME, _MX, _IDX = 0, 1, 2, 3, 4, 5
+
+
+# ----------------------------------------------------------------------------- primitives
+@njit(cache=True)
+def _merge(ext, xs, nd, w, xw, me, mx):
+    """Merge adjacent axes (batch innermost) whose operand strides are contiguous; returns the
+    number of merged axes (``me`` extents, ``mx`` operand strides, innermost first)."""
+    m = 0
+    if w > 1:
+        me[0] = w
+        mx[0] = xw
+        m = 1
+    for d in range(nd - 1, -1, -1):
+        e = ext[d]
+        if e == 1:
+            continue
+        s = xs[d]
+        if m > 0 and s == me[m - 1] * mx[m - 1]:
+            me[m - 1] *= e
+        else:
+            me[m] = e
+            mx[m] = s
+            m += 1
+    if m == 0:
+        me[0] = 1
+        mx[0] = 0
+        m = 1
+    return m
+
+
+@njit(cache=True)
+def _apply(mode, T, X, xbase, ext, xs, nd, w, xw, iw):
+    """Combine working table ``T`` (axes ``ext[:nd]`` then a batch of ``w``) with ``X`` read at
+    ``xbase + sum_d i_d xs[d] + b xw``: SET T = X, MUL T *= X, ACC X += T, DIV T = T / X (0
+    where X is 0)."""
+    me, mx, idx = iw[_ME], iw[_MX], iw[_IDX]
+    m = _merge(ext, xs, nd, w, xw, me, mx)
+    n_in = me[0]
+    s_in = mx[0]
+    total = 1
+    for k in range(m):
+        total *= me[k]
+        idx[k] = 0
+    t = 0
+    x = xbase
+    for _ in range(total // n_in):
+        if mode == MUL:
+            if s_in == 1:
+                for i in range(n_in):
+                    T[t + i] *= X[x + i]
+            elif s_in == 0:
+                v = X[x]
+                for i in range(n_in):
+                    T[t + i] *= v
+            else:
+                for i in range(n_in):
+                    T[t + i] *= X[x + i * s_in]
+        elif mode == SET:
+            if s_in == 1:
+                for i in range(n_in):
+                    T[t + i] = X[x + i]
+            elif s_in == 0:
+                v = X[x]
+                for i in range(n_in):
+                    T[t + i] = v
+            else:
+                for i in range(n_in):
+                    T[t + i] = X[x + i * s_in]
+        elif mode == ACC:
+            if s_in == 0:
+                acc = 0.0
+                for i in range(n_in):
+                    acc += T[t + i]
+                X[x] += acc
+            elif s_in == 1:
+                for i in range(n_in):
+                    X[x + i] += T[t + i]
+            else:
+                for i in range(n_in):
+                    X[x + i * s_in] += T[t + i]
+        else:
+            for i in range(n_in):
+                v = X[x + i * s_in]
+                T[t + i] = T[t + i] / v if v != 0.0 else 0.0
+        t += n_in
+        k = 1
+        while k < m:
+            idx[k] += 1
+            x += mx[k]
+            if idx[k] < me[k]:
+                break
+            x -= mx[k] * me[k]
+            idx[k] = 0
+            k += 1
+
+
+@njit(cache=True)
+def _gather(mode, T, X, bases, ext, xs, nd, w, iw):
+    """SET or MUL ``T[j, b]`` by ``X[bases[b] + off_j]``: a constant gathered per batch element."""
+    me, mx, idx = iw[_ME], iw[_MX], iw[_IDX]
+    m = _merge(ext, xs, nd, 1, 0, me, mx)
+    n_in = me[0]
+    s_in = mx[0]
+    total = 1
+    for k in range(m):
+        total *= me[k]
+        idx[k] = 0
+    t = 0
+    x = 0
+    for _ in range(total // n_in):
+        for i in range(n_in):
+            off = x + i * s_in
+            tt = (t + i) * w
+            if mode == SET:
+                for b in range(w):
+                    T[tt + b] = X[bases[b] + off]
+            else:
+                for b in range(w):
+                    T[tt + b] *= X[bases[b] + off]
+        t += n_in
+        k = 1
+        while k < m:
+            idx[k] += 1
+            x += mx[k]
+            if idx[k] < me[k]:
+                break
+            x -= mx[k] * me[k]
+            idx[k] = 0
+            k += 1
+
+
+@njit(cache=True)
+def _table_ext(tv, kind, cards, ext):
+    """Extents of a working table over ``tv`` (1 for observed or clamped variables); its size."""
+    size = 1
+    for i in range(tv.size):
+        k = kind[tv[i]]
+        e = cards[tv[i]] if (k == FREE or k == INDICATOR) else 1
+        ext[i] = e
+        size *= e
+    return size
+
+
+@njit(cache=True)
+def _work_strides(tv, xv, kind, cards, wx, xs):
+    """Strides, along the axes of a table over ``tv``, of a working table over ``xv`` (a sorted
+    subset of ``tv``) with batch width ``wx``."""
+    stride = wx
+    j = xv.size - 1
+    for i in range(tv.size - 1, -1, -1):
+        v = tv[i]
+        if j >= 0 and xv[j] == v:
+            k = kind[v]
+            if k == FREE or k == INDICATOR:
+                xs[i] = stride
+                stride *= cards[v]
+            else:
+                xs[i] = 0
+            j -= 1
+        else:
+            xs[i] = 0
+
+
+@njit(cache=True)
+def _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, cards, iw, bases):
+    """SET or MUL the working table ``T`` over ``tv`` by the constant over ``xv`` at ``F[off:]``,
+    sliced at the observed states and gathered at the clamped ones."""
+    xs = iw[_XS]
+    nd = tv.size
+    stride = 1
+    base = off
+    clamp = False
+    j = xv.size - 1
+    for i in range(nd - 1, -1, -1):
+        v = tv[i]
+        if j >= 0 and xv[j] == v:
+            k = kind[v]
+            if k == FREE or k == INDICATOR:
+                xs[i] = stride
+            else:
+                xs[i] = 0
+                if k == SLICED:
+                    base += evs[v] * stride
+                else:
+                    clamp = True
+            stride *= cards[v]
+            j -= 1
+        else:
+            xs[i] = 0
+    if not clamp:
+        _apply(mode, T, F, base, ext, xs, nd, w, 0, iw)
+        return
+    for b in range(w):
+        bases[b] = base
+    stride = 1
+    for j in range(xv.size - 1, -1, -1):
+        v = xv[j]
+        if kind[v] == CLAMPED:
+            row = evs[v]
+            for b in range(w):
+                bases[b] += cst[row, b0 + b] * stride
+        stride *= cards[v]
+    _gather(mode, T, F, bases, ext, xs, nd, w, iw)
+
+
