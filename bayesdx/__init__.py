@@ -28,6 +28,7 @@ from .decision import Action, DecisionModel
 from .io import NetworkNotFoundError, bundled_networks, load_network
 from .network import Network
 from .orders import Order
+from .plan import PlanProgress, PlanTooLargeError, Policy, PolicyNode, plan
 from .ranking import Objective, StopAdvice
 from .results import Diagnosis, diagnose
 from .session import AlreadyObservedError, Session
@@ -57,6 +58,10 @@ __all__ = [
     "NetworkSpecError",
     "Objective",
     "Order",
+    "PlanProgress",
+    "PlanTooLargeError",
+    "Policy",
+    "PolicyNode",
     "Session",
     "StopAdvice",
     "TargetsRequiredError",
@@ -66,5 +71,6 @@ __all__ = [
     "bundled_networks",
     "diagnose",
     "load_network",
+    "plan",
     "posteriors",
 ]
