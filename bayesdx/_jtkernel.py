@@ -72,6 +72,7 @@ from ._jtplan import (
     PHI0_OFF,
     PREORDER,
     READOUT,
+    SAME_SEP,
     SEP_PTR,
     SEP_VARS,
     TOP_OF,
@@ -79,7 +80,7 @@ from ._jtplan import (
     UNIT,
 )
 
-__all__ = ["run_query", "run_prior", "FREE", "SLICED", "CLAMPED", "INDICATOR"]
+__all__ = ["run_query", "run_prior", "gather_constants", "FREE", "SLICED", "CLAMPED", "INDICATOR"]
 
 #: The top belief is renormalised when it sums to less than this.
 _TINY = 1e-200
@@ -189,33 +190,60 @@ def _widths(S, kind, active, down, top, nb, wf, wb):
 
 
 # ----------------------------------------------------------------------------- clique tables
+# A query's context is the tuple Q = (kind, evs, cst, G, goff, n_g): the kind of every variable
+# and its observed state or row in ``cst`` (per-element states of clamped / indicator
+# variables); ``G`` holds the constants pre-gathered at every clamp configuration (``n_g`` of
+# them; ``goff[0, c]``: phi0 of clique c, ``goff[1, c]``: 1/U0 and ``goff[2, c]``: D0 of its
+# separator; -1 when not pre-gathered).
 @njit(cache=True)
-def _kid_message(S, F, k, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0):
+def _const(mode, T, tv, ext, w, xv, off, g, S, F, Q, b0, iw, bases):
+    kind, evs, cst, G, goff, n_g = Q
+    _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, _seg(S, CARDS), iw, bases, G,
+                g, n_g)
+
+
+@njit(cache=True)
+def _same_group(S, k, other):
+    """Whether children ``k`` and ``other`` of one clique (in KIDS order, ``other`` first) share
+    their separator: a run of equal separators in SAME_SEP leads back to ``other``."""
+    same_sep = _seg(S, SAME_SEP)
+    while same_sep[k] >= 0 and k != other:
+        k = same_sep[k]
+    return k == other
+
+
+@njit(cache=True)
+def _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, use_phi0):
     """Child ``k``'s upward message, normalised (and divided by its prior in phi0 mode)."""
     sep_ptr, sep_vars, unit, invu0_off = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, UNIT), _seg(S, INVU0_OFF)
-    cards = _seg(S, CARDS)
+    kind, goff = Q[0], Q[4]
     raw = raws[k]
     wk = wf[k]
     tmp = np.empty(raw.size)
+    inv = inv_s[k, :wk]
     for e in range(raw.size // wk):
+        src = raw[e * wk:(e + 1) * wk]
+        dst = tmp[e * wk:(e + 1) * wk]
         for b in range(wk):
-            tmp[e * wk + b] = raw[e * wk + b] * inv_s[k, b]
+            dst[b] = src[b] * inv[b]
     if use_phi0 and unit[k] == 0:
         sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
         ext = iw[_EXT_S]
-        _table_ext(sv, kind, cards, ext)
-        _load_const(MUL, tmp, sv, ext, wk, sv, invu0_off[k], F, kind, evs, cst, b0, cards, iw, bases)
+        _table_ext(sv, kind, _seg(S, CARDS), ext)
+        _const(MUL, tmp, sv, ext, wk, sv, invu0_off[k], goff[1, k], S, F, Q, b0, iw, bases)
     return tmp
 
 
 @njit(cache=True)
-def _form(S, F, c, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0):
+def _form(S, F, Q, c, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0):
     """The table of clique ``c``: its constants (sliced, gathered), the messages of its children
-    (computed ones for active children, priors otherwise) and its indicators, batch width ``w``."""
+    (computed ones for active children, priors otherwise; messages over the same separator are
+    multiplied together first) and its indicators, batch width ``w``."""
     cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
     kid_ptr, kids, sep_ptr, sep_vars = _seg(S, KID_PTR), _seg(S, KIDS), _seg(S, SEP_PTR), _seg(S, SEP_VARS)
     fac_ptr, fac_off, fac_vptr, fac_vars = _seg(S, FAC_PTR), _seg(S, FAC_OFF), _seg(S, FAC_VPTR), _seg(S, FAC_VARS)
     phi0_off, u0_off, unit, top_of = _seg(S, PHI0_OFF), _seg(S, U0_OFF), _seg(S, UNIT), _seg(S, TOP_OF)
+    kind, evs, cst, G, goff, n_g = Q
     tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
     nd = tv.size
     ext = iw[_EXT_C]
@@ -223,27 +251,39 @@ def _form(S, F, c, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, us
     T = np.empty(size * w)
     first = True
     if use_phi0:
-        _load_const(SET, T, tv, ext, w, tv, phi0_off[c], F, kind, evs, cst, b0, cards, iw, bases)
+        _const(SET, T, tv, ext, w, tv, phi0_off[c], goff[0, c], S, F, Q, b0, iw, bases)
         first = False
     else:
         for f in range(fac_ptr[c], fac_ptr[c + 1]):
             xv = fac_vars[fac_vptr[f]:fac_vptr[f + 1]]
-            _load_const(SET if first else MUL, T, tv, ext, w, xv, fac_off[f], F, kind, evs, cst, b0,
-                        cards, iw, bases)
+            _const(SET if first else MUL, T, tv, ext, w, xv, fac_off[f], -1, S, F, Q, b0, iw, bases)
             first = False
-    for j in range(kid_ptr[c], kid_ptr[c + 1]):
-        k = kids[j]
-        sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
-        if active[k]:
-            msg = _kid_message(S, F, k, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0)
+    pending = np.empty(0)
+    pend_kid = -1
+    for j in range(kid_ptr[c], kid_ptr[c + 1] + 1):
+        k = kids[j] if j < kid_ptr[c + 1] else -1
+        if k >= 0 and active[k] == 0:
+            if not use_phi0 and unit[k] == 0:
+                sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
+                _const(SET if first else MUL, T, tv, ext, w, sv, u0_off[k], -1, S, F, Q, b0, iw, bases)
+                first = False
+            continue
+        if k >= 0 and pend_kid >= 0 and wf[k] == wf[pend_kid] and _same_group(S, k, pend_kid):
+            msg = _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, use_phi0)
+            for e in range(msg.size):
+                pending[e] *= msg[e]
+            continue
+        if pend_kid >= 0:  # flush the pending product into the table
+            sv = sep_vars[sep_ptr[pend_kid]:sep_ptr[pend_kid + 1]]
             _table_ext(tv, kind, cards, ext)
-            _work_strides(tv, sv, kind, cards, wf[k], iw[_XS])
-            _apply(SET if first else MUL, T, msg, 0, ext, iw[_XS], nd, w, 1 if wf[k] > 1 else 0, iw)
+            _work_strides(tv, sv, kind, cards, wf[pend_kid], iw[_XS])
+            _apply(SET if first else MUL, T, pending, 0, ext, iw[_XS], nd, w,
+                   1 if wf[pend_kid] > 1 else 0, iw)
             first = False
-        elif not use_phi0 and unit[k] == 0:
-            _load_const(SET if first else MUL, T, tv, ext, w, sv, u0_off[k], F, kind, evs, cst, b0,
-                        cards, iw, bases)
-            first = False
+            pend_kid = -1
+        if k >= 0:
+            pending = _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, use_phi0)
+            pend_kid = k
     if first:
         T[:] = 1.0
     for i in range(nd):
@@ -278,16 +318,17 @@ def _marg(S, T, tv, w, sv, kind, iw):
 
 # ----------------------------------------------------------------------------- propagation
 @njit(cache=True)
-def _propagate(S, F, kind, evs, cst, b0, nb, read_vars, read_off, out, width, top, active, down,
-               read_from, keep, log_z, z, iw):
+def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, down, read_from, keep,
+               log_z, z, iw):
     """One collect / distribute pass over batch elements ``b0 .. b0 + nb``: writes ``log_z`` and
     ``z`` (the total of every belief) for them and adds each read variable's unnormalised
-    marginal into ``out`` (rows = batch elements, columns from ``read_off``)."""
+    marginal into ``out`` (flat (width, n_out): rows from ``read_off``, a column per element)."""
     cards, cl_ptr, cl_vars, parent = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS), _seg(S, PARENT)
     preorder, kid_ptr, kids = _seg(S, PREORDER), _seg(S, KID_PTR), _seg(S, KIDS)
     sep_ptr, sep_vars, unit = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, UNIT)
     invu0_off, d0_off = _seg(S, INVU0_OFF), _seg(S, D0_OFF)
     use_phi0 = _seg(S, MISC)[MISC_PHI0] == 1
+    kind, goff = Q[0], Q[4]
     n_cl = parent.size
     root = preorder[0]
     bases = np.empty(nb, np.int64)
@@ -304,15 +345,13 @@ def _propagate(S, F, kind, evs, cst, b0, nb, read_vars, read_off, out, width, to
         if active[c] == 0 or c == top:
             continue
         w = wf[c]
-        T = _form(S, F, c, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0)
+        T = _form(S, F, Q, c, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0)
         tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
         sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
         raw = _marg(S, T, tv, w, sv, kind, iw)
-        n_e = raw.size // w
+        sums = _column_sums(raw, w)
         for b in range(w):
-            s = 0.0
-            for e in range(n_e):
-                s += raw[e * w + b]
+            s = sums[b]
             if w == 1:
                 ls = math.log(s) if s > 0 else -math.inf
                 inv = 1.0 / s if s > 0 else 1.0
@@ -327,17 +366,16 @@ def _propagate(S, F, kind, evs, cst, b0, nb, read_vars, read_off, out, width, to
             tables[c] = T
     # ---- top
     w = wf[top]
-    T = _form(S, F, top, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases, use_phi0)
+    T = _form(S, F, Q, top, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0)
     tv = cl_vars[cl_ptr[top]:cl_ptr[top + 1]]
     if top != root:
         sv = sep_vars[sep_ptr[top]:sep_ptr[top + 1]]
         _table_ext(tv, kind, cards, iw[_EXT_C])
-        _load_const(MUL, T, tv, iw[_EXT_C], w, sv, d0_off[top], F, kind, evs, cst, b0, cards, iw, bases)
+        _const(MUL, T, tv, iw[_EXT_C], w, sv, d0_off[top], goff[2, top], S, F, Q, b0, iw, bases)
     n_e = T.size // w
+    sums = _column_sums(T, w)
     for b in range(w):
-        s = 0.0
-        for e in range(n_e):
-            s += T[e * w + b]
+        s = sums[b]
         if 0.0 < s < _TINY:
             inv = 1.0 / s
             for e in range(n_e):
@@ -368,8 +406,7 @@ def _propagate(S, F, kind, evs, cst, b0, nb, read_vars, read_off, out, width, to
             if tables[c].size > 0:
                 B = tables[c]
             else:
-                B = _form(S, F, c, w, active, raws, inv_s, wf, kind, evs, cst, b0, iw, bases,
-                          use_phi0)
+                B = _form(S, F, Q, c, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0)
             sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
             _table_ext(tv, kind, cards, iw[_EXT_C])
             wp = wb[parent[c]]
@@ -385,29 +422,52 @@ def _propagate(S, F, kind, evs, cst, b0, nb, read_vars, read_off, out, width, to
             _table_ext(tv, kind, cards, iw[_EXT_C])
             xs = iw[_XS]
             for d in range(tv.size):
-                xs[d] = 1 if tv[d] == r else 0
-            base = b0 * width + read_off[j]
-            _apply(ACC, B, out, base, iw[_EXT_C], xs, tv.size, w, width, iw)
+                xs[d] = n_out if tv[d] == r else 0
+            base = read_off[j] * n_out + b0
+            _apply(ACC, B, out, base, iw[_EXT_C], xs, tv.size, w, 1, iw)
             if w == 1 and nb > 1:
-                for bb in range(1, nb):
-                    for x in range(cards[r]):
-                        out[base + bb * width + x] = out[base + x]
-        # messages to the children on the paths to read-outs
+                for x in range(cards[r]):
+                    row = out[base + x * n_out:base + x * n_out + nb]
+                    for bb in range(1, nb):
+                        row[bb] = row[0]
+        # messages to the children on the paths to read-outs (one marginal per separator)
+        marg = np.empty(0)
+        marg_kid = -1
         for j in range(kid_ptr[c], kid_ptr[c + 1]):
             k = kids[j]
             if down[k] == 0:
                 continue
             sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
-            delta = _marg(S, B, tv, w, sv, kind, iw)
+            if marg_kid >= 0 and _same_group(S, k, marg_kid):
+                delta = marg.copy()
+            else:
+                marg = _marg(S, B, tv, w, sv, kind, iw)
+                marg_kid = k
+                # a copy only when a later sibling shares the separator
+                nxt = j + 1
+                while nxt < kid_ptr[c + 1] and down[kids[nxt]] == 0:
+                    nxt += 1
+                shared = nxt < kid_ptr[c + 1] and _same_group(S, kids[nxt], k)
+                delta = marg.copy() if shared else marg
             ext = iw[_EXT_S]
             _table_ext(sv, kind, cards, ext)
             if active[k]:
                 _work_strides(sv, sv, kind, cards, wf[k], iw[_XS])
                 _apply(DIV, delta, raws[k], 0, ext, iw[_XS], sv.size, w, 1 if wf[k] > 1 else 0, iw)
             elif unit[k] == 0:
-                _load_const(MUL, delta, sv, ext, w, sv, invu0_off[k], F, kind, evs, cst, b0, cards,
-                            iw, bases)
+                _const(MUL, delta, sv, ext, w, sv, invu0_off[k], goff[1, k], S, F, Q, b0, iw, bases)
             deltas[k] = delta
+
+
+@njit(cache=True)
+def _column_sums(T, w):
+    """Per batch element sums of a working table (rows of ``w``)."""
+    sums = np.zeros(w)
+    for e in range(T.size // w):
+        row = T[e * w:(e + 1) * w]
+        for b in range(w):
+            sums[b] += row[b]
+    return sums
 
 
 @njit(cache=True)
@@ -420,113 +480,179 @@ def _scratch(S):
 
 
 @njit(cache=True)
-def _run(S, F, kind, evs, cst, n_batch, read_vars, read_off, out, width, chunk, keep, log_z, z):
+def _run(S, F, Q, n_batch, read_vars, read_off, out, chunk, keep, log_z, z):
     """Schedule once, then propagate chunk by chunk."""
     n_cl = _seg(S, PARENT).size
     active = np.zeros(n_cl, np.int64)
     down = np.zeros(n_cl, np.int64)
     read_from = np.zeros(read_vars.size, np.int64)
-    top = _schedule(S, kind, read_vars, active, down, read_from)
+    top = _schedule(S, Q[0], read_vars, active, down, read_from)
     iw = _scratch(S)
     for b0 in range(0, n_batch, chunk):
         nb = min(chunk, n_batch - b0)
-        _propagate(S, F, kind, evs, cst, b0, nb, read_vars, read_off, out, width, top, active, down,
-                   read_from, keep, log_z, z, iw)
+        _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_batch, top, active, down, read_from,
+                   keep, log_z, z, iw)
 
 
 # ----------------------------------------------------------------------------- entry points
 @njit(cache=True)
-def _gains_bits(p_free, stacked, gains, gain_starts, gain_cards):
-    """I(T ; X) = H(T) + H(X) - H(T, X) in bits per read variable, from the stacked joints (the
-    formula of :func:`bayesdx.voi.mutual_information_stacked_bits`; below 1e-13 is noise: 0)."""
-    n_conf, width = stacked.shape
+def _gains_bits(p_free, out, gains, gain_starts, gain_cards):
+    """I(T ; X) = H(T) + H(X) - H(T, X) in bits per read variable, from the joints ``out``
+    (width x n_conf; the formula of :func:`bayesdx.voi.mutual_information_stacked_bits`, below
+    1e-13 is noise: 0)."""
+    width, n_conf = out.shape
     h_t = 0.0
     for t in range(n_conf):
         p = p_free[t]
         if p > 0:
             h_t -= p * math.log2(p)
-    plogp = np.zeros(width)
-    px = np.zeros(width)
-    for t in range(n_conf):
-        for j in range(width):
-            p = stacked[t, j]
-            if p > 0:
-                plogp[j] += p * math.log2(p)
-            px[j] += p
     for g in range(gains.size):
         acc = 0.0
         for j in range(gain_starts[g], gain_starts[g] + gain_cards[g]):
-            acc += plogp[j]
-            if px[j] > 0:
-                acc -= px[j] * math.log2(px[j])
+            row = out[j]
+            px = 0.0
+            for t in range(n_conf):
+                p = row[t]
+                if p > 0:
+                    acc += p * math.log2(p)
+                px += p
+            if px > 0:
+                acc -= px * math.log2(px)
         value = h_t + acc
         gains[g] = value if value >= 1e-13 else 0.0
 
 
 @njit(cache=True)
+def _unravel(S, kind, evs, n_batch):
+    """Per-element states of the CLAMPED variables (rows ``evs[v]``): their joint configurations,
+    C order, the first row slowest."""
+    cards = _seg(S, CARDS)
+    n_clamp = 0
+    for v in range(kind.size):
+        if kind[v] == CLAMPED:
+            n_clamp += 1
+    free = np.empty(n_clamp, np.int64)
+    for v in range(kind.size):
+        if kind[v] == CLAMPED:
+            free[evs[v]] = v
+    cst = np.empty((n_clamp, n_batch), np.int64)
+    for t in range(n_batch):
+        rem = t
+        for i in range(n_clamp - 1, -1, -1):
+            card = cards[free[i]]
+            cst[i, t] = rem % card
+            rem //= card
+    return cst
+
+
+@njit(cache=True)
 def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk, keep, out, probs, gains,
-              gain_cards):
+              gain_cards, G, goff):
     """Propagate over a batch and normalise; the one query entry point. Returns ln P(e).
 
     With ``joint`` = 1 (a joint query), ``cst`` is ignored: the CLAMPED variables, in the order
     of their ``evs`` rows, are the targets and their joint configurations (C order) the batch.
-    ``probs`` receives P(targets | e), ``out`` (n_conf x width, zeros on entry) P(targets, X | e)
-    for every read variable X side by side (columns from ``read_off``) and, when ``gains`` is
-    not empty, I(targets ; X | e) in bits per read variable. Returns ln P(e), -inf when the
-    evidence is impossible.
+    ``probs`` receives P(targets | e), ``out`` (width x n_conf, zeros on entry) P(targets, X | e)
+    for every read variable X one above the other (rows from ``read_off``) and, when ``gains`` is
+    not empty, I(targets ; X | e) in bits per read variable. ``G``, ``goff``: the constants
+    pre-gathered at every configuration by :func:`gather_constants` (``goff`` all -1: none).
+    Returns ln P(e), -inf when the evidence is impossible.
 
     With ``joint`` = 0 (a cohort), ``cst`` holds the per-case states of the CLAMPED and
     INDICATOR variables (row ``evs[v]``, -1 = unobserved) and the cases are the batch: ``out``
-    (n_cases x width) receives each case's posterior marginals (NaN for an impossible case) and
+    (width x n_cases) receives each case's posterior marginals (NaN for an impossible case) and
     ``probs`` 1.0 for a possible case, 0.0 otherwise. Returns 0.
     """
-    cards = _seg(S, CARDS)
-    n_batch, width = out.shape
+    width, n_batch = out.shape
     if joint:
-        n_clamp = 0
-        for v in range(kind.size):
-            if kind[v] == CLAMPED:
-                n_clamp += 1
-        free = np.empty(n_clamp, np.int64)
-        for v in range(kind.size):
-            if kind[v] == CLAMPED:
-                free[evs[v]] = v
-        cst = np.empty((n_clamp, n_batch), np.int64)
-        for t in range(n_batch):
-            rem = t
-            for i in range(n_clamp - 1, -1, -1):
-                card = cards[free[i]]
-                cst[i, t] = rem % card
-                rem //= card
+        cst = _unravel(S, kind, evs, n_batch)
+    Q = (kind, evs, cst, G, goff, n_batch)
     log_z = np.empty(n_batch)
     z = np.empty(n_batch)
-    _run(S, F, kind, evs, cst, n_batch, read_vars, read_off, out.reshape(-1), width, chunk, keep,
-         log_z, z)
+    _run(S, F, Q, n_batch, read_vars, read_off, out.reshape(-1), chunk, keep, log_z, z)
+    scale = np.empty(n_batch)
+    result = 0.0
     if not joint:
         for t in range(n_batch):
             ok = log_z[t] > -math.inf and z[t] > 0
             probs[t] = 1.0 if ok else 0.0
-            inv = 1.0 / z[t] if ok else math.nan
-            for j in range(width):
-                out[t, j] = out[t, j] * inv if ok else math.nan
-        return 0.0
-    peak = -math.inf
-    for t in range(n_batch):
-        peak = max(peak, log_z[t])
-    if peak == -math.inf:
-        return -math.inf
-    total = 0.0
-    for t in range(n_batch):
-        probs[t] = math.exp(log_z[t] - peak)
-        total += probs[t]
-    for t in range(n_batch):
-        probs[t] /= total
-        f = probs[t] / z[t] if z[t] > 0 else 0.0
-        for j in range(width):
-            out[t, j] *= f
-    if gains.size:
+            scale[t] = 1.0 / z[t] if ok else math.nan
+    else:
+        peak = -math.inf
+        for t in range(n_batch):
+            peak = max(peak, log_z[t])
+        if peak == -math.inf:
+            return -math.inf
+        total = 0.0
+        for t in range(n_batch):
+            probs[t] = math.exp(log_z[t] - peak)
+            total += probs[t]
+        for t in range(n_batch):
+            probs[t] /= total
+            scale[t] = probs[t] / z[t] if z[t] > 0 else 0.0
+        result = peak + math.log(total)
+    for j in range(width):
+        row = out[j]
+        for t in range(n_batch):
+            row[t] *= scale[t]
+    if joint and gains.size:
         _gains_bits(probs, out, gains, read_off, gain_cards)
-    return peak + math.log(total)
+    return result
+
+
+@njit(cache=True)
+def gather_constants(S, F, kind, evs, max_floats):
+    """The constants of the phi0 plan that hold a CLAMPED variable (``kind``: CLAMPED targets,
+    every other variable FREE), gathered at every joint configuration of the clamped variables:
+    ``(G, goff)`` for :func:`run_query`; ``goff`` all -1 when they would exceed ``max_floats``."""
+    cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
+    sep_ptr, sep_vars, parent = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, PARENT)
+    phi0_off, invu0_off, d0_off = _seg(S, PHI0_OFF), _seg(S, INVU0_OFF), _seg(S, D0_OFF)
+    n_cl = parent.size
+    n_batch = 1
+    for v in range(kind.size):
+        if kind[v] == CLAMPED:
+            n_batch *= cards[v]
+    goff = np.full((3, n_cl), -1, np.int64)
+    iw = _scratch(S)
+    total = 0
+    for c in range(n_cl):
+        for which in range(3):
+            if which == 0:
+                xv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+            else:
+                if parent[c] < 0:
+                    continue
+                xv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
+            size = _table_ext(xv, kind, cards, iw[_EXT_C])
+            clamped = False
+            for v in xv:
+                clamped |= kind[v] == CLAMPED
+            if clamped and (which > 0 or phi0_off[c] >= 0):
+                goff[which, c] = total
+                total += size * n_batch
+    if total > max_floats or total == 0:
+        return np.zeros(0), np.full((3, n_cl), -1, np.int64)
+    G = np.empty(total)
+    cst = _unravel(S, kind, evs, n_batch)
+    bases = np.empty(n_batch, np.int64)
+    none = np.full((3, n_cl), -1, np.int64)
+    for c in range(n_cl):
+        for which in range(3):
+            g = goff[which, c]
+            if g < 0:
+                continue
+            if which == 0:
+                xv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+                off = phi0_off[c]
+            else:
+                xv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
+                off = invu0_off[c] if which == 1 else d0_off[c]
+            size = _table_ext(xv, kind, cards, iw[_EXT_C])
+            view = G[g:g + size * n_batch]
+            _load_const(SET, view, xv, iw[_EXT_C], n_batch, xv, off, F, kind, evs, cst, 0, cards, iw,
+                        bases, G, -1, n_batch)
+    return G, goff
 
 
 @njit(cache=True)
@@ -541,7 +667,7 @@ def run_prior(S, F):
     n_cl = parent.size
     kind = np.zeros(cards.size, np.int64)
     evs = np.zeros(cards.size, np.int64)
-    cst = np.zeros((1, 1), np.int64)
+    Q = (kind, evs, np.zeros((1, 1), np.int64), np.zeros(0), np.full((3, n_cl), -1, np.int64), 1)
     iw = _scratch(S)
     bases = np.zeros(1, np.int64)
     active = np.zeros(n_cl, np.int64)
@@ -552,7 +678,7 @@ def run_prior(S, F):
         unit[c] = 0
     for i in range(preorder.size - 1, -1, -1):
         c = preorder[i]
-        T = _form(S, F, c, 1, active, raws, inv_s, wf, kind, evs, cst, 0, iw, bases, False)
+        T = _form(S, F, Q, c, 1, active, raws, inv_s, wf, 0, iw, bases, False)
         if use_phi0:
             F[phi0_off[c]:phi0_off[c] + T.size] = T
         if c != preorder[0]:
@@ -568,12 +694,12 @@ def run_prior(S, F):
             unit[c] = 1 if is_unit else 0
     for i in range(preorder.size):
         c = preorder[i]
-        B = _form(S, F, c, 1, active, raws, inv_s, wf, kind, evs, cst, 0, iw, bases, False)
+        B = _form(S, F, Q, c, 1, active, raws, inv_s, wf, 0, iw, bases, False)
         tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
         if c != preorder[0]:
             sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
             _table_ext(tv, kind, cards, iw[_EXT_C])
-            _load_const(MUL, B, tv, iw[_EXT_C], 1, sv, d0_off[c], F, kind, evs, cst, 0, cards, iw, bases)
+            _const(MUL, B, tv, iw[_EXT_C], 1, sv, d0_off[c], -1, S, F, Q, 0, iw, bases)
         for j in range(kid_ptr[c], kid_ptr[c + 1]):
             k = kids[j]
             sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]

@@ -14,6 +14,7 @@ merging adjacent axes, so that the innermost loop runs over contiguous memory.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 SET, MUL, ACC, DIV = 0, 1, 2, 3
@@ -25,30 +26,50 @@ _EXT_C, _EXT_S, _XS, _ME, _MX, _IDX = 0, 1, 2, 3, 4, 5
 
 # ----------------------------------------------------------------------------- primitives
 @njit(cache=True)
-def _merge(ext, xs, nd, w, xw, me, mx):
-    """Merge adjacent axes (batch innermost) whose operand strides are contiguous; returns the
-    number of merged axes (``me`` extents, ``mx`` operand strides, innermost first)."""
+def _merge(ext, xs, nd, w, xw, iw):
+    """Merge adjacent axes (batch innermost) whose operand strides are contiguous into rows
+    ``iw[_ME]`` (extents) and ``iw[_MX]`` (operand strides), innermost first; returns their
+    number and the total size."""
     m = 0
     if w > 1:
-        me[0] = w
-        mx[0] = xw
+        iw[_ME, 0] = w
+        iw[_MX, 0] = xw
         m = 1
+    total = w
     for d in range(nd - 1, -1, -1):
         e = ext[d]
         if e == 1:
             continue
+        total *= e
         s = xs[d]
-        if m > 0 and s == me[m - 1] * mx[m - 1]:
-            me[m - 1] *= e
+        if m > 0 and s == iw[_ME, m - 1] * iw[_MX, m - 1]:
+            iw[_ME, m - 1] *= e
         else:
-            me[m] = e
-            mx[m] = s
+            iw[_ME, m] = e
+            iw[_MX, m] = s
             m += 1
     if m == 0:
-        me[0] = 1
-        mx[0] = 0
+        iw[_ME, 0] = 1
+        iw[_MX, 0] = 0
         m = 1
-    return m
+    for k in range(m):
+        iw[_IDX, k] = 0
+    return m, total
+
+
+@njit(cache=True, inline="always")
+def _advance(iw, m, x):
+    """Step the odometer over merged axes 1..m-1; returns the operand offset."""
+    k = 1
+    while k < m:
+        iw[_IDX, k] += 1
+        x += iw[_MX, k]
+        if iw[_IDX, k] < iw[_ME, k]:
+            break
+        x -= iw[_MX, k] * iw[_ME, k]
+        iw[_IDX, k] = 0
+        k += 1
+    return x
 
 
 @njit(cache=True)
@@ -56,100 +77,82 @@ def _apply(mode, T, X, xbase, ext, xs, nd, w, xw, iw):
     """Combine working table ``T`` (axes ``ext[:nd]`` then a batch of ``w``) with ``X`` read at
     ``xbase + sum_d i_d xs[d] + b xw``: SET T = X, MUL T *= X, ACC X += T, DIV T = T / X (0
     where X is 0)."""
-    me, mx, idx = iw[_ME], iw[_MX], iw[_IDX]
-    m = _merge(ext, xs, nd, w, xw, me, mx)
-    n_in = me[0]
-    s_in = mx[0]
-    total = 1
-    for k in range(m):
-        total *= me[k]
-        idx[k] = 0
-    t = 0
+    m, total = _merge(ext, xs, nd, w, xw, iw)
+    n_in = np.uint64(iw[_ME, 0])
+    s_in = iw[_MX, 0]
+    t = np.uint64(0)
     x = xbase
-    for _ in range(total // n_in):
-        if mode == MUL:
-            if s_in == 1:
+    # unsigned indices: numba then skips its negative-index wraparound, and the loops vectorise
+    for _ in range(total // iw[_ME, 0]):
+        xx = np.uint64(x)
+        if s_in == 1:
+            if mode == MUL:
                 for i in range(n_in):
-                    T[t + i] *= X[x + i]
-            elif s_in == 0:
-                v = X[x]
+                    T[t + i] *= X[xx + i]
+            elif mode == SET:
+                for i in range(n_in):
+                    T[t + i] = X[xx + i]
+            elif mode == ACC:
+                for i in range(n_in):
+                    X[xx + i] += T[t + i]
+            else:
+                for i in range(n_in):
+                    v = X[xx + i]
+                    T[t + i] = T[t + i] / v if v != 0.0 else 0.0
+        elif s_in == 0:
+            v = X[xx]
+            if mode == MUL:
                 for i in range(n_in):
                     T[t + i] *= v
-            else:
-                for i in range(n_in):
-                    T[t + i] *= X[x + i * s_in]
-        elif mode == SET:
-            if s_in == 1:
-                for i in range(n_in):
-                    T[t + i] = X[x + i]
-            elif s_in == 0:
-                v = X[x]
+            elif mode == SET:
                 for i in range(n_in):
                     T[t + i] = v
-            else:
-                for i in range(n_in):
-                    T[t + i] = X[x + i * s_in]
-        elif mode == ACC:
-            if s_in == 0:
+            elif mode == ACC:
                 acc = 0.0
                 for i in range(n_in):
                     acc += T[t + i]
-                X[x] += acc
-            elif s_in == 1:
-                for i in range(n_in):
-                    X[x + i] += T[t + i]
+                X[xx] += acc
             else:
                 for i in range(n_in):
-                    X[x + i * s_in] += T[t + i]
+                    T[t + i] = T[t + i] / v if v != 0.0 else 0.0
         else:
+            ss = np.uint64(s_in)
             for i in range(n_in):
-                v = X[x + i * s_in]
-                T[t + i] = T[t + i] / v if v != 0.0 else 0.0
+                j = xx + i * ss
+                if mode == MUL:
+                    T[t + i] *= X[j]
+                elif mode == SET:
+                    T[t + i] = X[j]
+                elif mode == ACC:
+                    X[j] += T[t + i]
+                else:
+                    v = X[j]
+                    T[t + i] = T[t + i] / v if v != 0.0 else 0.0
         t += n_in
-        k = 1
-        while k < m:
-            idx[k] += 1
-            x += mx[k]
-            if idx[k] < me[k]:
-                break
-            x -= mx[k] * me[k]
-            idx[k] = 0
-            k += 1
+        x = _advance(iw, m, x)
 
 
 @njit(cache=True)
 def _gather(mode, T, X, bases, ext, xs, nd, w, iw):
     """SET or MUL ``T[j, b]`` by ``X[bases[b] + off_j]``: a constant gathered per batch element."""
-    me, mx, idx = iw[_ME], iw[_MX], iw[_IDX]
-    m = _merge(ext, xs, nd, 1, 0, me, mx)
-    n_in = me[0]
-    s_in = mx[0]
-    total = 1
-    for k in range(m):
-        total *= me[k]
-        idx[k] = 0
+    m, total = _merge(ext, xs, nd, 1, 0, iw)
+    n_in = iw[_ME, 0]
+    s_in = iw[_MX, 0]
+    ww = np.uint64(w)
     t = 0
     x = 0
     for _ in range(total // n_in):
         for i in range(n_in):
             off = x + i * s_in
-            tt = (t + i) * w
+            tt = np.uint64((t + i) * w)
             if mode == SET:
-                for b in range(w):
-                    T[tt + b] = X[bases[b] + off]
+                for b in range(ww):
+                    T[tt + b] = X[np.uint64(bases[b] + off)]
             else:
-                for b in range(w):
-                    T[tt + b] *= X[bases[b] + off]
+                for b in range(ww):
+                    T[tt + b] *= X[np.uint64(bases[b] + off)]
         t += n_in
-        k = 1
-        while k < m:
-            idx[k] += 1
-            x += mx[k]
-            if idx[k] < me[k]:
-                break
-            x -= mx[k] * me[k]
-            idx[k] = 0
-            k += 1
+        x = _advance(iw, m, x)
 
 
 @njit(cache=True)
@@ -185,9 +188,13 @@ def _work_strides(tv, xv, kind, cards, wx, xs):
 
 
 @njit(cache=True)
-def _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, cards, iw, bases):
+def _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, cards, iw, bases, G, g, n_g):
     """SET or MUL the working table ``T`` over ``tv`` by the constant over ``xv`` at ``F[off:]``,
-    sliced at the observed states and gathered at the clamped ones."""
+    sliced at the observed states and gathered at the clamped ones; read from its pre-gathered
+    copy ``G[g:]`` instead when ``g`` >= 0 (see :func:`_load_gathered`)."""
+    if g >= 0:
+        _load_gathered(mode, T, tv, ext, w, xv, g, G, n_g, kind, evs, b0, cards, iw)
+        return
     xs = iw[_XS]
     nd = tv.size
     stride = 1
@@ -226,3 +233,32 @@ def _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, cards, iw, 
     _gather(mode, T, F, bases, ext, xs, nd, w, iw)
 
 
+
+
+@njit(cache=True)
+def _load_gathered(mode, T, tv, ext, w, xv, g, G, n_g, kind, evs, b0, cards, iw):
+    """SET or MUL ``T`` by a constant gathered beforehand at every configuration of the clamped
+    variables: ``G[g:]`` is C-ordered over the constant's other variables, then the ``n_g``
+    configurations (so the batch axis is contiguous and the read is a strided copy)."""
+    xs = iw[_XS]
+    nd = tv.size
+    stride = n_g
+    base = g + b0
+    j = xv.size - 1
+    for i in range(nd - 1, -1, -1):
+        v = tv[i]
+        if j >= 0 and xv[j] == v:
+            k = kind[v]
+            if k == FREE or k == INDICATOR:
+                xs[i] = stride
+                stride *= cards[v]
+            elif k == SLICED:
+                xs[i] = 0
+                base += evs[v] * stride
+                stride *= cards[v]
+            else:
+                xs[i] = 0
+            j -= 1
+        else:
+            xs[i] = 0
+    _apply(mode, T, G, base, ext, xs, nd, w, 1, iw)

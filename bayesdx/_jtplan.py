@@ -5,7 +5,8 @@ A plan is two arrays:
 
 ``S`` (int64)
     The tree: variables' cardinalities, cliques and separators as sorted variable lists (CSR),
-    parent / depth / preorder, the clique holding each variable closest to the root (``TOP_OF``,
+    parent / depth / preorder, children (siblings with equal separators adjacent, ``SAME_SEP``
+    pointing to the previous one), the clique holding each variable closest to the root (``TOP_OF``,
     where its evidence is entered) and its smallest clique (``READOUT``), the constant factors
     multiplied into each clique (CSR over factors, each a sorted variable list and an offset into
     ``F``) and the offsets of the prior messages. ``S`` starts with a header of ``N_SEGMENTS``
@@ -34,8 +35,8 @@ __all__ = ["TreePlan", "N_SEGMENTS", "choose_root"]
 
 (CARDS, CL_PTR, CL_VARS, PARENT, DEPTH, PREORDER, KID_PTR, KIDS, SEP_PTR, SEP_VARS, TOP_OF,
  READOUT, UNIT, FAC_PTR, FAC_OFF, FAC_VPTR, FAC_VARS, PHI0_OFF, U0_OFF, INVU0_OFF, D0_OFF,
- MISC) = range(22)
-N_SEGMENTS = 22
+ MISC, SAME_SEP) = range(23)
+N_SEGMENTS = 23
 #: MISC[MISC_PHI0]: 1 when clique tables are loaded from stored ``phi0``, 0 when formed from CPTs.
 MISC_PHI0 = 0
 
@@ -151,6 +152,14 @@ class TreePlan:
                     top_of[v] = c
                 if readout[v] < 0 or self.sizes[c] < self.sizes[readout[v]]:
                     readout[v] = c
+        # siblings over the same separator are adjacent: their messages are multiplied together
+        # before entering the parent, and the parent's belief is summed onto it once
+        children = [sorted(kids, key=lambda c: (seps[c], c)) for kids in children]
+        same_sep = [-1] * k
+        for kids in children:
+            for a, b in zip(kids, kids[1:]):
+                if seps[a] == seps[b]:
+                    same_sep[b] = a
         self.parent, self.preorder, self.children, self.seps = parent, order, children, seps
         # each CPT goes to the smallest clique holding its family, moved to sorted axes
         holders: dict[int, list[int]] = {}
@@ -209,7 +218,7 @@ class TreePlan:
             sep_vars, np.asarray(top_of, np.int64), np.asarray(readout, np.int64),
             np.zeros(k, np.int64), fac_ptr, fac_off[fac_order] if fac_order else np.zeros(0, np.int64),
             fvptr, fvars, phi0_off, u0_off, inv_off, d0_off,
-            np.array([1 if self.phi0_mode else 0], np.int64),
+            np.array([1 if self.phi0_mode else 0], np.int64), np.asarray(same_sep, np.int64),
         ]
         assert len(segments) == N_SEGMENTS
         header = np.zeros(2 * N_SEGMENTS, np.int64)

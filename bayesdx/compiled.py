@@ -108,6 +108,8 @@ class CompiledEngine(Engine):
     name = "compiled"
     #: Floats of working tables per chunk of the batch (about 512 KiB: chunks stay in cache).
     chunk_floats = 2**16
+    #: Largest store of constants gathered at the targets' configurations, per target set.
+    gather_max_floats = 2**22
 
     def __init__(self, arrays: ModelArrays, heuristics: Sequence[str] = tri.HEURISTICS,
                  phi0_max_entries: float = 2**21, keep_max_floats: float = 2**24):
@@ -126,7 +128,8 @@ class CompiledEngine(Engine):
         self._keep_max = keep_max_floats
         self.total_clique_size = plan.total_size
         self.cliques = [tuple(nodes[v] for v in c) for c in plan.cliques]
-        self._reads: dict = {}
+        self._no_gather = (np.zeros(0), np.full((3, len(plan.cliques)), -1, np.int64))
+        self._gathered: dict = {}
 
     # ------------------------------------------------------------------ helpers
     def _encode(self, evidence: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -150,13 +153,31 @@ class CompiledEngine(Engine):
         keep = int(sliced * chunk <= self._keep_max)
         return chunk, keep
 
+    def _gather(self, free: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """The constants gathered at every configuration of the targets ``free`` (cached for the
+        last few target sets): loading them is then a strided copy instead of a gather."""
+        got = self._gathered.get(free)
+        if got is None:
+            if not free:
+                return self._no_gather
+            kind = np.zeros(len(self._cards), np.int64)
+            evs = np.zeros(len(self._cards), np.int64)
+            for i, v in enumerate(free):
+                kind[v], evs[v] = CLAMPED, i
+            got = _kernel().gather_constants(self._plan.S, self._plan.F, kind, evs, self.gather_max_floats)
+            if len(self._gathered) >= 4:
+                self._gathered.pop(next(iter(self._gathered)))
+            self._gathered[free] = got
+        return got
+
     # ------------------------------------------------------------------ queries
     def log_prob_evidence(self, evidence: Mapping[str, int]) -> float:
         """ln P(evidence); -inf when the evidence is impossible."""
         kind, evs = self._encode(evidence)
         empty = np.zeros(0, np.int64)
         return float(_kernel().run_query(self._plan.S, self._plan.F, kind, evs, _NO_CST, 1, empty,
-                                         empty, 1, 1, np.zeros((1, 0)), np.empty(1), np.empty(0), empty))
+                                         empty, 1, 1, np.zeros((0, 1)), np.empty(1), np.empty(0), empty,
+                                         *self._no_gather))
 
     def joint_query(self, evidence, targets, nodes):
         kind, evs = self._encode(evidence)
@@ -184,11 +205,13 @@ class CompiledEngine(Engine):
         read_cards = np.fromiter((cards[v] for _, v in read), np.int64, len(read))
         fixed = frozenset(v for v in range(len(cards)) if kind[v] != FREE)
         chunk, keep = self._chunk(fixed, n_conf)
-        stacked = np.zeros((n_conf, width))
+        joints = np.zeros((width, n_conf))
+        stacked = joints.T  # P(targets, X | e) side by side, a row per target configuration
         p_free = np.empty(n_conf)
         gains = np.empty(len(read))
         log_pe = _kernel().run_query(self._plan.S, self._plan.F, kind, evs, _NO_CST, 1, read_vars,
-                                     read_off, chunk, keep, stacked, p_free, gains, read_cards)
+                                     read_off, chunk, keep, joints, p_free, gains, read_cards,
+                                     *self._gather(tuple(free)))
         if not math.isfinite(log_pe):
             raise ZeroProbabilityEvidence("P(evidence) = 0")
         shape = tuple(cards[v] for v in t_idx)
@@ -265,16 +288,16 @@ class CompiledEngine(Engine):
             return out, possible
         fixed = frozenset(v for v in range(len(cards)) if kind[v] in (SLICED, CLAMPED))
         chunk, keep = self._chunk(fixed, n_cases)
-        buf = np.zeros((n_cases, width))
+        buf = np.zeros((width, n_cases))
         flags = np.zeros(n_cases)
         empty = np.zeros(0, np.int64)
         _kernel().run_query(self._plan.S, self._plan.F, kind, evs, cst, 0, np.asarray(read, np.int64),
                             np.fromiter((offsets[v] for v in read), np.int64, len(read)), chunk, keep,
-                            buf, flags, np.zeros(0), empty)
+                            buf, flags, np.zeros(0), empty, *self._no_gather)
         ok = possible[:] = flags > 0
         for name, v in zip(nodes, n_idx):
             if v in offsets:
-                out[name][:] = buf[:, offsets[v]:offsets[v] + cards[v]]
+                out[name][:] = buf[offsets[v]:offsets[v] + cards[v]].T
             else:
                 m = np.zeros((n_cases, cards[v]))
                 if kind[v] == SLICED:
