@@ -156,26 +156,46 @@ def _children(network) -> dict[str, tuple[str, ...]]:
     return cache[key]
 
 
+def _deterministic(network, node: str) -> bool:
+    """Whether every row of ``node``'s table is a point mass (a function of its parents)."""
+    key = ("deterministic", node)
+    cache = network._cache
+    if key not in cache:
+        table = network.arrays.cpts[node]
+        cache[key] = bool(np.all((table == 0.0) | (table == 1.0)))
+    return cache[key]
+
+
 def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequence[str]):
     """P(targets, free | evidence) when every node of ``free`` is an unobserved leaf, else None.
 
-    Unobserved leaves R factor out of the joint: P(targets, R | e) = Σ_P P(targets, P | e)
-    Π_r P(r | pa(r)), with P the parents of R that are neither targets nor observed. P(targets,
-    P | e) is read from the diagnosis' query when P has at most one node (no engine call), else
-    asked of the engine for P, which is much smaller than the readouts' joint.
+    Unobserved leaves R factor out of the joint: P(targets, R | e) = Σ_H P(targets, H | e)
+    Π_r P(r | pa(r)), with H the parents of R that are neither targets nor observed. A parent
+    that is a deterministic function of targets and observed nodes (a summary such as "overt
+    thyroid disease") is folded into each readout's table, since P(a | targets, e) is its own
+    table; for the others, P(targets, H | e) is read from the diagnosis' query when there is at
+    most one (no engine call), else asked of the engine, which is much smaller than the readouts'
+    joint.
     """
     kids = _children(network)
     if any(kids[r] for r in free):
         return None
     arrays, targets = network.arrays, network.targets
+    known = set(targets) | set(evidence)
+    folded: list[str] = []
     hidden: list[str] = []
     for r in free:
         for parent in arrays.parents[r]:
-            if parent not in targets and parent not in evidence and parent not in hidden:
+            if parent in known or parent in folded or parent in hidden:
+                continue
+            if _deterministic(network, parent) and set(arrays.parents[parent]) <= known:
+                folded.append(parent)
+            else:
                 hidden.append(parent)
-    names = (*targets, *hidden, *free)
+    names = (*targets, *hidden, *free, *folded)
     cards = [arrays.card(n) for n in names]
-    if float(np.prod(cards, dtype=float)) > 5e7:  # let the engine batch it instead
+    n_core = len(targets) + len(hidden) + len(free)
+    if float(np.prod(cards[:n_core], dtype=float)) > 5e7:  # let the engine batch it instead
         return None
     if not hidden:
         joint = query.target_joint
@@ -184,16 +204,27 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
     else:
         joint = network.engine.group_joint(evidence, targets, hidden)
     position = {n: k for k, n in enumerate(names)}
-    product = np.reshape(joint, (*joint.shape, *([1] * len(free))))
-    for r in free:
-        index = tuple(evidence[p] if p in evidence else slice(None) for p in arrays.parents[r])
-        table = arrays.cpts[r][index]
-        axes = [position[p] for p in arrays.parents[r] if p not in evidence] + [position[r]]
-        order = np.argsort(axes)
+
+    def factor(node):
+        """``node``'s table over all axes (length 1 where it does not depend), observed parents
+        sliced at their states."""
+        index = tuple(evidence[p] if p in evidence else slice(None) for p in arrays.parents[node])
+        axes = [position[p] for p in arrays.parents[node] if p not in evidence] + [position[node]]
         shape = [1] * len(names)
         for k in axes:
             shape[k] = cards[k]
-        product = product * np.transpose(table, order).reshape(shape)
+        return np.transpose(arrays.cpts[node][index], np.argsort(axes)).reshape(shape)
+
+    product = np.reshape(joint, (*joint.shape, *([1] * (len(free) + len(folded)))))
+    for r in free:
+        table = factor(r)
+        summaries = [a for a in arrays.parents[r] if a in folded]
+        for a in summaries:  # P(r | targets, ...) = Σ_a P(a | its parents) P(r | a, ...)
+            table = table * factor(a)
+        if summaries:
+            table = table.sum(axis=tuple(position[a] for a in summaries), keepdims=True)
+        product = product * table
+    product = product.reshape(product.shape[:n_core])
     hidden_axes = tuple(range(len(targets), len(targets) + len(hidden)))
     return product.sum(axis=hidden_axes) if hidden_axes else product
 

@@ -301,3 +301,38 @@ def test_leaf_readouts_shortcut_equals_the_engine_group_joint():
                 np.testing.assert_allclose(fast, net.engine.group_joint(ev, net.targets, free),
                                            atol=1e-14)
     assert used >= 10
+
+
+def test_deterministic_summaries_of_targets_are_folded_into_the_readouts():
+    """A readout whose parent is a deterministic function of the targets (the bundled network's
+    overt_thyroid, any_myositis, ...) is valued without asking the engine for that parent, and
+    exactly, even when the summary has an observed child."""
+    from bayesdx.ranking import _leaf_group_joint
+
+    rng = np.random.default_rng(11)
+
+    def table(*shape):
+        t = rng.gamma(0.8, size=shape)
+        return t / t.sum(axis=-1, keepdims=True)
+
+    nodes = ("t1", "t2", "s", "h", "seen", "r1", "r2", "r3")
+    parents = {"t1": (), "t2": (), "s": ("t1",), "h": ("t2", "s"), "seen": ("s",),
+               "r1": ("s", "h"), "r2": ("t2", "s"), "r3": ("h",)}
+    states = {"t1": ("a", "b", "c"), "t2": ("no", "yes"), "s": ("off", "on"), "h": ("x", "y", "z"),
+              "seen": ("neg", "pos"), "r1": ("lo", "hi"), "r2": ("lo", "mid", "hi"),
+              "r3": ("lo", "hi")}
+    cpts = {"t1": table(3), "t2": table(2), "s": np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]),
+            "h": table(2, 2, 3), "seen": table(2, 2), "r1": table(2, 3, 2), "r2": table(2, 2, 3),
+            "r3": table(3, 2)}
+    arrays = ModelArrays(nodes=nodes, states=states, parents=parents, cpts=cpts)
+    orders = [Order("panel", ["r1", "r2", "r3"], cost_usd=10.0)]
+    model = DecisionModel([Action("treat", "t1", ["b", "c"], 1.0, 0.4)], usd_per_util=1000.0)
+    net = Network(arrays, name="summaries", targets=["t1", "t2"], tests=["seen", "r1", "r2", "r3"],
+                  orders=orders, decisions=model)
+    for evidence in ({}, {"seen": "pos"}, {"seen": "neg", "r3": "hi"}):
+        ev = net.encode_evidence(evidence)
+        query = net.engine.joint_query(ev, net.targets, [n for n in nodes if n not in net.targets])
+        free = [r for r in ("r1", "r2", "r3") if r not in ev]
+        fast = _leaf_group_joint(net, ev, query, free)
+        np.testing.assert_allclose(fast, net.engine.group_joint(ev, net.targets, free), atol=1e-14)
+        check_against_oracle(net, BruteForce(arrays), evidence)
