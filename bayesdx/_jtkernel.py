@@ -364,6 +364,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
         raws[c] = raw
         if keep and down[c] and wf[c] == wb[c]:
             tables[c] = T
+        T = np.empty(0)  # released before the next table is formed
     # ---- top
     w = wf[top]
     T = _form(S, F, Q, top, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0)
@@ -457,6 +458,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
             elif unit[k] == 0:
                 _const(MUL, delta, sv, ext, w, sv, invu0_off[k], goff[1, k], S, F, Q, b0, iw, bases)
             deltas[k] = delta
+        B = np.empty(0)
 
 
 @njit(cache=True)
@@ -692,6 +694,7 @@ def run_prior(S, F):
                 if abs(u[e] - 1.0) > 1e-14:
                     is_unit = False
             unit[c] = 1 if is_unit else 0
+        T = np.empty(0)
     for i in range(preorder.size):
         c = preorder[i]
         B = _form(S, F, Q, c, 1, active, raws, inv_s, wf, 0, iw, bases, False)
@@ -706,4 +709,5 @@ def run_prior(S, F):
             m = _marg(S, B, tv, 1, sv, kind, iw)
             for e in range(m.size):
                 F[d0_off[k] + e] = m[e] * F[invu0_off[k] + e]
+        B = np.empty(0)
     return 0

@@ -106,8 +106,9 @@ class CompiledEngine(Engine):
     """
 
     name = "compiled"
-    #: Floats of working tables per chunk of the batch (about 512 KiB: chunks stay in cache).
-    chunk_floats = 2**16
+    #: Floats of working tables per chunk of the batch (8 MiB: few chunks, each op runs over
+    #: long rows; smaller chunks fit the cache better but repeat every op more often).
+    chunk_floats = 2**20
     #: Largest store of constants gathered at the targets' configurations, per target set.
     gather_max_floats = 2**22
 
