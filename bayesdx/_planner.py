@@ -35,7 +35,7 @@ import numpy as np
 from .exceptions import BayesdxError
 from .orders import Order, outcome_table
 
-__all__ = ["PlanProgress", "PlanTooLargeError", "EngineSearch", "FactoredSearch", "conditioning_set"]
+__all__ = ["PlanProgress", "PlanTooLargeError", "EngineSearch"]
 
 
 class PlanTooLargeError(BayesdxError, ValueError):
@@ -181,12 +181,19 @@ class _Search:
         return p_help, meu, p_help @ self.b
 
     # -- subclasses ----------------------------------------------------------------------------
-    def root(self):
-        """(state, P(each action helps)) at the start."""
+    def root(self, evidence: Mapping[str, int]):
+        """The state at the start. A state is ``(key, data, p_help)``: ``key`` is hashable and
+        names the evidence reached, ``p_help`` is P(each action helps | that evidence)."""
         raise NotImplementedError
 
-    def tables(self, state, which: Sequence[int]) -> dict[int, _Table | None]:
-        """Outcome tables of orders ``which`` at ``state`` (None: nothing left to report)."""
+    def bounds(self, state, mask: int) -> tuple[float, float]:
+        """(MEU, an upper bound on the expected utility of any policy using the orders in
+        ``mask``, before their costs) at ``state``."""
+        return self.stop_values(state[2])
+
+    def tables(self, state, which: Sequence[int], mask: int) -> dict[int, _Table | None]:
+        """Outcome tables of orders ``which`` at ``state`` (None: nothing left to report); each
+        table's ``eupi`` bounds what the orders in ``mask`` other than its own can achieve."""
         raise NotImplementedError
 
     # -- values ------------------------------------------------------------------------------
@@ -199,12 +206,15 @@ class _Search:
             return hit[0]
         best, choice = meu, -1
         if horizon > 0 and mask:
-            limit = eupi - meu - self.tol  # EVPI: no order costing more can pay off
             cost = self.cost
+            cheapest = next(cost[j] for j in self.by_cost if mask >> j & 1)
+            if eupi - meu - self.tol <= cheapest:
+                return best  # no order can pay for itself; not memoised (cheap to repeat)
+            limit = eupi - meu - self.tol  # no order costing more can pay off
             candidates = [i for i in range(len(self.orders)) if mask >> i & 1 and cost[i] < limit]
             if not candidates:
                 return best  # stopping is optimal; cheap to recompute, not memoised
-            tables = self.tables(state, candidates)
+            tables = self.tables(state, candidates, mask)
             scored = []
             for i in candidates:
                 table = tables[i]
@@ -235,9 +245,9 @@ class _Search:
         self.memo[memo_key] = (best, choice)
         return best
 
-    def choice(self, state, p_help: np.ndarray, mask: int, horizon: int) -> int:
+    def choice(self, state, mask: int, horizon: int) -> int:
         """Index of the best first order at a state, or -1 to stop."""
-        meu, eupi = self.stop_values(p_help)
+        meu, eupi = self.bounds(state, mask)
         self.value(state, meu, eupi, mask, horizon)
         return self.memo.get((state[0], mask, horizon), (meu, -1))[1]
 
@@ -258,18 +268,18 @@ class EngineSearch(_Search):
 
     def root(self, evidence: Mapping[str, int]):
         evidence = dict(evidence)
-        state = (_key(evidence), evidence)
+        key = _key(evidence)
         free = self._free(evidence, range(len(self.orders)))
         singles = [i for i in free if len(free[i]) == 1]
         nodes = list(dict.fromkeys(free[i][0] for i in singles))
         query = self._query(self.engine.joint_query, evidence, self.targets, nodes)
-        have = self.cache.setdefault(state[0], {})
+        have = self.cache.setdefault(key, {})
         for i in singles:
             have[i] = self._table(i, evidence, query.node_joints[free[i][0]])
-        return state, np.ravel(query.target_joint) @ self.ind
+        return key, evidence, np.ravel(query.target_joint) @ self.ind
 
-    def tables(self, state, which):
-        key, evidence = state
+    def tables(self, state, which, mask):
+        key, evidence, _ = state
         have = self.cache.setdefault(key, {})
         missing = [i for i in which if i not in have]
         self._evaluated()
@@ -298,170 +308,5 @@ class EngineSearch(_Search):
         for outcome in table.outcomes:
             child = dict(evidence)
             child.update({r: self.index[r][s] for r, s in outcome.items()})
-            children.append((_key(child), child))
+            children.append((_key(child), child, p_help[len(children)]))
         return _Table(p, p_help, meu, eupi, table.outcomes, children.__getitem__)
-
-
-class FactoredSearch(_Search):
-    """Outcome tables by numpy alone, for orders whose results are independent given a small
-    set C of nodes: the targets and the hidden parents that two orders' readouts share.
-
-    Then P(C, results of the orders done | e0) = P(C | e0) * prod over those orders of
-    P(result | C, e0): a state is that weight tensor over C, and an order's outcome table at any
-    state is one contraction with its likelihood. P(result | C, e0) is read from the readouts'
-    tables when they are leaves whose parents lie in C or the evidence, and asked of the engine
-    (one query for all single-readout orders, one per other order) otherwise.
-    """
-
-    method = "factored"
-
-    def __init__(self, network, orders, model, conditioning: Sequence[str], **kw):
-        super().__init__(network, orders, model, **kw)
-        self.conditioning = tuple(conditioning)
-        arrays = network.arrays
-        self.axes = {n: k for k, n in enumerate(self.conditioning)}
-        self.shape = tuple(arrays.card(n) for n in self.conditioning)
-        # the actions read only their targets: the indicator over those axes
-        acting = sorted({self.axes[a.target] for a in model.actions})
-        self.acting = tuple(acting)
-        ind = self.ind.reshape(*(arrays.card(t) for t in self.targets), -1)
-        drop = tuple(k for k in range(len(self.targets)) if k not in acting)
-        ind = ind.max(axis=drop) if drop else ind  # constant along the axes dropped
-        self.ind_acting = ind.reshape(-1, ind.shape[-1])
-
-    # -- likelihoods ---------------------------------------------------------------------------
-    def root(self, evidence: Mapping[str, int]):
-        evidence = dict(evidence)
-        network, arrays, cond = self.network, self.network.arrays, self.conditioning
-        kids: dict[str, list[str]] = {n: [] for n in arrays.nodes}
-        for n in arrays.nodes:
-            for q in arrays.parents[n]:
-                kids[q].append(n)
-        free = {i: tuple(r for r in o.readouts if r not in evidence) for i, o in enumerate(self.orders)}
-        known = set(cond) | set(evidence)
-
-        def from_tables(readouts):
-            return all(not kids[r] and set(arrays.parents[r]) <= known for r in readouts)
-
-        singles = [i for i in free if len(free[i]) == 1 and not from_tables(free[i])]
-        nodes = list(dict.fromkeys(free[i][0] for i in singles))
-        query = self._query(network.engine.joint_query, evidence, cond, nodes)
-        w = np.asarray(query.target_joint, dtype=float)
-        on_c = network.with_targets(cond, tests=())
-        self.lik, self.lik_axes, self.outcomes = [], [], []
-        for i in range(len(self.orders)):
-            if not free[i]:
-                self.lik.append(None), self.lik_axes.append(()), self.outcomes.append(())
-                continue
-            if from_tables(free[i]):
-                axes, joint = self._readout_tables(free[i], evidence)
-            else:
-                joint = (query.node_joints[free[i][0]] if i in singles else
-                         self._query(network.engine.group_joint, evidence, cond, free[i]))
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    joint = np.where(w.reshape(*w.shape, *[1] * len(free[i])) > 0,
-                                     joint / w.reshape(*w.shape, *[1] * len(free[i])), 0.0)
-                axes = tuple(range(len(cond)))
-            # merge the readouts into the order's reported outcomes (reflexes); columns are linear
-            table = outcome_table(on_c, self.orders[i], evidence,
-                                  group_joint=_expand(joint, axes, self.shape, len(free[i])))
-            lik = table.joint.reshape(*self.shape, -1)
-            lik = lik[tuple(slice(None) if k in axes else slice(0, 1) for k in range(len(cond)))]
-            self.lik.append(lik)
-            self.lik_axes.append(axes)
-            self.outcomes.append(table.outcomes)
-        key = (-1,) * len(self.orders)
-        return (key, w), self._p_help(w)
-
-    def _readout_tables(self, readouts, evidence):
-        """P(readouts | their parents) over the C axes they depend on, from the CPTs."""
-        arrays = self.network.arrays
-        axes = sorted({self.axes[q] for r in readouts for q in arrays.parents[r] if q in self.axes})
-        n = len(self.conditioning)
-        operands = []
-        for j, r in enumerate(readouts):
-            index = tuple(evidence[q] if q in evidence else slice(None) for q in arrays.parents[r])
-            operands += [arrays.cpts[r][index],
-                         [self.axes[q] for q in arrays.parents[r] if q not in evidence] + [n + j]]
-        joint = np.einsum(*operands, [*axes, *range(n, n + len(readouts))])
-        return tuple(axes), joint
-
-    def _p_help(self, u: np.ndarray) -> np.ndarray:
-        drop = tuple(k for k in range(u.ndim) if k not in self.acting)
-        flat = (u.sum(axis=drop) if drop else u).reshape(-1)
-        return (flat @ self.ind_acting) / flat.sum()
-
-    # -- tables --------------------------------------------------------------------------------
-    def tables(self, state, which):
-        key, u = state
-        self._evaluated()
-        out: dict[int, _Table | None] = {}
-        n = u.ndim
-        for i in which:
-            lik = self.lik[i]
-            if lik is None:
-                out[i] = None
-                continue
-            keep = sorted(set(self.lik_axes[i]) | set(self.acting))
-            drop = tuple(k for k in range(n) if k not in keep)
-            small = u.sum(axis=drop) if drop else u
-            sub = lik[tuple(slice(None) if k in self.lik_axes[i] else 0 for k in range(n))]
-            joint = np.einsum(small, keep, sub, [*self.lik_axes[i], n], [*self.acting, n])
-            joint = joint.reshape(-1, joint.shape[-1])          # (acting states, outcomes)
-            p = joint.sum(axis=0)
-            kept = np.flatnonzero(p > 0)
-            p, joint = p[kept], joint[:, kept]
-            p_help, meu, eupi = self._outcome_values(p, joint.T @ self.ind_acting)
-            out[i] = _Table(p / p.sum(), p_help, meu, eupi, tuple(self.outcomes[i][x] for x in kept),
-                            self._child_maker(key, u, i, kept))
-        return out
-
-    def _child_maker(self, key, u, i, kept):
-        lik = self.lik[i]
-
-        def child(x):
-            k = list(key)
-            k[i] = int(kept[x])
-            return tuple(k), u * lik[..., kept[x]]
-        return child
-
-
-def _expand(joint: np.ndarray, axes: Sequence[int], shape: Sequence[int], n_readouts: int):
-    """A table over some C axes (then the readouts) broadcast to all of C (then the readouts)."""
-    full = [1] * len(shape)
-    for k, a in enumerate(axes):
-        full[a] = joint.shape[k]
-    table = joint.reshape(*full, *joint.shape[len(axes):])
-    return np.broadcast_to(table, (*shape, *joint.shape[len(axes):]))
-
-
-def conditioning_set(network, orders: Sequence[Order], evidence: Mapping[str, int], *,
-                     max_configurations: int = 65_536) -> tuple[str, ...] | None:
-    """Nodes C given which the orders' results are independent: the targets, then the hidden
-    parents (unobserved, neither targets nor readouts) that readouts of two different orders
-    share. None when the results are not independent given C and the evidence (checked by
-    d-separation) or when C has more than ``max_configurations`` joint states."""
-    import networkx as nx
-
-    arrays = network.arrays
-    readouts = [tuple(r for r in o.readouts if r not in evidence) for o in orders]
-    every = {r for group in readouts for r in group}
-    targets = tuple(network.targets)
-    owners: dict[str, set[int]] = {}
-    for k, group in enumerate(readouts):
-        for r in group:
-            for q in arrays.parents[r]:
-                if q not in evidence and q not in targets and q not in every:
-                    owners.setdefault(q, set()).add(k)
-    shared = sorted((q for q, ks in owners.items() if len(ks) > 1), key=arrays.nodes.index)
-    graph = nx.DiGraph([(q, n) for n in arrays.nodes for q in arrays.parents[n]])
-    graph.add_nodes_from(arrays.nodes)
-    for cond in ((*targets, *shared), (*targets, *sorted(owners, key=arrays.nodes.index))):
-        if math.prod(arrays.card(n) for n in cond) > max_configurations:
-            return None
-        given = set(cond) | set(evidence)
-        if all(not group or not every.difference(group)
-               or nx.is_d_separator(graph, set(group), every.difference(group), given)
-               for group in readouts):
-            return cond
-    return None

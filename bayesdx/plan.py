@@ -22,15 +22,9 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-import numpy as np
 
-from ._planner import (
-    EngineSearch,
-    FactoredSearch,
-    PlanProgress,
-    PlanTooLargeError,
-    conditioning_set,
-)
+from ._planner import EngineSearch, PlanProgress, PlanTooLargeError
+from ._planner_factored import FactoredSearch, conditioning_set
 from ._policy import Policy, PolicyNode
 from .decision import DecisionModel
 from .exceptions import ImpossibleEvidenceError, InvalidObjectiveError, UnknownOrderError
@@ -233,19 +227,19 @@ def plan(network, *, evidence: Mapping[str, str] | None = None,
     else:
         search = EngineSearch(network, chosen, model, **options)
     try:
-        state, p_help = search.root(encoded)
+        state = search.root(encoded)
     except ZeroProbabilityEvidence:
         raise ImpossibleEvidenceError(labels) from None
-    meu, eupi = search.stop_values(p_help)
+    meu, eupi = search.stop_values(state[2])
     common = dict(network=network, evidence=MappingProxyType(labels), orders=chosen,
                   decision_model=model, stop_utility=meu, evpi_utils=max(eupi - meu, 0.0),
                   estimated_states=bound, method=search.method)
     mask = (1 << len(chosen)) - 1
-    myopic_root = _build(search, state, p_help, mask, 1, True)
+    myopic_root = _build(search, state, mask, 1, True)
     if horizon == 1:
         root, myopic = myopic_root, None
     else:
-        root = _build(search, state, p_help, mask, horizon or len(chosen) + 1, horizon is not None)
+        root = _build(search, state, mask, horizon or len(chosen) + 1, horizon is not None)
         myopic = Policy(horizon=1, root=myopic_root, myopic=None, **common, **_work(search))
     search.report()
     return Policy(horizon=horizon, root=root, myopic=myopic, **common, **_work(search))
@@ -256,34 +250,35 @@ def _work(search) -> dict:
                 n_states=search.n_states, seconds=search.seconds())
 
 
-def _build(search, state, p_help: np.ndarray, mask: int, horizon: int, rolling: bool) -> PolicyNode:
+def _build(search, state, mask: int, horizon: int, rolling: bool) -> PolicyNode:
     """The policy tree from a state: the optimal one (``rolling=False``, the horizon shrinking
     with depth) or the rolling ``horizon``-step look-ahead one (re-planned at every step)."""
     names = [a.name for a in search.model.actions]
     count = 0
 
-    def node(state, p_help, mask, horizon, depth, outcome, learnt, p_branch, p_reach):
+    def node(state, mask, horizon, depth, outcome, learnt, p_branch, p_reach):
         nonlocal count
         count += 1
         if count > MAX_TREE_NODES:
             raise PlanTooLargeError(
                 f"The policy tree has more than {MAX_TREE_NODES:,} steps. Pass fewer orders or a "
                 f"horizon.")
-        choice = search.choice(state, p_help, mask, horizon)
+        choice = search.choice(state, mask, horizon)
+        p_help = state[2]
         probs = MappingProxyType(dict(zip(names, map(float, p_help))))
         if choice < 0:
             meu, _ = search.stop_values(p_help)
             acts = tuple(names[i] for i in search.actions(p_help))
             return PolicyNode(depth, outcome, learnt, p_reach, p_branch, None, acts, probs, meu,
                               0.0, 0.0, 0.0)
-        order, table = search.orders[choice], search.tables(state, [choice])[choice]
+        order, table = search.orders[choice], search.tables(state, [choice], mask)[choice]
         rest = mask & ~(1 << choice)
         after = horizon if rolling else horizon - 1
         kids = []
         for x, p in enumerate(table.p):
             p = float(p)
             out = MappingProxyType(dict(table.outcomes[x]))
-            kids.append(node(table.child(x), table.p_help[x], rest, after, depth + 1, out,
+            kids.append(node(table.child(x), rest, after, depth + 1, out,
                              MappingProxyType({**learnt, **out}), p, p_reach * p))
         usd = 0.0 if math.isnan(order.cost_usd) else order.cost_usd
         value = -float(search.cost[choice])
@@ -297,4 +292,4 @@ def _build(search, state, p_help: np.ndarray, mask: int, horizon: int, rolling: 
                           cost_usd, cost_utils, tests, tuple(kids))
 
     empty = MappingProxyType({})
-    return node(state, p_help, mask, horizon, 0, empty, empty, 1.0, 1.0)
+    return node(state, mask, horizon, 0, empty, empty, 1.0, 1.0)
