@@ -198,12 +198,9 @@ def test_established_myositis_is_not_sent_to_b12_or_abi(p_als):
 
 
 @pytest.mark.parametrize("p_als", PRIORS, ids=lambda p: f"als={p}")
-@pytest.mark.xfail(strict=True, reason=(
-    "Thyroid panel 0.0026 utils first; the antibody panel and the biopsy have no decision value. "
-    "The decision model has one immunosuppression action for DM, PM/overlap/ASyS and IMNM "
-    "alike, indicated at P = 0.99, so the subtype changes no action. With an IMNM-specific action "
-    "(e.g. IVIG/rituximab, B 0.5, C 0.1) the antibody panel comes first (0.0096 utils)."))
 def test_established_myositis_gets_antibodies_or_biopsy_first(p_als):
+    """Holds because treatment differs by subtype: IBM is harmed by immunosuppression and IMNM gets
+    IVIG/rituximab and statin withdrawal (the network's imnm_specific_therapy action)."""
     dx, ranking = rank(p_als, patient(**IIM))
     assert dx.next_test in SUBTYPE_ORDERS, _show(ranking)
 
