@@ -16,9 +16,11 @@ from typing import Any
 
 from .exceptions import _suggest
 
-__all__ = ["Param", "GRADES", "TOLERANCE"]
+__all__ = ["Param", "GRADES", "KINDS", "TOLERANCE"]
 
 GRADES = ("measured", "derived", "secondary", "expert")
+#: What a finding (or an order) is: the ``kind`` of a finding node and of an order.
+KINDS = ("history", "exam", "lab", "electrodiagnostic", "imaging", "pathology")
 TOLERANCE = 1e-9
 _IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 

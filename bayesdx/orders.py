@@ -21,13 +21,12 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._sources import _describe, _scalar
+from ._sources import KINDS, _describe, _scalar
 
 __all__ = ["Order", "check_orders", "network_orders", "outcome_table", "OutcomeTable"]
 
 _ORDER_KEYS = {"label", "readouts", "reflex", "kind", "invasive", "cost_usd", "turnaround_days",
                "risk_utils", "description"}
-KINDS = ("history", "exam", "lab", "electrodiagnostic", "imaging", "pathology")
 
 
 @dataclass(frozen=True)

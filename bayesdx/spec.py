@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ._compile import check_cpts
-from ._sources import GRADES, TOLERANCE, Param, _Checker, _describe
+from ._sources import GRADES, KINDS, TOLERANCE, Param, _Checker, _describe
 from .decision import check_decisions
 from .exceptions import NetworkSpecError, _suggest
 from .orders import check_orders
@@ -28,7 +28,6 @@ FORMAT = "bayesdx/2"
 #: Every format version the loader reads; ``orders`` and ``decisions`` need ``bayesdx/2``.
 FORMATS = ("bayesdx/1", "bayesdx/2")
 ROLES = ("target", "context", "finding", "latent")
-KINDS = ("history", "exam", "lab", "electrodiagnostic", "imaging", "pathology")
 CPT_TYPES = ("table", "noisy_or", "noisy_max", "odds")
 
 _TOP_KEYS = {
