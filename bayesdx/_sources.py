@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .exceptions import _suggest
+from .exceptions import _elide, _suggest
 
 __all__ = ["Param", "GRADES", "KINDS", "TOLERANCE"]
 
@@ -42,11 +42,13 @@ class Param:
 
 
 def _describe(value: Any) -> str:
+    """``repr(value)`` for a message, bounded: long strings and big (or alias-shared) containers
+    are elided (:func:`bayesdx.exceptions._elide`), so quoting a hostile value costs nothing."""
     if isinstance(value, bool):
         return f"{value!r} (YAML read an unquoted yes/no/true/false/on/off as a boolean: quote it)"
     if isinstance(value, (int, float)):
-        return f"{value!r} (a number: quote it)"
-    return repr(value)
+        return f"{_elide(value)} (a number: quote it)"
+    return _elide(value)
 
 
 class _Checker:
@@ -80,7 +82,7 @@ class _Checker:
             self.err(f"{where}: name {_describe(value)} must be a string identifier")
             return False
         if not _IDENT.match(value):
-            self.err(f"{where}: name {value!r} is not an identifier (a letter, then letters, digits or _)")
+            self.err(f"{where}: name {_elide(value)} is not an identifier (a letter, then letters, digits or _)")
             return False
         return True
 
@@ -94,7 +96,7 @@ class _Checker:
         for name in value:
             if self.ident(where, name):
                 if name in out:
-                    self.err(f"{where}: duplicate {what} {name!r}")
+                    self.err(f"{where}: duplicate {what} {_elide(name)}")
                 out.append(name)
         return out
 
@@ -161,7 +163,7 @@ def _record(chk, spec, node, where, values: dict[str | None, float], block: dict
         ok, refs = False, ()
     for r in refs:
         if r not in spec.references:
-            chk.err(f"{where}: ref {r!r} is not in references.{_suggest(r, spec.references)}")
+            chk.err(f"{where}: ref {_elide(r)} is not in references.{_suggest(r, spec.references)}")
             ok = False
     locator = block.get("locator")
     if not isinstance(locator, str) or not locator.strip():

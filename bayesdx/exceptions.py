@@ -7,6 +7,7 @@ expect (``ValueError``, ``KeyError`` or ``TypeError``), so ``except KeyError`` k
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -19,7 +20,46 @@ __all__ = [
     "InvalidEvidenceError",
     "InvalidObjectiveError",
     "UnknownOrderError",
+    "StateSpaceTooLargeError",
 ]
+
+#: The longest value (in characters) an error message quotes; longer ones are elided in the middle.
+MAX_QUOTED = 80
+#: The most problems a :class:`NetworkSpecError` message lists (all are kept in ``problems``).
+MAX_LISTED = 40
+
+_repr = reprlib.Repr()
+_repr.maxstring = _repr.maxother = MAX_QUOTED
+_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 6
+_repr.maxlevel = 3
+
+
+def _elide(value: object, limit: int = MAX_QUOTED) -> str:
+    """``repr(value)`` bounded in size and time: containers and strings are cut (``reprlib``)
+    before they are formatted, so a huge or deeply shared value (a YAML alias bomb) costs
+    nothing to quote.
+
+    Examples
+    --------
+    >>> _elide("x" * 1000)[:12], len(_elide("x" * 1000)) <= 90
+    ("'xxxxxxxxxxx", True)
+    >>> _elide([[1, 2]] * 1000)
+    '[[1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], ...]'
+    """
+    try:
+        text = _repr.repr(value)
+    except Exception:  # a hostile __repr__: never let quoting fail
+        text = f"<{type(value).__name__}>"
+    return _cut(text, limit)
+
+
+def _cut(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` shortened to about ``limit`` characters, keeping its start and end."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 5, 10)
+    return f"{text[:keep - keep // 3]}[...]{text[len(text) - keep // 3:]}"
 
 
 class BayesdxError(Exception):
@@ -38,14 +78,20 @@ class NetworkSpecError(BayesdxError, ValueError):
     def __init__(self, problems: Sequence[tuple[str, str | None, str]]):
         self.problems = list(problems)
         lines = [f"{len(self.problems)} problem(s) in network definition:"]
-        for path, node, message in self.problems:
-            where = f"{path}: node '{node}'" if node else f"{path}"
-            lines.append(f"  {where}: {message}")
+        for path, node, message in self.problems[:MAX_LISTED]:
+            where = f"{_cut(path, 200)}: node {_elide(str(node))}" if node else f"{_cut(path, 200)}"
+            lines.append(f"  {where}: {_cut(message, 400)}")
+        if len(self.problems) > MAX_LISTED:
+            lines.append(f"  ... and {len(self.problems) - MAX_LISTED} more (see .problems)")
         super().__init__("\n".join(lines))
 
 
 def _suggest(name: str, valid: Iterable[str]) -> str:
-    matches = difflib.get_close_matches(str(name), list(valid), n=3, cutoff=0.5)
+    name = str(name)
+    if len(name) > 2 * MAX_QUOTED:  # difflib is quadratic: no suggestion for a huge name
+        return ""
+    matches = difflib.get_close_matches(name, [v for v in valid if len(str(v)) <= 2 * MAX_QUOTED],
+                                        n=3, cutoff=0.5)
     if not matches:
         return ""
     return " Did you mean " + " or ".join(repr(m) for m in matches) + "?"
@@ -123,3 +169,23 @@ class UnknownOrderError(BayesdxError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class StateSpaceTooLargeError(BayesdxError, MemoryError):
+    """A query whose joint state space (e.g. over all its targets) would exceed the memory
+    budget; refused before any work is done.
+
+    Attributes
+    ----------
+    cells : int
+        The number of cells of the joint that was asked for.
+    budget : int
+        The most cells allowed.
+    """
+
+    def __init__(self, what: str, cells: int, budget: int, hint: str = ""):
+        self.cells = int(cells)
+        self.budget = int(budget)
+        extra = f" {hint}" if hint else ""
+        super().__init__(f"{what} has {self.cells:,} joint states ({self.cells * 8:,} bytes as "
+                         f"float64), over the budget of {self.budget:,} states.{extra}")

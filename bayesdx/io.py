@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .exceptions import BayesdxError, NetworkSpecError, TargetsRequiredError, _suggest
+from .exceptions import BayesdxError, NetworkSpecError, TargetsRequiredError, _cut, _suggest
 from .inference import ModelArrays
 from .network import Network, arrays_from_pgmpy
 
@@ -193,6 +193,20 @@ def _require_targets(targets, arrays: ModelArrays, where: str):
 
 
 def _read_foreign(path: Path, suffix: str) -> ModelArrays:
+    """Read a file pgmpy reads, after :mod:`bayesdx._bifscan` checked what it can (every format:
+    readable, not empty, not too large; BIF also: UTF-8, blocks, duplicate declarations, rows,
+    entries and state labels), so every problem is a :class:`NetworkSpecError` with its node."""
+    from ._bifscan import read_text, scan_bif
+
+    where = str(path)
+    problems: list = []
+    text = read_text(path, problems, strict_utf8=suffix in (".bif", ".uai", ".net"))
+    if problems:
+        raise NetworkSpecError(problems)
+    if suffix == ".bif" and text is not None:
+        problems = scan_bif(text, where)
+        if problems:
+            raise NetworkSpecError(problems)
     from ._pgmpy import load_pgmpy
 
     load_pgmpy()
@@ -202,23 +216,29 @@ def _read_foreign(path: Path, suffix: str) -> ModelArrays:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = reader_cls(str(path)).get_model()
+            model = reader_cls(where).get_model()
+    except RecursionError:
+        raise NetworkSpecError([(where, None, f"nested too deeply for {reader_cls.__name__} "
+                                              f"(RecursionError)")]) from None
     except Exception as exc:  # pgmpy raises many types for malformed input
         raise NetworkSpecError(
-            [(str(path), None, f"pgmpy's {reader_cls.__name__} could not read it: "
-                               f"{type(exc).__name__}: {exc}")]
+            [(where, None, f"pgmpy's {reader_cls.__name__} could not read it: "
+                           f"{type(exc).__name__}: {_cut(str(exc), 300)}")]
         ) from None
-    problems = []
+    if len(model.nodes()) == 0:
+        raise NetworkSpecError([(where, None, f"{reader_cls.__name__} found no nodes in it: not a "
+                                              f"{suffix} network, or truncated?")])
     for node in model.nodes():
         if model.get_cpds(node) is None:
-            problems.append((str(path), node, "has no probability table"))
+            problems.append((where, node, "has no probability table"))
     if problems:
         raise NetworkSpecError(problems)
     try:
         arrays = arrays_from_pgmpy(model)
     except Exception as exc:
-        raise NetworkSpecError([(str(path), None, f"inconsistent tables: {exc}")]) from None
-    return _normalised(arrays, str(path))
+        raise NetworkSpecError([(where, getattr(exc, "node", None),
+                                 f"inconsistent tables: {_cut(str(exc), 300)}")]) from None
+    return _normalised(arrays, where)
 
 
 def _normalised(arrays: ModelArrays, where: str) -> ModelArrays:
@@ -226,7 +246,16 @@ def _normalised(arrays: ModelArrays, where: str) -> ModelArrays:
     problems = []
     cpts = {}
     for node in arrays.nodes:
+        labels = arrays.states[node]
+        if len(set(labels)) != len(labels):
+            dup = sorted({x for x in labels if labels.count(x) > 1})
+            problems.append((where, node, f"duplicate state(s) {_cut(', '.join(dup))}"))
+            continue
         table = np.asarray(arrays.cpts[node], dtype=float)
+        if table.shape[-1:] != (len(labels),):
+            problems.append((where, node, f"its table has {table.shape[-1:] or 'no'} columns for "
+                                          f"{len(labels)} states"))
+            continue
         sums = table.sum(axis=-1, keepdims=True)
         if not np.all(np.isfinite(table)) or np.any(table < 0):
             problems.append((where, node, "has negative or non-finite probabilities"))

@@ -58,6 +58,11 @@ def arrays_from_pgmpy(model) -> ModelArrays:
             child_view = tuple(str(s) for s in cpd.state_names[var])
             own = tuple(str(s) for s in model.get_cpds(var).state_names[var])
             if child_view != own:
+                if sorted(child_view) != sorted(own):
+                    err = ValueError(f"the table of '{node}' gives parent '{var}' the states "
+                                     f"{list(child_view)[:8]}, but '{var}' has {list(own)[:8]}")
+                    err.node = node  # type: ignore[attr-defined]
+                    raise err
                 order = [child_view.index(s) for s in own]
                 axis = parents[node].index(var)
                 cpts[node] = np.ascontiguousarray(np.take(cpts[node], order, axis=axis))

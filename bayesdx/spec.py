@@ -19,12 +19,17 @@ import yaml
 from ._compile import check_cpts
 from ._sources import GRADES, KINDS, TOLERANCE, Param, _Checker, _describe
 from .decision import check_decisions
-from .exceptions import NetworkSpecError, _suggest
+from .exceptions import NetworkSpecError, _elide, _suggest
 from .orders import check_orders
 
 __all__ = ["read_spec", "parse_spec", "Spec", "NodeSpec", "Param", "FORMAT", "ROLES", "KINDS", "GRADES"]
 
 FORMAT = "bayesdx/2"
+#: The largest YAML network file read, in bytes (the bundled network is about 0.25 MB).
+MAX_YAML_BYTES = 16 * 2**20
+#: The most YAML nodes a document may have once its aliases are expanded (a bound on alias
+#: bombs: nine nested aliases of nine items each expand to 387 million values).
+MAX_YAML_NODES = 2_000_000
 #: Every format version the loader reads; ``orders`` and ``decisions`` need ``bayesdx/2``.
 FORMATS = ("bayesdx/1", "bayesdx/2")
 ROLES = ("target", "context", "finding", "latent")
@@ -104,7 +109,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
             continue
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})",
+                None, None, f"duplicate key {_elide(key)} (first at line {seen[key] + 1})",
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line
@@ -112,6 +117,56 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _safe_load(text: str, path: str):
+    """``yaml.load`` with the strict loader, refusing a document whose aliases expand past
+    :data:`MAX_YAML_NODES` (or refer to themselves) before anything is constructed."""
+    loader = _StrictLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _check_expansion(root, path)
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, path: str) -> None:
+    """Count the nodes of the document with every alias expanded, without expanding it
+    (iterative, memoised by node), and raise past :data:`MAX_YAML_NODES`."""
+    size: dict[int, int] = {}
+    pending: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+
+    def children(node):
+        if isinstance(node, yaml.MappingNode):
+            return [x for pair in node.value for x in pair]
+        return node.value if isinstance(node, yaml.SequenceNode) else []
+
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            pending.discard(key)
+            size[key] = min(1 + sum(size[id(c)] for c in children(node)), MAX_YAML_NODES + 1)
+            if size[key] > MAX_YAML_NODES:
+                line = node.start_mark.line + 1
+                raise NetworkSpecError([(path, None, f"line {line}: the YAML expands (through its "
+                                                     f"aliases) to over {MAX_YAML_NODES:,} values "
+                                                     f"(bayesdx.spec.MAX_YAML_NODES): refused")])
+            continue
+        if key in size:
+            continue
+        pending.add(key)
+        stack.append((node, True))
+        for child in children(node):
+            if id(child) in pending:
+                raise NetworkSpecError([(path, None, f"line {child.start_mark.line + 1}: an alias "
+                                                     f"refers to the value that contains it")])
+            if id(child) not in size:
+                stack.append((child, False))
 
 
 def read_spec(path: str | Path) -> Spec:
@@ -133,16 +188,31 @@ def read_spec(path: str | Path) -> Spec:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise NetworkSpecError([(str(path), None, f"the file has {size:,} bytes, over the limit "
+                                                      f"of {MAX_YAML_BYTES:,} (bayesdx.spec.MAX_YAML_BYTES)")])
+        data = path.read_bytes()
     except OSError as exc:
         raise NetworkSpecError([(str(path), None, f"cannot read the file: {exc.strerror or exc}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise NetworkSpecError([(str(path), None, f"not UTF-8 text: byte 0x{data[exc.start]:02x} at "
+                                                  f"line {line} cannot be decoded; save the file as UTF-8")]) from None
     return parse_spec(text, str(path))
 
 
 def parse_spec(text: str, path: str = "<string>") -> Spec:
     """Parse and check the text of a network file; see :func:`read_spec`."""
+    if len(text) > MAX_YAML_BYTES:
+        raise NetworkSpecError([(path, None, f"the text has {len(text):,} characters, over the limit "
+                                             f"of {MAX_YAML_BYTES:,} (bayesdx.spec.MAX_YAML_BYTES)")])
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = _safe_load(text, path)
+    except RecursionError:
+        raise NetworkSpecError([(path, None, "the YAML is nested too deeply to read")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

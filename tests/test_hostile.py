@@ -1,0 +1,216 @@
+"""Hostile input: every case raises the exact bayesdx error class with the culprit named, fast, and
+never a raw pgmpy/Python traceback or a silently different answer (issue 10)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bayesdx
+from bayesdx.exceptions import NetworkSpecError
+
+DATA = Path(__file__).parent / "data"
+ASIA = (DATA / "asia.bif").read_text()
+TWO = (DATA / "two_disease.yaml").read_text()
+
+
+def _sub(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+# -- foreign files ----------------------------------------------------------------------------
+# (name, file text or bytes, the node named or None, a fragment of the message)
+BIF_CASES = [
+    ("empty", "", None, "empty"),
+    ("whitespace", "  \n\t\n", None, "empty"),
+    ("no_nodes", "network unknown {\n}\n", None, "no nodes"),
+    ("not_bif", "hello world", None, "hello world"),
+    ("truncated_mid_block", ASIA[: len(ASIA) // 2], None, "truncated"),
+    ("truncated_mid_header", ASIA[:300], None, "truncated"),
+    ("stray_brace", ASIA + "\n}\n", None, "closes no block"),
+    ("latin1", _sub(ASIA, "variable asia", "variable asi\xe9").encode("latin-1"), None, "not UTF-8"),
+    ("utf16", ASIA.encode("utf-16"), None, "not UTF-8"),
+    ("negative_entry", _sub(ASIA, "table 0.01, 0.99", "table -0.01, 1.01"), "asia", "negative"),
+    ("nan_entry", _sub(ASIA, "table 0.01, 0.99", "table nan, 0.99"), "asia", "not finite"),
+    ("inf_entry", _sub(ASIA, "table 0.5, 0.5", "table inf, 0.5"), "smoke", "not finite"),
+    ("text_entry", _sub(ASIA, "(yes) 0.05, 0.95", "(yes) 0.05, abc"), "tub", "not a number"),
+    ("row_too_long", _sub(ASIA, "(yes) 0.1, 0.9", "(yes) 0.1, 0.8, 0.1"), "lung", "3 entries, expected 2"),
+    ("row_too_short", _sub(ASIA, "(yes) 0.1, 0.9", "(yes) 1.0"), "lung", "1 entries, expected 2"),
+    ("table_too_long", _sub(ASIA, "table 0.01, 0.99", "table 0.01, 0.98, 0.01"), "asia", "expected 2"),
+    ("missing_row", _sub(ASIA, "(no) 0.01, 0.99;\n}\nprobability ( smoke )",
+                         "}\nprobability ( smoke )"), "tub", "parent rows are missing"),
+    ("duplicate_row", _sub(ASIA, "(no) 0.01, 0.99;\n}\nprobability ( smoke )",
+                           "(no) 0.01, 0.99;\n  (no) 0.5, 0.5;\n}\nprobability ( smoke )"), "tub",
+     "given twice"),
+    ("unknown_parent_state", _sub(ASIA, "(yes) 0.05, 0.95", "(maybe) 0.05, 0.95"), "tub",
+     "unknown state 'maybe'"),
+    ("parent_state_count", _sub(ASIA, "(yes) 0.05, 0.95", "(yes, no) 0.05, 0.95"), "tub",
+     "2 parent state(s), expected 1"),
+    ("duplicate_states", _sub(ASIA, "variable asia {\n  type discrete [ 2 ] { yes, no }",
+                              "variable asia {\n  type discrete [ 2 ] { yes, yes }"), "asia",
+     "duplicate state"),
+    ("state_count_mismatch", _sub(ASIA, "variable asia {\n  type discrete [ 2 ] { yes, no }",
+                                  "variable asia {\n  type discrete [ 3 ] { yes, no }"), "asia",
+     "declares 3 states but lists 2"),
+    ("empty_state", _sub(ASIA, "variable asia {\n  type discrete [ 2 ] { yes, no }",
+                         "variable asia {\n  type discrete [ 2 ] { yes, }"), "asia", "empty state"),
+    ("no_type", _sub(ASIA, "variable asia {\n  type discrete [ 2 ] { yes, no };",
+                     "variable asia {\n  property x;"), "asia", "no 'type discrete"),
+    ("duplicate_variable", _sub(ASIA, "variable asia {", "variable asia {\n  type discrete [ 2 ] "
+                                "{ no, yes };\n}\nvariable asia {"), "asia", "second 'variable' block"),
+    ("duplicate_probability", ASIA + "probability ( asia ) {\n  table 0.5, 0.5;\n}\n", "asia",
+     "second 'probability' block"),
+    ("undeclared_node", ASIA + "probability ( ghost ) {\n  table 0.5, 0.5;\n}\n", "ghost",
+     "undeclared variable"),
+    ("undeclared_parent", _sub(ASIA, "probability ( tub | asia )", "probability ( tub | asya )"),
+     "tub", "undeclared parent"),
+    ("no_table", _sub(ASIA, "probability ( asia ) {\n  table 0.01, 0.99;\n}\n", ""), "asia",
+     "no probability table"),
+    ("unknown_block", ASIA + "potential ( x ) {\n}\n", None, "unknown block"),
+    ("row_sum", _sub(ASIA, "table 0.5, 0.5", "table 0.5, 0.6"), "smoke", "sums to"),
+    ("long_garbage", "x" * 100_000, None, "xxx...xxx"),
+]
+
+
+@pytest.mark.parametrize("text, node, fragment", [c[1:] for c in BIF_CASES],
+                         ids=[c[0] for c in BIF_CASES])
+def test_bad_bif_names_file_and_node(tmp_path, text, node, fragment):
+    path = tmp_path / "net.bif"
+    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+    with pytest.raises(NetworkSpecError) as info:
+        bayesdx.load_network(path, targets=["lung"])
+    message = str(info.value)
+    assert str(path) in message and fragment in message, message
+    if node is not None:
+        assert any(n == node for _, n, _ in info.value.problems), info.value.problems
+        assert f"node '{node}'" in message
+    assert len(message) < 3000, "messages are bounded"
+
+
+def test_duplicate_variable_with_reordered_states_is_not_silent(tmp_path):
+    """pgmpy keeps the later block; the state order would silently change."""
+    text = _sub(ASIA, "variable lung {", "variable lung {\n  type discrete [ 2 ] { no, yes };\n}\n"
+                "variable lung {")
+    path = tmp_path / "dup.bif"
+    path.write_text(text)
+    with pytest.raises(NetworkSpecError, match="node 'lung'.*second 'variable' block"):
+        bayesdx.load_network(path, targets=["lung"])
+
+
+OTHER_FORMAT_CASES = [
+    ("xmlbif_empty", "net.xmlbif", "", None, "empty"),
+    ("xmlbif_no_nodes", "net.xmlbif", "<BIF VERSION='0.3'><NETWORK><NAME>x</NAME></NETWORK></BIF>",
+     None, "no nodes"),
+    ("xmlbif_truncated", "net.xmlbif", "<BIF VERSION='0.3'><NETWORK><NAME>x</NAME>", None,
+     "could not read"),
+    ("xmlbif_deep", "net.xmlbif", "<a>" * 100_000 + "</a>" * 100_000, None, "net.xmlbif"),
+    ("uai_empty", "net.uai", "\n", None, "empty"),
+    ("uai_garbage", "net.uai", "BAYES\nnot numbers\n", None, "net.uai"),
+    ("net_latin1", "net.net", "net { label = \"caf\xe9\"; }".encode("latin-1"), None, "not UTF-8"),
+    ("unknown_suffix", "net.txt", "hello", None, "unknown file type"),
+]
+
+
+@pytest.mark.parametrize("name, text, node, fragment", [c[1:] for c in OTHER_FORMAT_CASES],
+                         ids=[c[0] for c in OTHER_FORMAT_CASES])
+def test_bad_foreign_files_of_other_formats(tmp_path, name, text, node, fragment):
+    path = tmp_path / name
+    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+    with pytest.raises(NetworkSpecError) as info:
+        bayesdx.load_network(path, targets=["x"])
+    message = str(info.value)
+    assert name in message and fragment in message, message
+    assert len(message) < 3000
+
+
+def test_real_bif_files_pass_the_scan():
+    from bayesdx._bifscan import scan_bif
+
+    for name in ("asia", "alarm", "hepar2"):
+        assert scan_bif((DATA / f"{name}.bif").read_text(), name) == []
+
+
+# -- hostile YAML -----------------------------------------------------------------------------
+def _bomb(levels: int) -> str:
+    out = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    names = "abcdefghijk"
+    for x, y in zip(names[1:levels + 1], names[:levels]):
+        out += f"{x}: &{x} [" + ",".join([f"*{y}"] * 9) + "]\n"
+    return "format: bayesdx/1\nx-bomb:\n" + "".join("  " + line + "\n" for line in out.splitlines())
+
+
+def _with_bomb(levels: int, old: str, new: str) -> str:
+    return _sub(_sub(TWO, old, new), "format: bayesdx/1\n", _bomb(levels))
+
+
+YAML_CASES = [
+    ("bomb_9_levels", _with_bomb(8, 'title: "Two-disease teaching example"', "title: *i"), None,
+     "expands (through its aliases)"),
+    ("bomb_title", _with_bomb(5, 'title: "Two-disease teaching example"', "title: *f"), None,
+     "title: expected non-empty text"),
+    ("bomb_states", _with_bomb(5, 'states: ["no", "yes"]', "states: *f"), "smoker",
+     "must be a string identifier"),
+    ("bomb_label", _with_bomb(5, 'label: "Smoker"', "label: *f"), "smoker", "label: expected"),
+    ("bomb_ref", _with_bomb(5, "ref: EX\n", "ref: *f\n"), "smoker", "ref must be"),
+    ("bomb_key", _with_bomb(5, "  smoker:\n", "  *f :\n"), None, "unhashable key"),
+    ("recursive_alias", "format: bayesdx/1\nx: &x [1, *x]\n", None, "refers to the value"),
+    ("deep_lists", "a: " + "[" * 50_000 + "]" * 50_000 + "\n", None, "nested too deeply"),
+    ("deep_maps", "a: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", None, "nested too deeply"),
+    ("empty", "", None, "must be a YAML mapping"),
+    ("latin1", _sub(TWO, "Influenza", "Influ\xe9nza").encode("latin-1"), None, "not UTF-8"),
+    ("long_node_name", _sub(TWO, "  smoker:\n", "  " + "s" * 200_000 + ":\n"), None, "invalid YAML"),
+    ("long_bad_name", _sub(TWO, "  smoker:\n", '  "' + "9" * 200_000 + 'x":\n'), None, "invalid YAML"),
+    ("long_explicit_key", _sub(TWO, "  smoker:\n", "  ? " + "9" * 200_000 + "x\n  :\n"), None,
+     "999...999"),
+    ("long_state", _sub(TWO, 'states: ["no", "yes"]', 'states: ["no", "' + "y" * 200_000 + '"]'),
+     "smoker", "[...]"),
+    ("long_text_key", _sub(TWO, 'label: "Smoker"', 'label: "Smoker"\n    ' + "k" * 200_000 + ": 1"),
+     None, "invalid YAML"),
+    ("long_title", _sub(TWO, 'title: "Two-disease teaching example"', "title: [" + "1," * 100_000 + "]"),
+     None, "title: expected non-empty text"),
+]
+
+
+@pytest.mark.parametrize("text, node, fragment", [c[1:] for c in YAML_CASES],
+                         ids=[c[0] for c in YAML_CASES])
+def test_hostile_yaml_is_refused_fast_and_bounded(tmp_path, text, node, fragment):
+    path = tmp_path / "net.yaml"
+    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+    start = time.perf_counter()
+    with pytest.raises(NetworkSpecError) as info:
+        bayesdx.load_network(path)
+    assert time.perf_counter() - start < 20
+    message = str(info.value)
+    assert str(path) in message and fragment in message, message
+    assert len(message) < 8000
+    if node is not None:
+        assert any(n == node for _, n, _ in info.value.problems), info.value.problems
+
+
+def test_yaml_over_the_size_limit_is_refused(tmp_path, monkeypatch):
+    import bayesdx.spec
+
+    monkeypatch.setattr(bayesdx.spec, "MAX_YAML_BYTES", 1000)
+    path = tmp_path / "big.yaml"
+    path.write_text(TWO)
+    with pytest.raises(NetworkSpecError, match=r"big\.yaml.*over the limit of 1,000"):
+        bayesdx.load_network(path)
+
+
+def test_many_problems_are_listed_up_to_a_cap():
+    err = NetworkSpecError([("f.yaml", f"n{i}", "bad") for i in range(500)])
+    assert len(err.problems) == 500
+    assert "and 460 more" in str(err) and str(err).count("\n") < 50
+
+
+@pytest.mark.parametrize("value, most", [("x" * 10**6, 100), (list(range(10**6)), 100),
+                                         ({i: i for i in range(10**5)}, 200)],
+                         ids=["long_string", "long_list", "big_dict"])
+def test_describe_is_bounded(value, most):
+    from bayesdx._sources import _describe
+
+    assert len(_describe(value)) <= most
