@@ -86,9 +86,24 @@ __all__ = ["run_query", "run_prior", "gather_constants", "FREE", "SLICED", "CLAM
 _TINY = 1e-200
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _seg(S, k):
     return S[S[2 * k]:S[2 * k + 1]]
+
+
+# Scalar reads and single views into S: every view costs an atomic reference count update in
+# numba, so the per-clique helpers below read S directly instead of taking a view per segment.
+@njit(cache=True, inline="always")
+def _at(S, k, i):
+    """Element ``i`` of segment ``k``."""
+    return S[S[2 * k] + i]
+
+
+@njit(cache=True, inline="always")
+def _span(S, ptr, vals, i):
+    """Entry ``i`` of a CSR list (pointer segment ``ptr``, values segment ``vals``), as a view."""
+    base = S[2 * vals]
+    return S[base + S[S[2 * ptr] + i]:base + S[S[2 * ptr] + i + 1]]
 
 # ----------------------------------------------------------------------------- schedule
 @njit(cache=True)
@@ -195,7 +210,7 @@ def _widths(S, kind, active, down, top, nb, wf, wb):
 # variables); ``G`` holds the constants pre-gathered at every clamp configuration (``n_g`` of
 # them; ``goff[0, c]``: phi0 of clique c, ``goff[1, c]``: 1/U0 and ``goff[2, c]``: D0 of its
 # separator; -1 when not pre-gathered).
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _const(mode, T, tv, ext, w, xv, off, g, S, F, Q, b0, iw, bases):
     kind, evs, cst, G, goff, n_g = Q
     _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, _seg(S, CARDS), iw, bases, G,
@@ -206,17 +221,14 @@ def _const(mode, T, tv, ext, w, xv, off, g, S, F, Q, b0, iw, bases):
 def _same_group(S, k, other):
     """Whether children ``k`` and ``other`` of one clique (in KIDS order, ``other`` first) share
     their separator: a run of equal separators in SAME_SEP leads back to ``other``."""
-    same_sep = _seg(S, SAME_SEP)
-    while same_sep[k] >= 0 and k != other:
-        k = same_sep[k]
+    while _at(S, SAME_SEP, k) >= 0 and k != other:
+        k = _at(S, SAME_SEP, k)
     return k == other
 
 
 @njit(cache=True)
 def _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, use_phi0):
     """Child ``k``'s upward message, normalised (and divided by its prior in phi0 mode)."""
-    sep_ptr, sep_vars, unit, invu0_off = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, UNIT), _seg(S, INVU0_OFF)
-    kind, goff = Q[0], Q[4]
     raw = raws[k]
     wk = wf[k]
     tmp = np.empty(raw.size)
@@ -226,11 +238,11 @@ def _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, use_phi0):
         dst = tmp[e * wk:(e + 1) * wk]
         for b in range(wk):
             dst[b] = src[b] * inv[b]
-    if use_phi0 and unit[k] == 0:
-        sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
+    if use_phi0 and _at(S, UNIT, k) == 0:
+        sv = _span(S, SEP_PTR, SEP_VARS, k)
         ext = iw[_EXT_S]
-        _table_ext(sv, kind, _seg(S, CARDS), ext)
-        _const(MUL, tmp, sv, ext, wk, sv, invu0_off[k], goff[1, k], S, F, Q, b0, iw, bases)
+        _table_ext(sv, Q[0], _seg(S, CARDS), ext)
+        _const(MUL, tmp, sv, ext, wk, sv, _at(S, INVU0_OFF, k), Q[4][1, k], S, F, Q, b0, iw, bases)
     return tmp
 
 
@@ -239,33 +251,33 @@ def _form(S, F, Q, c, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0):
     """The table of clique ``c``: its constants (sliced, gathered), the messages of its children
     (computed ones for active children, priors otherwise; messages over the same separator are
     multiplied together first) and its indicators, batch width ``w``."""
-    cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
-    kid_ptr, kids, sep_ptr, sep_vars = _seg(S, KID_PTR), _seg(S, KIDS), _seg(S, SEP_PTR), _seg(S, SEP_VARS)
-    fac_ptr, fac_off, fac_vptr, fac_vars = _seg(S, FAC_PTR), _seg(S, FAC_OFF), _seg(S, FAC_VPTR), _seg(S, FAC_VARS)
-    phi0_off, u0_off, unit, top_of = _seg(S, PHI0_OFF), _seg(S, U0_OFF), _seg(S, UNIT), _seg(S, TOP_OF)
+    cards = _seg(S, CARDS)
     kind, evs, cst, G, goff, n_g = Q
-    tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+    tv = _span(S, CL_PTR, CL_VARS, c)
     nd = tv.size
     ext = iw[_EXT_C]
     size = _table_ext(tv, kind, cards, ext)
     T = np.empty(size * w)
     first = True
     if use_phi0:
-        _const(SET, T, tv, ext, w, tv, phi0_off[c], goff[0, c], S, F, Q, b0, iw, bases)
+        _const(SET, T, tv, ext, w, tv, _at(S, PHI0_OFF, c), goff[0, c], S, F, Q, b0, iw, bases)
         first = False
     else:
-        for f in range(fac_ptr[c], fac_ptr[c + 1]):
-            xv = fac_vars[fac_vptr[f]:fac_vptr[f + 1]]
-            _const(SET if first else MUL, T, tv, ext, w, xv, fac_off[f], -1, S, F, Q, b0, iw, bases)
+        for f in range(_at(S, FAC_PTR, c), _at(S, FAC_PTR, c + 1)):
+            xv = _span(S, FAC_VPTR, FAC_VARS, f)
+            _const(SET if first else MUL, T, tv, ext, w, xv, _at(S, FAC_OFF, f), -1, S, F, Q, b0, iw,
+                   bases)
             first = False
     pending = np.empty(0)
     pend_kid = -1
-    for j in range(kid_ptr[c], kid_ptr[c + 1] + 1):
-        k = kids[j] if j < kid_ptr[c + 1] else -1
+    j_end = _at(S, KID_PTR, c + 1)
+    for j in range(_at(S, KID_PTR, c), j_end + 1):
+        k = _at(S, KIDS, j) if j < j_end else -1
         if k >= 0 and active[k] == 0:
-            if not use_phi0 and unit[k] == 0:
-                sv = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
-                _const(SET if first else MUL, T, tv, ext, w, sv, u0_off[k], -1, S, F, Q, b0, iw, bases)
+            if not use_phi0 and _at(S, UNIT, k) == 0:
+                sv = _span(S, SEP_PTR, SEP_VARS, k)
+                _const(SET if first else MUL, T, tv, ext, w, sv, _at(S, U0_OFF, k), -1, S, F, Q, b0, iw,
+                       bases)
                 first = False
             continue
         if k >= 0 and pend_kid >= 0 and wf[k] == wf[pend_kid] and _same_group(S, k, pend_kid):
@@ -274,7 +286,7 @@ def _form(S, F, Q, c, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0):
                 pending[e] *= msg[e]
             continue
         if pend_kid >= 0:  # flush the pending product into the table
-            sv = sep_vars[sep_ptr[pend_kid]:sep_ptr[pend_kid + 1]]
+            sv = _span(S, SEP_PTR, SEP_VARS, pend_kid)
             _table_ext(tv, kind, cards, ext)
             _work_strides(tv, sv, kind, cards, wf[pend_kid], iw[_XS])
             _apply(SET if first else MUL, T, pending, 0, ext, iw[_XS], nd, w,
@@ -288,7 +300,7 @@ def _form(S, F, Q, c, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0):
         T[:] = 1.0
     for i in range(nd):
         v = tv[i]
-        if kind[v] == INDICATOR and top_of[v] == c:
+        if kind[v] == INDICATOR and _at(S, TOP_OF, v) == c:
             card = cards[v]
             ind = np.empty(card * w)
             row = evs[v]
@@ -548,8 +560,8 @@ def _unravel(S, kind, evs, n_batch):
 
 
 @njit(cache=True)
-def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk, keep, out, probs, gains,
-              gain_cards, G, goff):
+def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, keep_floats, out, probs,
+              gains, gain_cards, G, goff):
     """Propagate over a batch and normalise; the one query entry point. Returns ln P(e).
 
     With ``joint`` = 1 (a joint query), ``cst`` is ignored: the CLAMPED variables, in the order
@@ -566,6 +578,19 @@ def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk, keep, out
     ``probs`` 1.0 for a possible case, 0.0 otherwise. Returns 0.
     """
     width, n_batch = out.shape
+    # batch elements per chunk: the working tables of a chunk total about chunk_floats; they are
+    # kept from collect to distribute when they total at most keep_floats
+    cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
+    sliced = 0.0
+    for c in range(cl_ptr.size - 1):
+        size = 1.0
+        for i in range(cl_ptr[c], cl_ptr[c + 1]):
+            v = cl_vars[i]
+            if kind[v] == FREE or kind[v] == INDICATOR:
+                size *= cards[v]
+        sliced += size
+    chunk = max(1, min(n_batch, int(chunk_floats // sliced)))
+    keep = 1 if sliced * chunk <= keep_floats else 0
     if joint:
         cst = _unravel(S, kind, evs, n_batch)
     Q = (kind, evs, cst, G, goff, n_batch)

@@ -113,7 +113,7 @@ class TreePlan:
         Whether prior clique tables are stored.
     """
 
-    def __init__(self, cliques, edges, cards, families, cpts, phi0_max_entries: float = 2**21):
+    def __init__(self, cliques, edges, cards, families, cpts, phi0_max_entries: float = 2**23):
         self.cards = [int(c) for c in cards]
         k = len(cliques)
         self.cliques = [tuple(sorted(c)) for c in cliques]

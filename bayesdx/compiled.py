@@ -63,6 +63,45 @@ class CompiledJointQuery(JTreeJointQuery):
         return dict(self._gains_bits)
 
 
+class _NodeJoints(Mapping):
+    """``node_joints`` of a :class:`CompiledJointQuery`: P(targets, X | e) of each node, built on
+    first access (a view into the stacked joints when every target is free)."""
+
+    def __init__(self, nodes, index, columns, stacked, kind, evs, target_joint, free_cards, where, cards):
+        self._nodes, self._index, self._columns, self._stacked = nodes, index, columns, stacked
+        self._kind, self._evs, self._tj, self._free_cards, self._where = kind, evs, target_joint, free_cards, where
+        self._cards = cards
+        self._made: dict = {}
+
+    def __getitem__(self, name):
+        got = self._made.get(name)
+        if got is None:
+            v = self._index[name]  # KeyError for a node not requested
+            card, shape = self._cards[v], self._tj.shape
+            if self._kind[v] == SLICED:
+                got = np.zeros((*shape, card))
+                got[..., self._evs[v]] = self._tj
+            else:
+                o = self._columns[name][0]
+                part = self._stacked[:, o:o + card]
+                if self._where is None:
+                    got = part.reshape((*shape, card))
+                else:
+                    got = np.zeros((*shape, card))
+                    got[self._where] = part.reshape((*self._free_cards, card))
+            self._made[name] = got
+        return got
+
+    def __iter__(self):
+        return iter(self._nodes)
+
+    def __len__(self):
+        return len(self._nodes)
+
+    def __repr__(self):
+        return f"<node joints of {len(self._nodes)} nodes>"
+
+
 class CompiledEngine(Engine):
     """Exact inference by a junction tree executed by compiled kernels.
 
@@ -74,7 +113,7 @@ class CompiledEngine(Engine):
         Triangulation heuristics to try (see :mod:`bayesdx._triangulate`).
     phi0_max_entries : float, optional
         Store the prior clique tables (one gather per clique at query time instead of one product
-        per CPT) when the cliques total at most this many entries. Default 2**21 (16 MiB).
+        per CPT) when the cliques total at most this many entries. Default 2**23 (64 MiB).
     keep_max_floats : float, optional
         Keep the clique tables formed during collect for distribute when a propagation's tables
         total at most this many floats; above it, tables are formed again (memory stays near the
@@ -108,12 +147,14 @@ class CompiledEngine(Engine):
     name = "compiled"
     #: Floats of working tables per chunk of the batch (8 MiB: few chunks, each op runs over
     #: long rows; smaller chunks fit the cache better but repeat every op more often).
-    chunk_floats = 2**20
+    chunk_floats = 2.0**20
+    #: The same for cohorts.
+    cohort_chunk_floats = 2.0**20
     #: Largest store of constants gathered at the targets' configurations, per target set.
     gather_max_floats = 2**22
 
     def __init__(self, arrays: ModelArrays, heuristics: Sequence[str] = tri.HEURISTICS,
-                 phi0_max_entries: float = 2**21, keep_max_floats: float = 2**24):
+                 phi0_max_entries: float = 2**23, keep_max_floats: float = 2**24):
         super().__init__(arrays)
         kernel = _kernel()
         nodes = arrays.nodes
@@ -126,11 +167,12 @@ class CompiledEngine(Engine):
         edges = tri.junction_tree_edges(cliques, cards)
         self._plan = plan = TreePlan(cliques, edges, cards, families, cpts, phi0_max_entries)
         kernel.run_prior(plan.S, plan.F)
-        self._keep_max = keep_max_floats
+        self._keep_max = float(keep_max_floats)
         self.total_clique_size = plan.total_size
         self.cliques = [tuple(nodes[v] for v in c) for c in plan.cliques]
         self._no_gather = (np.zeros(0), np.full((3, len(plan.cliques)), -1, np.int64))
         self._gathered: dict = {}
+        self._layouts: dict = {}
 
     # ------------------------------------------------------------------ helpers
     def _encode(self, evidence: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -146,13 +188,6 @@ class CompiledEngine(Engine):
             kind[v] = SLICED
             evs[v] = s
         return kind, evs
-
-    def _chunk(self, fixed, batch: int) -> tuple[int, int]:
-        """Batch elements per kernel chunk, and whether to keep collected tables (by size)."""
-        sliced = max(self._plan.sliced_size(fixed), 1.0)
-        chunk = int(min(batch, max(1, self.chunk_floats // sliced)))
-        keep = int(sliced * chunk <= self._keep_max)
-        return chunk, keep
 
     def _gather(self, free: tuple) -> tuple[np.ndarray, np.ndarray]:
         """The constants gathered at every configuration of the targets ``free`` (cached for the
@@ -177,76 +212,69 @@ class CompiledEngine(Engine):
         kind, evs = self._encode(evidence)
         empty = np.zeros(0, np.int64)
         return float(_kernel().run_query(self._plan.S, self._plan.F, kind, evs, _NO_CST, 1, empty,
-                                         empty, 1, 1, np.zeros((0, 1)), np.empty(1), np.empty(0), empty,
+                                         empty, 1.0, 1.0, np.zeros((0, 1)), np.empty(1), np.empty(0), empty,
                                          *self._no_gather))
+
+    def _layout(self, targets: tuple, nodes: tuple):
+        """Indices and cardinalities of a (targets, nodes) request, validated once (cached)."""
+        got = self._layouts.get((targets, nodes))
+        if got is None:
+            index = self._index
+            t_idx = [index[t] for t in targets]
+            n_idx = np.array([index[n] for n in nodes], np.int64)
+            if len(set(t_idx)) != len(t_idx):
+                raise ValueError("A target is listed twice.")
+            if not set(t_idx).isdisjoint(n_idx.tolist()):
+                raise ValueError("nodes must not contain a target.")
+            cards = np.asarray(self._cards, np.int64)
+            got = (t_idx, n_idx, cards[n_idx], tuple(self._cards[v] for v in t_idx))
+            if len(self._layouts) > 64:
+                self._layouts.clear()
+            self._layouts[(targets, nodes)] = got
+        return got
 
     def joint_query(self, evidence, targets, nodes):
         kind, evs = self._encode(evidence)
         targets, nodes = tuple(targets), tuple(nodes)
-        index, cards = self._index, self._cards
-        t_idx = [index[t] for t in targets]
-        n_idx = [index[n] for n in nodes]
-        if len(set(t_idx)) != len(t_idx):
-            raise ValueError("A target is listed twice.")
-        if not set(t_idx).isdisjoint(n_idx):
-            raise ValueError("nodes must not contain a target.")
+        t_idx, n_idx, n_cards, shape = self._layout(targets, nodes)
+        cards = self._cards
         free = [v for v in t_idx if kind[v] == FREE]
         for i, v in enumerate(free):
             kind[v] = CLAMPED
             evs[v] = i
         free_cards = [cards[v] for v in free]
         n_conf = math.prod(free_cards)
-        read = [(name, v) for name, v in zip(nodes, n_idx) if kind[v] == FREE]
-        offsets, width = {}, 0
-        for name, v in read:
-            offsets[name] = width
-            width += cards[v]
-        read_vars = np.fromiter((v for _, v in read), np.int64, len(read))
-        read_off = np.fromiter((offsets[name] for name, _ in read), np.int64, len(read))
-        read_cards = np.fromiter((cards[v] for _, v in read), np.int64, len(read))
-        fixed = frozenset(v for v in range(len(cards)) if kind[v] != FREE)
-        chunk, keep = self._chunk(fixed, n_conf)
+        is_read = kind[n_idx] == FREE
+        read_vars = n_idx[is_read]
+        read_cards = n_cards[is_read]
+        read_off = np.cumsum(read_cards) - read_cards
+        width = int(read_cards.sum())
         joints = np.zeros((width, n_conf))
-        stacked = joints.T  # P(targets, X | e) side by side, a row per target configuration
         p_free = np.empty(n_conf)
-        gains = np.empty(len(read))
+        gains = np.empty(read_vars.size)
         log_pe = _kernel().run_query(self._plan.S, self._plan.F, kind, evs, _NO_CST, 1, read_vars,
-                                     read_off, chunk, keep, joints, p_free, gains, read_cards,
-                                     *self._gather(tuple(free)))
+                                     read_off, float(self.chunk_floats), self._keep_max, joints, p_free, gains,
+                                     read_cards, *self._gather(tuple(free)))
         if not math.isfinite(log_pe):
             raise ZeroProbabilityEvidence("P(evidence) = 0")
-        shape = tuple(cards[v] for v in t_idx)
-        all_free = len(free) == len(t_idx)
-        if all_free:
-            target_joint = p_free.reshape(shape)
-            where = None
+        if len(free) == len(t_idx):
+            target_joint, where = p_free.reshape(shape), None
         else:
-            where = tuple(evs[v] if kind[v] == SLICED else slice(None) for v in t_idx)
+            where = tuple(int(evs[v]) if kind[v] == SLICED else slice(None) for v in t_idx)
             target_joint = np.zeros(shape)
             target_joint[where] = p_free.reshape(free_cards)
-        node_joints = {}
-        for name, v in zip(nodes, n_idx):
-            card = cards[v]
-            if kind[v] == SLICED:
-                out = np.zeros((*shape, card))
-                out[..., evs[v]] = target_joint
-            else:
-                o = offsets[name]
-                part = stacked[:, o:o + card]
-                if all_free:
-                    out = part.reshape((*shape, card))
-                else:
-                    out = np.zeros((*shape, card))
-                    out[where] = part.reshape((*free_cards, card))
-            node_joints[name] = out
+        stacked = joints.T  # P(targets, X | e) side by side, a row per target configuration
+        read_names = [nodes[i] for i in np.flatnonzero(is_read)]
+        columns = dict(zip(read_names, zip(read_off.tolist(), read_cards.tolist())))
         gains_bits = dict.fromkeys(nodes, 0.0)
-        gains_bits.update(zip(offsets, gains.tolist()))
+        gains_bits.update(zip(read_names, gains.tolist()))
+        node_joints = _NodeJoints(nodes, dict(zip(nodes, n_idx.tolist())), columns, stacked, kind, evs,
+                                  target_joint, free_cards, where, cards)
         return CompiledJointQuery(
             prob_evidence=math.exp(log_pe), targets=targets, target_joint=target_joint,
             node_joints=node_joints, log_prob_evidence=log_pe,
-            stacked=stacked if read else None,
-            columns={name: (offsets[name], cards[index[name]]) for name in offsets},
-            free_target_probs=p_free, gains_bits=gains_bits)
+            stacked=stacked if width else None, columns=columns, free_target_probs=p_free,
+            gains_bits=gains_bits)
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
         evidence_nodes = list(evidence_nodes)
@@ -287,13 +315,12 @@ class CompiledEngine(Engine):
         possible = np.zeros(n_cases, dtype=bool)
         if n_cases == 0:
             return out, possible
-        fixed = frozenset(v for v in range(len(cards)) if kind[v] in (SLICED, CLAMPED))
-        chunk, keep = self._chunk(fixed, n_cases)
         buf = np.zeros((width, n_cases))
         flags = np.zeros(n_cases)
         empty = np.zeros(0, np.int64)
         _kernel().run_query(self._plan.S, self._plan.F, kind, evs, cst, 0, np.asarray(read, np.int64),
-                            np.fromiter((offsets[v] for v in read), np.int64, len(read)), chunk, keep,
+                            np.fromiter((offsets[v] for v in read), np.int64, len(read)),
+                            float(self.cohort_chunk_floats), float(self._keep_max),
                             buf, flags, np.zeros(0), empty, *self._no_gather)
         ok = possible[:] = flags > 0
         for name, v in zip(nodes, n_idx):

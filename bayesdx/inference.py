@@ -347,9 +347,10 @@ ENGINES: dict[str, type[Engine]] = {
     "enumeration": EnumerationEngine,
     "pgmpy": PgmpyEngine,
 }
-#: The engine a network uses unless told otherwise: the compiled junction tree
-#: (:mod:`bayesdx.jtree`, registered at the end of this module).
-DEFAULT_ENGINE = "jtree"
+#: The engine a network uses unless told otherwise: the junction tree executed by compiled
+#: kernels (:mod:`bayesdx.compiled`; the numpy junction tree :mod:`bayesdx.jtree` is its
+#: reference, ``engine="jtree"``). Both are registered at the end of this module.
+DEFAULT_ENGINE = "compiled"
 
 
 def get_engine(name: str, arrays: ModelArrays) -> Engine:
