@@ -12,7 +12,7 @@ import numpy as np
 
 from .exceptions import BayesdxError, NetworkSpecError, TargetsRequiredError, _cut, _suggest
 from .inference import ModelArrays
-from .network import Network, arrays_from_pgmpy
+from .network import Network, arrays_from_pgmpy, pgmpy_model_from_arrays
 
 __all__ = ["load_network", "bundled_networks", "write_network", "NetworkNotFoundError",
            "FOREIGN_FORMATS", "ROW_SUM_TOLERANCE"]
@@ -272,7 +272,10 @@ def _normalised(arrays: ModelArrays, where: str) -> ModelArrays:
 
 
 def write_network(network: Network, path, *, format: str | None = None) -> None:
-    """Write ``network`` as BIF or XMLBIF through pgmpy's writers (exact float repr)."""
+    """Write ``network`` as BIF or XMLBIF through pgmpy's writers (exact float repr).
+
+    The file is built from ``network.arrays``, the tables :func:`bayesdx.diagnose` uses (an edit
+    of ``network.model`` is not exported)."""
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".")).lower()
     from ._pgmpy import load_pgmpy
@@ -280,10 +283,12 @@ def write_network(network: Network, path, *, format: str | None = None) -> None:
     load_pgmpy()
     from pgmpy.readwrite import BIFWriter, XMLBIFWriter
 
+    # from the tables the engine uses, never from ``network.model``, which a caller may have edited
+    model = pgmpy_model_from_arrays(network.arrays)
     if fmt == "bif":
-        writer, legacy = BIFWriter(network.model), "write_bif"
+        writer, legacy = BIFWriter(model), "write_bif"
     elif fmt in ("xmlbif", "xml"):
-        writer, legacy = XMLBIFWriter(network.model), "write_xmlbif"
+        writer, legacy = XMLBIFWriter(model), "write_xmlbif"
     else:
         raise ValueError(f"Unknown export format {fmt!r}; write 'bif' or 'xmlbif'.")
     # pgmpy >= 1.1 names the method ``write``; 1.0 only has the legacy name.

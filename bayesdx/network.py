@@ -112,7 +112,7 @@ class Network:
     Parameters
     ----------
     arrays : ModelArrays
-        The tables.
+        The tables; their arrays are made read-only (``setflags(write=False)``).
     name : str
         Short name, e.g. ``"fasciculation"`` or the file stem.
     targets : sequence of str
@@ -157,6 +157,9 @@ class Network:
     ):
         from .inference import DEFAULT_ENGINE, ENGINES
 
+        for table in arrays.cpts.values():  # the tables the engine uses: read-only from here on
+            if isinstance(table, np.ndarray) and table.flags.writeable:
+                table.setflags(write=False)
         self._arrays = arrays
         self._name = str(name)
         self._spec = spec
@@ -235,12 +238,17 @@ class Network:
 
     @property
     def arrays(self) -> ModelArrays:
-        """The tables as :class:`~bayesdx.inference.ModelArrays`."""
+        """The tables as :class:`~bayesdx.inference.ModelArrays` (read-only arrays: these are the
+        tables every engine and every export uses)."""
         return self._arrays
 
     @property
     def model(self):
-        """The pgmpy ``DiscreteBayesianNetwork`` (built on first use and cached)."""
+        """The pgmpy ``DiscreteBayesianNetwork`` (built on first use and cached).
+
+        A view for pgmpy's tools: editing it changes neither :func:`bayesdx.diagnose` nor the
+        exports (:meth:`to_bif` writes :attr:`arrays`). Build a new network from an edited
+        model with ``bayesdx.load_network(model, targets=...)``."""
         if "model" not in self._cache:
             self._cache["model"] = pgmpy_model_from_arrays(self._arrays)
         return self._cache["model"]

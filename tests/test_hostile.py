@@ -214,3 +214,66 @@ def test_describe_is_bounded(value, most):
     from bayesdx._sources import _describe
 
     assert len(_describe(value)) <= most
+
+
+# -- immutability -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two():
+    return bayesdx.load_network(DATA / "two_disease.yaml")
+
+
+@pytest.fixture(scope="module")
+def asia_net():
+    return bayesdx.load_network(DATA / "asia.bif", targets=["lung", "tub"])
+
+
+def test_cpt_arrays_are_read_only(two, asia_net):
+    for net in (two, asia_net):
+        for node, table in net.arrays.cpts.items():
+            assert not table.flags.writeable, node
+            with pytest.raises(ValueError, match="read-only"):
+                table[...] = 0.5
+
+
+ACCESSORS = [
+    ("ranking", lambda dx: dx.ranking),
+    ("joint", lambda dx: dx.joint()),
+    ("marginal_target", lambda dx: dx.marginal("flu")),
+    ("marginal_finding", lambda dx: dx.marginal("fever")),
+    ("prior", lambda dx: dx.prior("flu")),
+    ("to_frame", lambda dx: dx.to_frame()),
+    ("probability_not_reference", lambda dx: dx.probability_not_reference()),
+    ("what_if", lambda dx: dx.what_if("fever")),
+]
+
+
+@pytest.mark.parametrize("get", [a[1] for a in ACCESSORS], ids=[a[0] for a in ACCESSORS])
+def test_results_are_copies(two, get):
+    dx = bayesdx.diagnose(two, evidence={"smoker": "yes"})
+    first = get(dx)
+    expected = first.copy()
+    if first.ndim == 1:
+        first.iloc[:] = -1.0
+    else:
+        first.loc[:, first.select_dtypes("number").columns] = -1.0
+    assert not get(dx).equals(first)
+    assert get(dx).equals(expected)
+
+
+def test_evidence_is_read_only(two):
+    dx = bayesdx.diagnose(two, evidence={"smoker": "yes"})
+    with pytest.raises(TypeError):
+        dx.evidence["smoker"] = "no"
+
+
+@pytest.mark.parametrize("fmt", ["bif", "xmlbif"])
+def test_export_ignores_edits_of_the_pgmpy_model(tmp_path, asia_net, fmt):
+    """After editing ``net.model``, the export must still be the tables diagnose uses."""
+    cpd = asia_net.model.get_cpds("asia")
+    cpd.values = cpd.values[::-1].copy()
+    path = tmp_path / f"out.{fmt}"
+    (asia_net.to_bif if fmt == "bif" else asia_net.to_xmlbif)(path)
+    again = bayesdx.load_network(path, targets=["lung", "tub"])
+    for node in asia_net.nodes:
+        np.testing.assert_array_equal(again.arrays.cpts[node], asia_net.arrays.cpts[node], err_msg=node)
+    asia_net._cache.pop("model", None)  # leave the module fixture clean
