@@ -200,7 +200,7 @@ class Policy:
             order = node.order
             rows.append({
                 "node": me, "parent": parent, "depth": node.depth, "path": path,
-                "outcome": self._outcome_text(node.outcome), "p_branch": node.branch_probability,
+                "outcome": self.outcome_text(node.outcome), "p_branch": node.branch_probability,
                 "p_reach": node.probability, "step": "stop" if order is None else "order",
                 "order": "" if order is None else order.name,
                 "label": self._step_text(node, cost=False),
@@ -209,7 +209,7 @@ class Policy:
                 "cost_usd": node.cost_usd, "cost_utils": node.cost_utils, "tests": node.tests,
             })
             for child in node.children:
-                step = f"{order.label}: {self._outcome_text(child.outcome)}"
+                step = f"{order.label}: {self.outcome_text(child.outcome)}"
                 visit(child, me, f"{path} > {step}" if path else step)
 
         visit(self.root, -1, "")
@@ -248,8 +248,25 @@ class Policy:
         }
 
     # -- text --------------------------------------------------------------------------------
-    def _outcome_text(self, outcome: Mapping[str, str]) -> str:
-        return ", ".join(f"{self.network.label(r)} = {s}" for r, s in outcome.items())
+    def outcome_text(self, outcome: Mapping[str, str], *, brief: bool = False,
+                     chars: int | None = None) -> str:
+        """A result ``{readout: state}`` as text, with node labels.
+
+        ``brief=True`` names only the readouts away from their healthy state
+        (:meth:`Network.reference_state <bayesdx.Network.reference_state>`), adding "(rest
+        normal)" or saying "all normal"; ``chars`` shortens each label.
+        """
+        def name(node):
+            label = self.network.label(node)
+            return label if chars is None or len(label) <= chars else label[:chars - 1] + "\u2026"
+
+        if not brief or len(outcome) == 1:
+            return ", ".join(f"{name(r)} = {s}" for r, s in outcome.items())
+        odd = [f"{name(r)} = {s}" for r, s in outcome.items()
+               if s != self.network.reference_state(r)]
+        if not odd:
+            return "all normal"
+        return ", ".join(odd) + (" (rest normal)" if len(odd) < len(outcome) else "")
 
     def _step_text(self, node: PolicyNode, cost: bool = True) -> str:
         if node.order is None:
@@ -284,8 +301,9 @@ class Policy:
                      f"(bound {self.estimated_states:,}), {self.seconds:.2f} s")
         return "\n".join(lines)
 
-    def tree_text(self, *, max_depth: int = 4, max_branches: int = 8) -> str:
-        """The policy tree as indented text.
+    def tree_text(self, *, max_depth: int = 4, max_branches: int = 8,
+                  max_lines: int | None = 60) -> str:
+        """The policy tree as indented text, one line per step.
 
         Parameters
         ----------
@@ -293,6 +311,8 @@ class Policy:
             Orders shown along any path; deeper steps are summarised.
         max_branches : int, default 8
             Results shown under each order (the most probable); the rest are summarised.
+        max_lines : int or None, default 60
+            Lines shown at most (None: all).
         """
         lines = [self._step_text(self.root)]
 
@@ -312,19 +332,25 @@ class Policy:
             for j, child in enumerate(shown):
                 last = j == len(shown) - 1 and not hidden
                 lines.append(f"{prefix}{'`-- ' if last else '|-- '}"
-                             f"{self._outcome_text(child.outcome)} (p={child.branch_probability:.3f})"
+                             f"{self.outcome_text(child.outcome, brief=True)} (p={child.branch_probability:.3g})"
                              f": {self._step_text(child)}")
                 visit(child, prefix + ("    " if last else "|   "))
             if hidden:
                 p = sum(k.branch_probability for k in hidden)
-                lines.append(f"{prefix}`-- ... {len(hidden)} more results (p={p:.3f})")
+                lines.append(f"{prefix}`-- ... {len(hidden)} more results (p={p:.3g})")
 
         visit(self.root, "")
+        if max_lines is not None and len(lines) > max_lines:
+            more = len(lines) - max_lines
+            lines = lines[:max_lines] + [f"... {more} more lines (tree_text(max_lines=None) shows "
+                                         f"them all)"]
         return "\n".join(lines)
 
-    def to_text(self, *, max_depth: int = 4, max_branches: int = 8) -> str:
+    def to_text(self, *, max_depth: int = 4, max_branches: int = 8,
+                max_lines: int | None = 60) -> str:
         """:meth:`summary` and :meth:`tree_text` together."""
-        return self.summary() + "\n\n" + self.tree_text(max_depth=max_depth, max_branches=max_branches)
+        return self.summary() + "\n\n" + self.tree_text(
+            max_depth=max_depth, max_branches=max_branches, max_lines=max_lines)
 
     def __repr__(self) -> str:
         return self.to_text()

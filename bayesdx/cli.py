@@ -1,6 +1,7 @@
 """The ``bayesdx`` command line.
 
-``bayesdx diagnose``, ``bayesdx networks`` and ``bayesdx demo``; run ``bayesdx --help``.
+``bayesdx diagnose``, ``bayesdx plan``, ``bayesdx networks`` and ``bayesdx demo``; run
+``bayesdx --help``.
 """
 
 from __future__ import annotations
@@ -250,6 +251,28 @@ def _cmd_diagnose(args) -> int:
     return 0
 
 
+def _cmd_plan(args) -> int:
+    from .io import load_network
+    from .plan import plan
+
+    net = load_network(args.network)
+
+    def progress(state):
+        print(f"  ... {state.states:,} evidence states, {state.evaluations:,} posterior "
+              f"evaluations, {state.seconds:.0f} s", file=sys.stderr, flush=True)
+
+    policy = plan(net, evidence=_parse_evidence(args.evidence or []), orders=args.orders,
+                  horizon=args.horizon, max_states=args.max_states, time_limit_s=args.time_limit,
+                  progress=None if args.json else progress)
+    if args.json:
+        print(json.dumps({**policy.to_dict(), "disclaimer": DISCLAIMER}, indent=2))
+    else:
+        print(DISCLAIMER)
+        print()
+        print(policy.to_text(max_depth=args.depth, max_lines=None))
+    return 0
+
+
 def _cmd_networks(args) -> int:
     from .io import bundled_networks, load_network
 
@@ -341,6 +364,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="explain why ORDER is worth what it is worth")
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.set_defaults(func=_cmd_diagnose)
+
+    p = sub.add_parser("plan", help="the testing policy with the highest expected utility: which "
+                                    "order next, after each result which then, and when to stop")
+    p.add_argument("--network", default="fasciculation",
+                   help="a bundled network name or a path with a decision model; default: fasciculation")
+    p.add_argument("--evidence", "-e", action="extend", nargs="+", metavar="NODE=STATE", default=[],
+                   help="observed findings, e.g. --evidence age_band=age_lt_40 atrophy=absent")
+    p.add_argument("--orders", action="extend", nargs="+", metavar="ORDER",
+                   help="the orders to plan over (default: all; the exact policy needs few)")
+    p.add_argument("--horizon", type=int, default=None, metavar="K",
+                   help="look K orders ahead at each step (default: the exact optimal policy)")
+    p.add_argument("--max-states", type=int, default=10_000_000, metavar="N",
+                   help="refuse problems that could visit more evidence states (default 1e7)")
+    p.add_argument("--time-limit", type=float, default=600.0, metavar="S",
+                   help="stop after S seconds (default 600)")
+    p.add_argument("--depth", type=int, default=4, help="orders shown along a path (default 4)")
+    p.add_argument("--json", action="store_true", help="print JSON for machines")
+    p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("networks", help="list the bundled networks")
     p.set_defaults(func=_cmd_networks)

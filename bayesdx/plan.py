@@ -97,8 +97,7 @@ def _resolve_orders(network, orders, evidence) -> tuple[Order, ...]:
                 chosen.append(item)
             elif isinstance(item, str):
                 if item not in by_name:
-                    raise UnknownOrderError(item, list(by_name),
-                                            detail=f"(orders of network {network.name!r})")
+                    raise UnknownOrderError(item, list(by_name))
                 chosen.append(by_name[item])
             else:
                 raise TypeError(f"The 'orders' parameter of plan must hold order names or Order "

@@ -1,4 +1,5 @@
-"""Teaching figures: posteriors, the test ranking, what-if, trajectories, the network, Fagan.
+"""Teaching figures: posteriors, the test ranking, what-if, trajectories, the network, Fagan, and
+the testing policy of :func:`bayesdx.plan`.
 
 Every ``plot_*`` function draws on one Matplotlib Axes and returns it. Pass ``ax=`` to draw into
 your own figure; with ``ax=None`` a figure sized for the content is created. Style goes through
@@ -20,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_posteriors", "plot_ranking", "plot_explanation", "plot_what_if", "plot_trajectory",
-           "plot_network", "plot_fagan", "fagan_inputs", "FaganInputs", "write_teaching_figures"]
+           "plot_network", "plot_fagan", "fagan_inputs", "FaganInputs", "plot_policy",
+           "write_teaching_figures"]
 
 from ._plot_base import (  # noqa: F401 - re-exported colours
     KIND_COLORS,
@@ -39,6 +41,7 @@ from ._plot_base import (  # noqa: F401 - re-exported colours
 from ._plot_fagan import FaganInputs, fagan_inputs, plot_fagan
 from ._plot_network import plot_network
 from ._plot_orders import plot_explanation, plot_ranking
+from ._plot_policy import plot_policy
 
 # -- posteriors ---------------------------------------------------------------------------------
 def plot_posteriors(diagnosis, ax=None, *, targets=None, bar_kw=None, prior_kw=None):

@@ -151,21 +151,25 @@ def net(data_dir):
     return bayesdx.load_network(data_dir / "two_disease_orders.yaml")
 
 
-def random_problem(seed: int):
+def random_problem(seed: int, *, deterministic: bool = False):
     """A random small network (context -> 2 targets, maybe a hidden node -> 3-4 findings, maybe
-    an edge from one order's readout to another's), random orders (one with two readouts and a reflex) and random
-    actions, with costs of the same order as the values at stake."""
+    an edge from one order's readout to another's), random orders (one with two readouts and a
+    reflex) and random actions, with costs of the same order as the values at stake. With
+    ``deterministic``, the hidden node is a deterministic function of the targets (as an "any
+    myositis" node is of the myositis subtypes) read by two orders."""
     rng = np.random.default_rng(seed)
     card = {"ctx": 2, "t1": int(rng.integers(2, 4)), "t2": 2, "h": 2}
     parents = {"ctx": (), "t1": ("ctx",), "t2": ("ctx",)}
-    hidden = bool(rng.random() < 0.5)
+    hidden = deterministic or bool(rng.random() < 0.5)
     if hidden:
-        parents["h"] = ("t1",)
+        parents["h"] = ("t1", "t2") if deterministic else ("t1",)
     findings = [f"f{k}" for k in range(int(rng.integers(3, 5)))]
     pool = ["t1", "t2"] + (["h"] if hidden else [])
     for k, f in enumerate(findings):
         card[f] = int(rng.integers(2, 4))
         chosen = [q for q in pool if rng.random() < 0.6] or [pool[k % len(pool)]]
+        if deterministic and k in (0, 2) and "h" not in chosen:
+            chosen.append("h")  # two orders read the deterministic node
         if k == 2 and rng.random() < 0.3:
             chosen.append("f0")  # a finding that depends on another order's readout
         parents[f] = tuple(chosen)
@@ -177,6 +181,11 @@ def random_problem(seed: int):
     for n in nodes:
         shape = (*(card[q] for q in parents[n]), card[n])
         cpts[n] = rng.dirichlet(np.full(card[n], 0.7), size=shape[:-1]).reshape(shape)
+    if deterministic:  # h = 1 exactly when t1 is not in its first state or t2 is
+        rule = np.zeros((card["t1"], card["t2"], 2))
+        for i, j in itertools.product(range(card["t1"]), range(card["t2"])):
+            rule[i, j, int(i > 0 or j > 0)] = 1.0
+        cpts["h"] = rule
     arrays = ModelArrays(nodes=nodes, states=states, parents={n: parents[n] for n in nodes},
                          cpts=cpts)
     network = Network(arrays, name=f"random{seed}", targets=["t1", "t2"], tests=findings)
@@ -250,6 +259,59 @@ def test_dp_equals_exhaustive_search_across_prices(net, usd_per_util, method):
 def test_dp_equals_exhaustive_search_random_networks(seed, method):
     network, orders, model, evidence = random_problem(seed)
     check(network, orders, model, evidence)
+
+
+@pytest.mark.parametrize("seed", range(6), ids=lambda s: f"seed{s}")
+def test_deterministic_nodes_count_as_known(seed):
+    """A node that deterministic tables make a function of the targets separates the orders
+    without joining the conditioning set; the factored search stays exact."""
+    network, orders, model, evidence = random_problem(seed, deterministic=True)
+    encoded = network.encode_evidence(evidence)
+    cond = PLAN_MODULE.conditioning_set(network, orders, encoded)
+    assert cond == ("t1", "t2")
+    policy, _ = check(network, orders, model, evidence)
+    assert policy.method == "factored"
+
+
+@pytest.mark.parametrize("seed", range(8), ids=lambda s: f"seed{s}")
+def test_the_factored_bound_is_above_clairvoyance(seed):
+    """The bound that prunes the search is at least the expected utility of knowing every
+    result of the orders left (before their costs), at the start and after each first result."""
+    from bayesdx._planner_factored import FactoredSearch
+
+    network, orders, model, evidence = random_problem(seed)
+    encoded = network.encode_evidence(evidence)
+    cond = PLAN_MODULE.conditioning_set(network, orders, encoded)
+    if cond is None:
+        pytest.skip("the orders' results are not independent given a small set")
+    search = FactoredSearch(network, orders, model, cond, max_evaluations=10**6,
+                            time_limit_s=None, progress=None, estimated_states=1)
+    root = search.root(encoded)
+    oracle = Exhaustive(network, orders, model)
+
+    def clairvoyance(ev, subset):
+        reports = [oracle.outcomes(o, ev) for o in subset]
+        total = 0.0
+        for combo in itertools.product(*reports):
+            child = {**ev, **{r: s for report in combo for r, s in report}}
+            if oracle.bf.prob(child) > 0:
+                total += max(oracle.leaf_values(child))
+        return total / oracle.bf.prob(ev)
+
+    for mask in range(1, 1 << len(orders)):
+        subset = [o for i, o in enumerate(orders) if mask >> i & 1]
+        meu, bound = search.bounds(root, mask)
+        assert bound >= clairvoyance(encoded, subset) - TOL
+        assert meu == pytest.approx(oracle.stop_value(encoded), abs=TOL)
+        for i in range(len(orders)):
+            if not mask >> i & 1:
+                continue
+            table = search.tables(root, [i], mask)[i]
+            rest = [o for j, o in enumerate(orders) if mask >> j & 1 and j != i]
+            for x in range(len(table.p)):
+                ev = {**encoded, **{r: network.arrays.states[r].index(s)
+                                    for r, s in table.outcomes[x].items()}}
+                assert table.eupi[x] >= clairvoyance(ev, rest) - TOL
 
 
 def test_exhaustive_with_action_choices():
@@ -379,7 +441,7 @@ def test_observed_orders_are_left_out(net):
     assert {o.name for o in policy.orders} == {"blood_panel", "sputum_culture"}
 
 
-# -- display -----------------------------------------------------------------------------------
+# -- display, figure and command line -----------------------------------------------------------
 
 
 def test_text_html_frame_and_json(net):
@@ -399,3 +461,37 @@ def test_text_html_frame_and_json(net):
     assert "<pre>" in policy._repr_html_()
     data = json.loads(json.dumps(policy.to_dict()))
     assert data["optimal"] and data["tree"]["order"] == policy.first_order.name
+
+
+def test_plot_policy(net):
+    from bayesdx.plotting import plot_policy
+
+    model = DecisionModel(net.decisions.actions, usd_per_util=20000.0)
+    policy = bayesdx.plan(net, evidence={"smoker": "yes"}, decision_model=model)
+    ax = plot_policy(policy, max_depth=1, max_branches=2)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[0].startswith("\u2192 " + policy.first_order.label)
+    assert any(t.startswith("...") for t in texts)  # deeper steps and other results summarised
+    assert all("_" not in t.split("\n")[-1] for t in texts)  # labels, not names
+    import matplotlib.pyplot as plt
+
+    fig, own = plt.subplots()
+    assert plot_policy(policy, own) is own
+    with pytest.raises(ValueError, match="'max_depth' parameter of plot_policy"):
+        plot_policy(policy, max_depth=0)
+
+
+def test_cli_plan(data_dir, capsys):
+    from bayesdx.cli import DISCLAIMER, main
+
+    path = str(data_dir / "two_disease_orders.yaml")
+    assert main(["plan", "--network", path, "-e", "smoker=yes", "--orders", "blood_panel",
+                 "chest_xray"]) == 0
+    out = capsys.readouterr().out
+    assert DISCLAIMER in out and "exact optimal policy over 2 orders" in out
+    assert "regret" in out and "posterior evaluations" in out
+    assert main(["plan", "--network", path, "--horizon", "1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["horizon"] == 1 and data["disclaimer"] == DISCLAIMER and "tree" in data
+    assert main(["plan", "--network", path, "--max-states", "10"]) == 2
+    assert "evidence states" in capsys.readouterr().err
