@@ -39,11 +39,17 @@ FREE, SLICED, CLAMPED, INDICATOR = 0, 1, 2, 3
 _NO_CST = np.zeros((1, 1), np.int64)
 
 
+_KERNEL = None
+
+
 def _kernel():
     """The numba kernels (imported, and compiled or loaded from the cache, on first use)."""
-    from . import _jtkernel
+    global _KERNEL
+    if _KERNEL is None:
+        from . import _jtkernel
 
-    return _jtkernel
+        _KERNEL = _jtkernel
+    return _KERNEL
 
 
 class CompiledJointQuery(JTreeJointQuery):
@@ -117,7 +123,7 @@ class CompiledEngine(Engine):
     keep_max_floats : float, optional
         Keep the clique tables formed during collect for distribute when a propagation's tables
         total at most this many floats; above it, tables are formed again (memory stays near the
-        largest clique). Default 2**24 (128 MiB).
+        largest clique). Default 2**22 (32 MiB).
 
     Attributes
     ----------
@@ -154,7 +160,7 @@ class CompiledEngine(Engine):
     gather_max_floats = 2**22
 
     def __init__(self, arrays: ModelArrays, heuristics: Sequence[str] = tri.HEURISTICS,
-                 phi0_max_entries: float = 2**23, keep_max_floats: float = 2**24):
+                 phi0_max_entries: float = 2**23, keep_max_floats: float = 2**22):
         super().__init__(arrays)
         kernel = _kernel()
         nodes = arrays.nodes
