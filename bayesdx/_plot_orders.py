@@ -9,6 +9,7 @@ import textwrap
 import numpy as np
 
 from ._plot_base import KIND_COLORS, POST_COLOR, _check_targets, _new_ax, _rows, _set_title, _short
+from .exceptions import _check_count
 
 OUTCOME_COLORS = ["#3a9b5c", "#d9822b", "#c2444e", "#8f5ab0", "#3572b0", "#b7a32f", "#6f7f8f",
                   "#2f8f8f"]
@@ -33,11 +34,16 @@ def plot_ranking(diagnosis, ax=None, *, top=10, objective=None, bar_kw=None):
     diagnosis : Diagnosis
     ax : matplotlib.axes.Axes, optional
     top : int, default 10
-        How many orders to show.
+        How many orders to show (at least 1).
     objective : str or Objective, optional
         Rank by this objective instead of the diagnosis' own (:meth:`Diagnosis.with_objective`).
     bar_kw : dict, optional
         Passed to ``ax.barh`` for the value bars.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``top`` is not an int >= 1.
 
     Returns
     -------
@@ -53,8 +59,9 @@ def plot_ranking(diagnosis, ax=None, *, top=10, objective=None, bar_kw=None):
     >>> [t.get_text() for t in ax.get_yticklabels()] == list(dx.ranking["label"][:5])
     True
     """
+    top = _check_count(top, "top", "plot_ranking")
     dx = _with_objective(diagnosis, objective)
-    ranking = dx.ranking.head(int(top))
+    ranking = dx.ranking.head(top)
     ax = _new_ax(ax, (8.0, 1.4 + 0.38 * max(len(ranking), 1)))
     what = "order" if dx.by == "order" else "test"
     _set_title(ax, f"Next {what} by {dx.objective.kind}", dx.evidence)

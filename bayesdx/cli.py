@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -51,6 +52,62 @@ def _parse_evidence(items: Sequence[str]) -> dict[str, str]:
     return evidence
 
 
+def _int_at_least(low: int):
+    """An argparse type: an integer >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
+def _float_in(low: float, high: float = math.inf, *, low_open: bool = False):
+    """An argparse type: a finite float in [low, high] (``(low, high]`` with ``low_open``)."""
+    bounds = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number in {bounds}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
+            raise argparse.ArgumentTypeError(f"must be a finite number in {bounds}, got {text}")
+        return value
+    parse.__name__ = f"number in {bounds}"
+    return parse
+
+
+def _json_safe(value, path: str = "$", replaced: list | None = None):
+    """``value`` with every NaN or infinite float replaced by None (JSON null), recording where in
+    ``replaced``; tuples become lists and numpy scalars Python ones."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v, f"{path}.{k}", replaced) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, f"{path}[{i}]", replaced) for i, v in enumerate(value)]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        if replaced is not None:
+            replaced.append(f"{path}: {value}")
+        return None
+    return value
+
+
+def dumps_json(data: dict) -> str:
+    """Always-valid JSON (no ``NaN``/``Infinity``): non-finite numbers are written as null, and a
+    ``"non_finite"`` list says which values they were."""
+    replaced: list[str] = []
+    clean = _json_safe(data, replaced=replaced)
+    if replaced:
+        clean["non_finite"] = {"note": "NaN or infinite values written as null", "values": replaced}
+    return json.dumps(clean, indent=2, allow_nan=False)
+
+
 def _fmt_cost(value: float) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
 
@@ -64,6 +121,9 @@ def _num(value, spec: str) -> str:
 
 def format_diagnosis(dx, top: int = 10) -> str:
     """A readable text report of a diagnosis: posteriors, ranked orders, stop advice, thresholds."""
+    from .exceptions import _check_count
+
+    top = _check_count(top, "top", "format_diagnosis")
     net = dx.network
     ev = ", ".join(f"{k}={v}" for k, v in dx.evidence.items()) or "none"
     lines = [f"Network: {net.title} ({net.name})", f"Evidence: {ev}", "",
@@ -240,7 +300,7 @@ def _cmd_diagnose(args) -> int:
     if stop:  # stopping levels without an explicit objective: the default objective, re-levelled
         dx = dx.with_objective(Objective(dx.objective.kind, **stop))
     if args.json:
-        print(json.dumps(diagnosis_to_json(dx, explain=args.explain), indent=2))
+        print(dumps_json(diagnosis_to_json(dx, explain=args.explain)))
     else:
         print(DISCLAIMER)
         print()
@@ -265,7 +325,7 @@ def _cmd_plan(args) -> int:
                   horizon=args.horizon, max_states=args.max_states, time_limit_s=args.time_limit,
                   progress=None if args.json else progress)
     if args.json:
-        print(json.dumps({**policy.to_dict(), "disclaimer": DISCLAIMER}, indent=2))
+        print(dumps_json({**policy.to_dict(), "disclaimer": DISCLAIMER}))
     else:
         print(DISCLAIMER)
         print()
@@ -324,8 +384,15 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), with exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bayesdx",
         description="Bayesian probabilistic diagnosis: posteriors and the next test order by "
                     "information, cost or decision value. " + DISCLAIMER,
@@ -343,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="candidate test node(s); default: the network's findings")
     p.add_argument("--evidence", "-e", action="extend", nargs="+", metavar="NODE=STATE", default=[],
                    help="observed findings, e.g. --evidence ck=gt_1000 proximal_weakness=present")
-    p.add_argument("--top", type=int, default=10, help="how many ranked tests to show (default 10)")
+    p.add_argument("--top", type=_int_at_least(1), default=10,
+                   help="how many ranked tests to show (default 10)")
     p.add_argument("--engine", default=None, help="inference engine (default: the fastest exact one)")
     p.add_argument("--objective", choices=("information", "focus", "cost", "decision"), default=None,
                    help="what the ranking maximises (default: decision when the network has a "
@@ -353,12 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--focus", action="extend", nargs="+", metavar="T[=W]",
                    help="focus objective: targets whose joint matters (als thyroid_disease), or "
                         "per-target weights (als=2 thyroid_disease=1)")
-    p.add_argument("--alpha", type=float, default=None,
+    p.add_argument("--alpha", type=_float_in(0.0), default=None,
                    help="cost objective: bits one US dollar is worth (value = bits - alpha x USD)")
-    p.add_argument("--same-decision", type=float, default=None, metavar="P",
+    p.add_argument("--same-decision", type=_float_in(0.0, 1.0, low_open=True), default=None,
+                   metavar="P",
                    help="decision objective: stop when every order leaves every action unchanged "
                         "with probability >= P (default 0.95)")
-    p.add_argument("--min-gain", type=float, default=None, metavar="BITS",
+    p.add_argument("--min-gain", type=_float_in(0.0), default=None, metavar="BITS",
                    help="information/focus objectives: stop below this many bits (default 0.01)")
     p.add_argument("--explain", metavar="ORDER", default=None,
                    help="explain why ORDER is worth what it is worth")
@@ -373,13 +442,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="observed findings, e.g. --evidence age_band=age_lt_40 atrophy=absent")
     p.add_argument("--orders", action="extend", nargs="+", metavar="ORDER",
                    help="the orders to plan over (default: all; the exact policy needs few)")
-    p.add_argument("--horizon", type=int, default=None, metavar="K",
+    p.add_argument("--horizon", type=_int_at_least(1), default=None, metavar="K",
                    help="look K orders ahead at each step (default: the exact optimal policy)")
-    p.add_argument("--max-states", type=int, default=10_000_000, metavar="N",
+    p.add_argument("--max-states", type=_int_at_least(1), default=10_000_000, metavar="N",
                    help="refuse problems that could visit more evidence states (default 1e7)")
-    p.add_argument("--time-limit", type=float, default=600.0, metavar="S",
+    p.add_argument("--time-limit", type=_float_in(0.0, low_open=True), default=600.0, metavar="S",
                    help="stop after S seconds (default 600)")
-    p.add_argument("--depth", type=int, default=4, help="orders shown along a path (default 4)")
+    p.add_argument("--depth", type=_int_at_least(1), default=4, help="orders shown along a path (default 4)")
     p.add_argument("--json", action="store_true", help="print JSON for machines")
     p.set_defaults(func=_cmd_plan)
 
@@ -388,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="a worked case on the bundled fasciculation network")
     p.add_argument("--plots", metavar="DIR", help="also write the teaching figures as PNG files to DIR")
-    p.add_argument("--top", type=int, default=8, help="how many ranked tests to show (default 8)")
+    p.add_argument("--top", type=_int_at_least(1), default=8,
+                   help="how many ranked tests to show (default 8)")
     p.set_defaults(func=_cmd_demo)
     return parser
 
@@ -398,11 +468,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        print("bayesdx: error: the output was closed before it was all written (broken pipe)",
+              file=sys.stderr)
+        return 2
     except (BayesdxError, ValueError, KeyError, TypeError, FileNotFoundError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"bayesdx: error: {message}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an unwritable --plots directory, a full disk, ...
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"bayesdx: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of a closed pipe is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured output)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

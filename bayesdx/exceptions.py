@@ -21,6 +21,7 @@ __all__ = [
     "InvalidObjectiveError",
     "UnknownOrderError",
     "StateSpaceTooLargeError",
+    "InvalidParameterError",
 ]
 
 #: The longest value (in characters) an error message quotes; longer ones are elided in the middle.
@@ -171,7 +172,7 @@ class UnknownOrderError(BayesdxError, KeyError):
         return self.message
 
 
-class StateSpaceTooLargeError(BayesdxError, MemoryError):
+class StateSpaceTooLargeError(BayesdxError, ValueError):
     """A query whose joint state space (e.g. over all its targets) would exceed the memory
     budget; refused before any work is done.
 
@@ -189,3 +190,25 @@ class StateSpaceTooLargeError(BayesdxError, MemoryError):
         extra = f" {hint}" if hint else ""
         super().__init__(f"{what} has {self.cells:,} joint states ({self.cells * 8:,} bytes as "
                          f"float64), over the budget of {self.budget:,} states.{extra}")
+
+
+class InvalidParameterError(BayesdxError, ValueError):
+    """A keyword argument outside its valid range, e.g. ``plot_ranking(dx, top=0)``."""
+
+
+def _check_count(value: object, name: str, owner: str, low: int = 1) -> int:
+    """``value`` as an int >= ``low``, else :class:`InvalidParameterError` in sklearn's words."""
+    if isinstance(value, bool) or not isinstance(value, (int, np_integer())):
+        raise InvalidParameterError(f"The '{name}' parameter of {owner} must be an int >= {low}. "
+                                    f"Got {_elide(value)} of type {type(value).__name__} instead.")
+    if value < low:
+        raise InvalidParameterError(f"The '{name}' parameter of {owner} must be an int >= {low}. "
+                                    f"Got {value} instead.")
+    return int(value)
+
+
+def np_integer() -> type:
+    """``numpy.integer`` (imported here so this module stays import-light)."""
+    import numpy
+
+    return numpy.integer

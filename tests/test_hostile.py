@@ -277,3 +277,101 @@ def test_export_ignores_edits_of_the_pgmpy_model(tmp_path, asia_net, fmt):
     for node in asia_net.nodes:
         np.testing.assert_array_equal(again.arrays.cpts[node], asia_net.arrays.cpts[node], err_msg=node)
     asia_net._cache.pop("model", None)  # leave the module fixture clean
+
+
+# -- command line -------------------------------------------------------------------------------
+BAD_OPTIONS = [
+    ("top_zero", ["diagnose", "--top", "0"], "--top"),
+    ("top_negative", ["diagnose", "--top", "-3"], "--top"),
+    ("top_text", ["diagnose", "--top", "ten"], "--top"),
+    ("top_float", ["diagnose", "--top", "2.5"], "--top"),
+    ("demo_top_zero", ["demo", "--top", "0"], "--top"),
+    ("demo_top_negative", ["demo", "--top", "-1"], "--top"),
+    ("alpha_negative", ["diagnose", "--alpha", "-1"], "--alpha"),
+    ("alpha_nan", ["diagnose", "--alpha", "nan"], "--alpha"),
+    ("alpha_inf", ["diagnose", "--alpha", "inf"], "--alpha"),
+    ("same_decision_above_1", ["diagnose", "--same-decision", "1.5"], "--same-decision"),
+    ("same_decision_zero", ["diagnose", "--same-decision", "0"], "--same-decision"),
+    ("same_decision_nan", ["diagnose", "--same-decision", "nan"], "--same-decision"),
+    ("min_gain_negative", ["diagnose", "--min-gain", "-0.1"], "--min-gain"),
+    ("min_gain_inf", ["diagnose", "--min-gain", "inf"], "--min-gain"),
+    ("plan_horizon_zero", ["plan", "--horizon", "0"], "--horizon"),
+    ("plan_max_states_negative", ["plan", "--max-states", "-5"], "--max-states"),
+    ("plan_time_limit_zero", ["plan", "--time-limit", "0"], "--time-limit"),
+    ("plan_time_limit_nan", ["plan", "--time-limit", "nan"], "--time-limit"),
+    ("plan_depth_negative", ["plan", "--depth", "-1"], "--depth"),
+]
+
+
+@pytest.mark.parametrize("argv, option", [c[1:] for c in BAD_OPTIONS], ids=[c[0] for c in BAD_OPTIONS])
+def test_cli_rejects_bad_numbers_in_one_line(capsys, argv, option):
+    from bayesdx.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"argument {option}" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("make", ["file", "file_child"], ids=["plots_is_a_file", "plots_under_a_file"])
+def test_cli_unwritable_plots_directory(tmp_path, capsys, make):
+    from bayesdx.cli import main
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    target = blocker if make == "file" else blocker / "figures"
+    assert main(["demo", "--top", "1", "--plots", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write" in err and str(blocker) in err, err
+
+
+def test_cli_closed_pipe_exits_quietly():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "bayesdx.cli", "networks"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader went away (as `| head -0` does) before anything was written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 2
+    assert err.count("\n") == 1 and "broken pipe" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")], ids=["nan", "inf", "-inf"])
+def test_json_is_always_valid(value):
+    import json
+
+    from bayesdx.cli import dumps_json
+
+    text = dumps_json({"a": value, "b": [1.0, np.float64(value)], "c": {"d": (value,)}})
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert data["a"] is None and data["b"] == [1.0, None] and data["c"]["d"] == [None]
+    assert data["non_finite"]["values"][0].startswith("$.a")
+
+
+def test_cli_json_of_a_diagnosis_is_strict_json(capsys):
+    import json
+
+    from bayesdx.cli import main
+
+    assert main(["diagnose", "--network", str(DATA / "two_disease.yaml"), "--json"]) == 0
+    text = capsys.readouterr().out
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+@pytest.mark.parametrize("top", [0, -3, 2.5, True, "3", None], ids=["zero", "negative", "float", "bool",
+                                                                   "string", "none"])
+def test_plot_ranking_rejects_bad_top(two, top):
+    from bayesdx.plotting import plot_ranking
+
+    dx = bayesdx.diagnose(two)
+    with pytest.raises(bayesdx.InvalidParameterError, match=r"'top' parameter of plot_ranking"):
+        plot_ranking(dx, top=top)
+
+
+def test_format_diagnosis_rejects_bad_top(two):
+    from bayesdx.cli import format_diagnosis
+
+    with pytest.raises(bayesdx.InvalidParameterError, match=r"'top' parameter of format_diagnosis"):
+        format_diagnosis(bayesdx.diagnose(two), top=0)
