@@ -133,7 +133,8 @@ def format_diagnosis(dx, top: int = 10) -> str:
     for target in net.targets:
         rows = frame[frame["target"] == target]
         states = list(rows.itertuples(index=False))
-        reference = net.reference_state(target)  # shown as the rest
+        # the healthy state is shown as the rest; with none known every state is shown
+        reference = net.reference_state(target) if net.has_reference_state(target) else None
         shown = [row for row in states if row.state != reference]
         for row in shown:
             name = f"{row.target} = {row.state}"

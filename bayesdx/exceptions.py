@@ -22,6 +22,7 @@ __all__ = [
     "UnknownOrderError",
     "StateSpaceTooLargeError",
     "InvalidParameterError",
+    "NoReferenceStateWarning",
 ]
 
 #: The longest value (in characters) an error message quotes; longer ones are elided in the middle.
@@ -106,7 +107,7 @@ class UnknownNodeError(BayesdxError, KeyError):
         self.valid = list(valid)
         where = f" in network '{network}'" if network else ""
         shown = ", ".join(self.valid[:12]) + (", ..." if len(self.valid) > 12 else "")
-        self.message = f"Unknown node {node!r}{where}.{_suggest(str(node), self.valid)} Valid nodes: {shown}."
+        self.message = f"Unknown node {_elide(node)}{where}.{_suggest(str(node), self.valid)} Valid nodes: {shown}."
         super().__init__(self.message)
 
     def __str__(self) -> str:  # KeyError would repr() the message
@@ -121,8 +122,8 @@ class UnknownStateError(BayesdxError, KeyError):
         self.state = state
         self.valid = list(valid)
         self.message = (
-            f"Unknown state {state!r} for node '{node}'.{_suggest(str(state), self.valid)}"
-            f" Valid states: {', '.join(self.valid)}."
+            f"Unknown state {_elide(state)} for node '{node}'.{_suggest(str(state), self.valid)}"
+            f" Valid states: {', '.join(self.valid[:30])}{', ...' if len(self.valid) > 30 else ''}."
         )
         super().__init__(self.message)
 
@@ -194,6 +195,10 @@ class StateSpaceTooLargeError(BayesdxError, ValueError):
 
 class InvalidParameterError(BayesdxError, ValueError):
     """A keyword argument outside its valid range, e.g. ``plot_ranking(dx, top=0)``."""
+
+
+class NoReferenceStateWarning(UserWarning):
+    """A target without a known healthy state was left out of a "P(not healthy)" summary."""
 
 
 def _check_count(value: object, name: str, owner: str, low: int = 1) -> int:

@@ -76,6 +76,7 @@ def load_network(
     engine: str | None = None,
     orders=None,
     decisions=None,
+    reference_states=None,
 ) -> Network:
     """Load a network for diagnosis.
 
@@ -99,6 +100,10 @@ def load_network(
     decisions : bayesdx.DecisionModel, optional
         Actions and utilities instead of the file's (needed for the *decision* objective on a
         foreign network).
+    reference_states : mapping of str to str, optional
+        The healthy (reference) state of nodes whose state names do not say it, e.g.
+        ``{"Fault": "Normal"}``; checked (unknown nodes and states raise with suggestions). See
+        :meth:`Network.reference_state`.
 
     Returns
     -------
@@ -128,12 +133,15 @@ def load_network(
             out = out.with_engine(engine)
         if orders is not None or decisions is not None:
             out = out.with_orders(orders, decisions)
+        if reference_states is not None:
+            out = out.with_reference_states(reference_states)
         return out
     if hasattr(source, "get_cpds") and hasattr(source, "nodes"):
         arrays = _normalised(arrays_from_pgmpy(source), "<pgmpy model>")
         return Network(arrays, name=getattr(source, "name", None) or "model",
                        targets=_require_targets(targets, arrays, "<pgmpy model>"), tests=tests,
-                       source="<pgmpy model>", engine=engine, orders=orders, decisions=decisions)
+                       source="<pgmpy model>", engine=engine, orders=orders, decisions=decisions,
+                       reference_states=reference_states)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(
             f"source must be a bundled network name, a path or a pgmpy model; got {type(source).__name__}."
@@ -148,24 +156,24 @@ def load_network(
                 f"with its suffix ({', '.join((*YAML_SUFFIXES, *FOREIGN_FORMATS))})."
             )
         return _load_yaml(bundled[source], targets, tests, engine, origin=f"bundled:{source}",
-                          orders=orders, decisions=decisions)
+                          orders=orders, decisions=decisions, reference_states=reference_states)
     if not path.exists():
         raise NetworkNotFoundError(f"No network file at {str(path)!r}.")
     suffix = path.suffix.lower()
     if suffix in YAML_SUFFIXES:
         return _load_yaml(path, targets, tests, engine, origin=str(path), orders=orders,
-                          decisions=decisions)
+                          decisions=decisions, reference_states=reference_states)
     if suffix in FOREIGN_FORMATS:
         arrays = _read_foreign(path, suffix)
         return Network(arrays, name=path.stem, targets=_require_targets(targets, arrays, str(path)),
                        tests=tests, source=str(path), engine=engine, orders=orders,
-                       decisions=decisions)
+                       decisions=decisions, reference_states=reference_states)
     raise NetworkSpecError([(str(path), None, f"unknown file type {suffix!r}; bayesdx reads "
                              f"{', '.join((*YAML_SUFFIXES, *FOREIGN_FORMATS))}")])
 
 
 def _load_yaml(path: Path, targets, tests, engine, origin: str, orders=None,
-               decisions=None) -> Network:
+               decisions=None, reference_states=None) -> Network:
     from ._compile import spec_arrays
     from .spec import read_spec
 
@@ -178,7 +186,8 @@ def _load_yaml(path: Path, targets, tests, engine, origin: str, orders=None,
                 f"{path}: no node has role 'target'; pass targets=[...] to load_network."
             )
     return Network(arrays, name=spec.name, targets=targets, tests=tests, spec=spec,
-                   source=origin, engine=engine, orders=orders, decisions=decisions)
+                   source=origin, engine=engine, orders=orders, decisions=decisions,
+                   reference_states=reference_states)
 
 
 def _require_targets(targets, arrays: ModelArrays, where: str):

@@ -130,6 +130,9 @@ class Network:
         The test orders to rank, instead of those the file declares (see :attr:`orders`).
     decisions : bayesdx.decision.DecisionModel, optional
         The actions and utilities, instead of those the file declares (see :attr:`decisions`).
+    reference_states : mapping of str to str, optional
+        The healthy (reference) state of nodes whose states do not say it by name, e.g.
+        ``{"Fault": "Normal"}`` (see :meth:`reference_state`).
 
     Examples
     --------
@@ -153,6 +156,7 @@ class Network:
         engine: str | None = None,
         orders=None,
         decisions=None,
+        reference_states: Mapping[str, str] | None = None,
         _cache: dict | None = None,
     ):
         from .inference import DEFAULT_ENGINE, ENGINES
@@ -173,6 +177,7 @@ class Network:
                 f"Pass targets=[...]; nodes: {', '.join(arrays.nodes[:15])}"
                 + (", ..." if len(arrays.nodes) > 15 else "")
             )
+        self._references = self._check_references(reference_states)
         self._targets = self._check_nodes(targets, "targets")
         if tests is None:
             if spec is not None:
@@ -205,6 +210,14 @@ class Network:
             decisions.indicator(self)  # every action names a target and its states
         if self._given_orders is not None:
             _ = self.orders  # check them now, at the boundary
+
+    def _check_references(self, given) -> dict[str, str]:
+        if given is None:
+            return {}
+        if not hasattr(given, "items"):
+            raise InvalidEvidenceError(f"reference_states must be a mapping {{node: healthy state}}, "
+                                       f"e.g. {{'Fault': 'Normal'}}; got {type(given).__name__}.")
+        return {self.check_node(n): self.states(n)[self.check_state(n, s)] for n, s in given.items()}
 
     def _check_nodes(self, nodes: Iterable[str], what: str) -> tuple[str, ...]:
         out: list[str] = []
@@ -315,7 +328,7 @@ class Network:
                        spec=self._spec, source=self._source, engine=self._engine_name,
                        orders=self._given_orders if orders is None else orders,
                        decisions=self._given_decisions if decisions is None else decisions,
-                       _cache=self._cache)
+                       reference_states=self._references, _cache=self._cache)
 
     @property
     def engine_name(self) -> str:
@@ -354,12 +367,16 @@ class Network:
         return "test" if node in self._tests else "other"
 
     def reference_state(self, node: str) -> str:
-        """The "healthy" or "off" state of ``node``: the first state named like ``absent``,
-        ``normal``, ``no``, ``none``, ``negative``, ``false``, ``off`` or ``healthy`` (any case),
-        else the first state.
+        """The "healthy" or "off" state of ``node``: the one given in ``reference_states``, else
+        the first state named like ``absent``, ``normal``, ``no``, ``none``, ``negative``,
+        ``false``, ``off`` or ``healthy`` (any case), else the first state.
 
         Bundled networks list ``absent`` first; foreign files may not (Hepar II lists
-        ``present`` before ``absent``), which is why the rule looks by name.
+        ``present`` before ``absent``), which is why the rule looks by name. When no state is
+        named so (Pathfinder's ``Fault`` lists 63 diseases), the first state is only a display
+        default: :meth:`has_reference_state` is False and
+        :meth:`Diagnosis.probability_not_reference <bayesdx.Diagnosis.probability_not_reference>`
+        leaves the node out. Name it with ``load_network(..., reference_states={node: state})``.
 
         Examples
         --------
@@ -368,10 +385,30 @@ class Network:
         'absent'
         """
         states = self.states(node)
+        if node in self._references:
+            return self._references[node]
         for state in states:
             if state.lower() in OFF_STATES:
                 return state
         return states[0]
+
+    def has_reference_state(self, node: str) -> bool:
+        """Whether ``node``'s healthy state is known: given in ``reference_states`` or named like
+        one (see :meth:`reference_state`), rather than the first state by default.
+
+        Examples
+        --------
+        >>> import bayesdx
+        >>> bayesdx.load_network("fasciculation").has_reference_state("als")
+        True
+        """
+        states = self.states(node)
+        return node in self._references or any(s.lower() in OFF_STATES for s in states)
+
+    @property
+    def reference_states(self) -> dict[str, str]:
+        """The healthy states given to the constructor (``reference_states``), by node."""
+        return dict(self._references)
 
     def label(self, node: str) -> str:
         """Human label of ``node`` (its name for foreign networks)."""
@@ -438,14 +475,23 @@ class Network:
         other tests or targets); the file's are derived again for the new targets and tests.
         """
         return Network(self._arrays, name=self._name, targets=targets, tests=tests, spec=self._spec,
-                       source=self._source, engine=self._engine_name, _cache=self._cache)
+                       source=self._source, engine=self._engine_name,
+                       reference_states=self._references, _cache=self._cache)
+
+    def with_reference_states(self, reference_states: Mapping[str, str]) -> Network:
+        """The same network with these healthy states named (added to those already given)."""
+        return Network(self._arrays, name=self._name, targets=self._targets, tests=self._tests,
+                       spec=self._spec, source=self._source, engine=self._engine_name,
+                       orders=self._given_orders, decisions=self._given_decisions,
+                       reference_states={**self._references, **dict(reference_states)},
+                       _cache=self._cache)
 
     def with_engine(self, engine: str) -> Network:
         """The same network answered by another inference engine (e.g. ``"pgmpy"``)."""
         return Network(self._arrays, name=self._name, targets=self._targets, tests=self._tests,
                        spec=self._spec, source=self._source, engine=engine,
                        orders=self._given_orders, decisions=self._given_decisions,
-                       _cache=self._cache)
+                       reference_states=self._references, _cache=self._cache)
 
     # -- tables ----------------------------------------------------------------------------
     def node_table(self):

@@ -401,15 +401,37 @@ class Diagnosis:
     def probability_not_reference(self) -> pd.Series:
         """For each target, P(target is not in its reference state): the probability of disease.
 
-        The reference state is :meth:`Network.reference_state` (``absent``, ``normal``, ``no``,
-        ... by name, else the first state), so on Hepar II as on the bundled networks this is
-        P(disease present). Sorted descending.
+        The reference state is :meth:`Network.reference_state` (the one named in
+        ``load_network(..., reference_states=...)``, else ``absent``, ``normal``, ``no``, ... by
+        name), so on Hepar II as on the bundled networks this is P(disease present). A target
+        with no such state (e.g. Pathfinder's ``Fault``, whose 63 states are all diseases) has no
+        "not healthy" probability: it is left out with a :class:`~bayesdx.exceptions.
+        NoReferenceStateWarning` (see its :meth:`marginal` instead), never summarised by an
+        arbitrary first state. Sorted descending.
+
+        Warns
+        -----
+        NoReferenceStateWarning
+            Some targets were left out; the warning names them.
         """
-        values = {}
+        values, left_out = {}, []
         for t in self.network.targets:
+            if not self.network.has_reference_state(t):
+                left_out.append(t)
+                continue
             ref = self.network.states(t).index(self.network.reference_state(t))
             values[t] = 1.0 - float(self._marginal_array(self._query, t)[ref])
-        return pd.Series(values, name="posterior").sort_values(ascending=False)
+        if left_out:
+            import warnings
+
+            from .exceptions import NoReferenceStateWarning, _cut
+
+            shown = _cut(", ".join(f"'{t}'" for t in left_out), 200)
+            warnings.warn(
+                f"probability_not_reference leaves out {shown}: no state is named like a healthy "
+                f"one (absent, normal, no, ...). Use marginal(), or name it with load_network(..., "
+                f"reference_states={{{left_out[0]!r}: ...}}).", NoReferenceStateWarning, stacklevel=2)
+        return pd.Series(values, name="posterior", dtype=float).sort_values(ascending=False)
 
     def what_if(self, test: str) -> pd.DataFrame:
         """Each target's posterior under each outcome of ``test``, with the outcome probabilities.

@@ -375,3 +375,85 @@ def test_format_diagnosis_rejects_bad_top(two):
 
     with pytest.raises(bayesdx.InvalidParameterError, match=r"'top' parameter of format_diagnosis"):
         format_diagnosis(bayesdx.diagnose(two), top=0)
+
+
+# -- foreign networks: the healthy (reference) state ----------------------------------------------
+MULTI = """network m {
+}
+variable Fault {
+  type discrete [ 3 ] { flu, cold, covid };
+}
+variable Sex {
+  type discrete [ 2 ] { female, male };
+}
+variable Cough {
+  type discrete [ 2 ] { yes, no };
+}
+probability ( Fault ) {
+  table 0.2, 0.7, 0.1;
+}
+probability ( Sex ) {
+  table 0.5, 0.5;
+}
+probability ( Cough | Fault ) {
+  (flu) 0.8, 0.2;
+  (cold) 0.6, 0.4;
+  (covid) 0.7, 0.3;
+}
+"""
+
+
+@pytest.fixture
+def multi_path(tmp_path):
+    path = tmp_path / "multi.bif"
+    path.write_text(MULTI)
+    return path
+
+
+def test_target_without_healthy_state_is_left_out_with_a_warning(multi_path):
+    net = bayesdx.load_network(multi_path, targets=["Fault", "Cough"])
+    assert not net.has_reference_state("Fault") and net.has_reference_state("Cough")
+    with pytest.warns(bayesdx.exceptions.NoReferenceStateWarning, match="'Fault'.*reference_states"):
+        summary = bayesdx.diagnose(net).probability_not_reference()
+    assert list(summary.index) == ["Cough"] and np.isfinite(summary).all()
+
+
+def test_reference_states_names_the_healthy_state(multi_path):
+    import warnings
+
+    net = bayesdx.load_network(multi_path, targets=["Fault"], reference_states={"Fault": "cold"})
+    assert net.reference_state("Fault") == "cold" and net.has_reference_state("Fault")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = bayesdx.diagnose(net).probability_not_reference()
+    assert summary["Fault"] == pytest.approx(0.3, abs=1e-12)
+    # carried by derived networks
+    assert net.with_targets(["Fault", "Sex"]).reference_state("Fault") == "cold"
+    assert net.with_engine("enumeration").reference_state("Fault") == "cold"
+    again = bayesdx.load_network(net, reference_states={"Sex": "male"})
+    assert again.reference_states == {"Fault": "cold", "Sex": "male"}
+
+
+BAD_REFERENCES = [
+    ("unknown_node", {"Falt": "cold"}, bayesdx.UnknownNodeError, r"'Falt'.*Did you mean 'Fault'"),
+    ("unknown_state", {"Fault": "colds"}, bayesdx.UnknownStateError, r"'colds' for node 'Fault'.*'cold'"),
+    ("state_not_text", {"Fault": 1}, bayesdx.InvalidEvidenceError, r"'Fault'"),
+    ("not_a_mapping", ["Fault"], bayesdx.InvalidEvidenceError, r"reference_states must be a mapping"),
+    ("long_state", {"Fault": "c" * 10_000}, bayesdx.UnknownStateError, r"\.\.\."),
+]
+
+
+@pytest.mark.parametrize("given, error, pattern", [c[1:] for c in BAD_REFERENCES],
+                         ids=[c[0] for c in BAD_REFERENCES])
+def test_bad_reference_states(multi_path, given, error, pattern):
+    with pytest.raises(error, match=pattern) as info:
+        bayesdx.load_network(multi_path, targets=["Fault"], reference_states=given)
+    assert len(str(info.value)) < 1000
+
+
+def test_cli_shows_every_state_of_a_target_without_healthy_state(multi_path, capsys):
+    from bayesdx.cli import main
+
+    assert main(["diagnose", "--network", str(multi_path), "--target", "Fault", "--top", "1"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"Fault = {s}" in out for s in ("flu", "cold", "covid")), out
