@@ -107,6 +107,9 @@ class FactoredSearch(_Search):
     """
 
     method = "factored"
+    #: ``"numba"``: one compiled pass per outcome table (:mod:`bayesdx._plankernel`);
+    #: ``"numpy"``: the reference, array operations only.
+    kernel = "numba"
 
     def __init__(self, network, orders, model, conditioning: Sequence[str], **kw):
         super().__init__(network, orders, model, **kw)
@@ -123,6 +126,14 @@ class FactoredSearch(_Search):
         self.w_acting = self.bc * self.ind_acting - self.c       # utility of acting, per action
         self._axes_cache: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self._plans: dict[tuple, tuple] = {}
+        self._indices: dict[tuple, np.ndarray] = {}
+        self.w_flat = np.ascontiguousarray(self.w_acting.reshape(-1, self.w_acting.shape[-1]))
+        self._scratch = np.zeros(0)
+        if self.kernel == "numba":
+            from . import _plankernel
+
+            _plankernel.warm()
+            self._order_table = _plankernel.order_table
 
     # -- set up ------------------------------------------------------------------------------
     def root(self, evidence: Mapping[str, int]):
@@ -160,6 +171,8 @@ class FactoredSearch(_Search):
             self.lik.append(np.ascontiguousarray(np.moveaxis(merged, -1, 0)))  # (outcome, axes)
             self.lik_axes.append(axes)
             self.outcomes.append(table.outcomes)
+        self.lik_t = [None if lik is None else np.ascontiguousarray(lik.reshape(lik.shape[0], -1).T)
+                      for lik in self.lik]  # (configuration of the order's axes, result)
         mask = (1 << len(self.orders)) - 1
         keep, _ = self._axes(mask)
         drop = tuple(k for k in range(self.n_axes) if k not in keep)
@@ -256,9 +269,68 @@ class FactoredSearch(_Search):
         self._plans[key] = hit
         return hit
 
+    def _shape(self, axes: Sequence[int]) -> tuple[int, ...]:
+        return tuple(self.network.arrays.card(self.conditioning[ax]) for ax in axes)
+
+    def _index(self, source: tuple[int, ...], target: Sequence[int]) -> np.ndarray:
+        """For each configuration of the ``source`` axes (flat, C order), the flat index of its
+        restriction to the ``target`` axes (a subset)."""
+        key = (source, tuple(target))
+        hit = self._indices.get(key)
+        if hit is None:
+            cards = [self.network.arrays.card(self.conditioning[ax]) for ax in source]
+            index = np.zeros(cards, dtype=np.int64)
+            step = 1
+            for ax in reversed(key[1]):
+                shape = [1] * len(source)
+                shape[source.index(ax)] = cards[source.index(ax)]
+                index = index + np.arange(shape[source.index(ax)]).reshape(shape) * step
+                step *= cards[source.index(ax)]
+            self._indices[key] = hit = np.ascontiguousarray(index.reshape(-1))
+        return hit
+
     def tables(self, state, which, mask):
-        key, (axes, u), _ = state
         self._evaluated()
+        if self.kernel == "numba":
+            return self._tables_numba(state, which, mask)
+        return self._tables_numpy(state, which, mask)
+
+    def _tables_numba(self, state, which, mask):
+        key, (axes, u), _ = state
+        flat = u.reshape(-1)
+        n_a = len(self.b)
+        out: dict[int, _Table | None] = {}
+        for i in which:
+            if self.lik[i] is None:
+                out[i] = None
+                continue
+            keep, read = self._axes(mask & ~(1 << i))
+            lik = self.lik_t[i]
+            n_x = lik.shape[1]
+            n_keep = len(self._index(keep, ()))
+            blocks = self._index(keep, read)
+            n_blocks = int(blocks.max()) + 1
+            if len(self._scratch) < n_blocks * n_a:
+                self._scratch = np.zeros(n_blocks * n_a)
+            joint, p = np.empty((n_keep, n_x)), np.empty(n_x)
+            act, positive = np.empty((n_x, n_a)), np.empty(n_x)
+            self._order_table(flat, lik, self._index(axes, self.lik_axes[i]),
+                              self._index(axes, keep), n_keep, blocks, n_blocks,
+                              self._index(keep, self.acting), self.w_flat, joint, p, act,
+                              positive, self._scratch)
+            kept = np.flatnonzero(p > 0)
+            if len(kept) < n_x:
+                p, act, positive = p[kept], act[kept], positive[kept]
+            meu = np.maximum(act, 0.0).sum(axis=1) / p
+            p_help = (act / p[:, None] + self.c) / self.bc
+            out[i] = _Table(p / p.sum(), p_help, meu, positive / p,
+                            tuple(self.outcomes[i][k] for k in kept),
+                            _Children(key, i, keep, joint, kept, p_help, p,
+                                      columns=self._shape(keep)))
+        return out
+
+    def _tables_numpy(self, state, which, mask):
+        key, (axes, u), _ = state
         out: dict[int, _Table | None] = {}
         for i in which:
             if self.lik[i] is None:
@@ -289,15 +361,18 @@ class FactoredSearch(_Search):
 class _Children:
     """The states after each outcome of one order (made on demand)."""
 
-    __slots__ = ("key", "i", "axes", "joint", "kept", "p_help", "p")
+    __slots__ = ("key", "i", "axes", "joint", "kept", "p_help", "p", "columns")
 
-    def __init__(self, key, i, axes, joint, kept, p_help, p):
+    def __init__(self, key, i, axes, joint, kept, p_help, p, columns=False):
         self.key, self.i, self.axes, self.joint = key, i, axes, joint
-        self.kept, self.p_help, self.p = kept, p_help, p
+        self.kept, self.p_help, self.p, self.columns = kept, p_help, p, columns
 
     def __call__(self, x: int):
         k = int(self.kept[x])
         key = self.key[:self.i] + (k,) + self.key[self.i + 1:]
+        if self.columns:  # (kept configuration, result) from the kernel
+            weights = (self.joint[:, k] / self.p[x]).reshape(self.columns)
+            return key, (self.axes, weights), self.p_help[x]
         return key, (self.axes, self.joint[k] / self.p[x]), self.p_help[x]
 
 

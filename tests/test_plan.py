@@ -222,13 +222,16 @@ def check(network, orders, model, evidence, **kw):
     return policy, n_policies
 
 
-@pytest.fixture(params=["factored", "engine"])
+@pytest.fixture(params=["factored", "factored-numpy", "engine"])
 def method(request, monkeypatch):
-    """Run each exactness test on both searches: numpy from factored tables, and engine queries at
-    every state (forced by declaring the orders' results dependent)."""
+    """Run each exactness test on every search: the factored tables by the compiled kernel and
+    by the numpy reference, and engine queries at every state (forced by declaring the orders'
+    results dependent)."""
     if request.param == "engine":
         monkeypatch.setattr(PLAN_MODULE, "conditioning_set", lambda *a, **k: None)
-    return request.param
+    if request.param == "factored-numpy":
+        monkeypatch.setattr(PLAN_MODULE.FactoredSearch, "kernel", "numpy")
+    return request.param.split("-")[0]
 
 
 # -- exactness ---------------------------------------------------------------------------------
