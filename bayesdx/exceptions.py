@@ -180,7 +180,7 @@ class StateSpaceTooLargeError(BayesdxError, ValueError):
     Attributes
     ----------
     cells : int
-        The number of cells of the joint that was asked for.
+        The number of table cells the query would hold.
     budget : int
         The most cells allowed.
     """
@@ -189,8 +189,8 @@ class StateSpaceTooLargeError(BayesdxError, ValueError):
         self.cells = int(cells)
         self.budget = int(budget)
         extra = f" {hint}" if hint else ""
-        super().__init__(f"{what} has {self.cells:,} joint states ({self.cells * 8:,} bytes as "
-                         f"float64), over the budget of {self.budget:,} states.{extra}")
+        super().__init__(f"{what} needs {self.cells:,} table cells ({self.cells * 8:,} bytes as "
+                         f"float64), over the budget of {self.budget:,} cells: refused.{extra}")
 
 
 class InvalidParameterError(BayesdxError, ValueError):

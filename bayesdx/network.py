@@ -7,6 +7,7 @@ the bayesdx YAML format, each node's kind, cost and the provenance of every numb
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import networkx as nx
@@ -14,6 +15,7 @@ import numpy as np
 
 from .exceptions import (
     InvalidEvidenceError,
+    StateSpaceTooLargeError,
     TargetsRequiredError,
     UnknownNodeError,
     UnknownStateError,
@@ -99,6 +101,11 @@ def pgmpy_model_from_arrays(arrays: ModelArrays):
 
 
 ROLE_ORDER = ("context", "target", "latent", "finding")
+#: The most cells a diagnosis query may hold: the joint of the targets times (1 + the states of
+#: every other node), since a diagnosis keeps P(targets, X) for each other node X. 2**27 float64
+#: cells are 1 GiB. A network whose targets exceed it is refused when it is built
+#: (:class:`~bayesdx.exceptions.StateSpaceTooLargeError`), before any inference.
+MAX_QUERY_CELLS = 2**27
 #: State names read as a node's healthy / off state (see :meth:`Network.reference_state`).
 OFF_STATES = ("absent", "normal", "no", "none", "negative", "false", "off", "healthy")
 
@@ -187,6 +194,7 @@ class Network:
         elif isinstance(tests, str):
             tests = [tests]
         self._tests = self._check_nodes(tests, "tests")
+        self._check_size(name)
         overlap = set(self._targets) & set(self._tests)
         if overlap:
             raise InvalidEvidenceError(
@@ -218,6 +226,19 @@ class Network:
             raise InvalidEvidenceError(f"reference_states must be a mapping {{node: healthy state}}, "
                                        f"e.g. {{'Fault': 'Normal'}}; got {type(given).__name__}.")
         return {self.check_node(n): self.states(n)[self.check_state(n, s)] for n, s in given.items()}
+
+    def _check_size(self, name: str) -> None:
+        """Refuse targets whose joint (with one other node at a time) exceeds the budget."""
+        joint = math.prod(self._arrays.card(t) for t in self._targets)
+        others = sum(self._arrays.card(n) for n in self._arrays.nodes if n not in self._targets)
+        cells = joint * (1 + others)
+        if cells > MAX_QUERY_CELLS:
+            shown = ", ".join(self._targets[:8]) + (", ..." if len(self._targets) > 8 else "")
+            raise StateSpaceTooLargeError(
+                f"A diagnosis on network '{name}' with {len(self._targets)} targets ({shown}; "
+                f"{joint:,} joint states, times 1 + {others:,} states of the other nodes)", cells,
+                MAX_QUERY_CELLS, "Choose fewer targets (the diagnoses to compute), or raise "
+                "bayesdx.network.MAX_QUERY_CELLS.")
 
     def _check_nodes(self, nodes: Iterable[str], what: str) -> tuple[str, ...]:
         out: list[str] = []

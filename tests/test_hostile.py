@@ -457,3 +457,47 @@ def test_cli_shows_every_state_of_a_target_without_healthy_state(multi_path, cap
     assert main(["diagnose", "--network", str(multi_path), "--target", "Fault", "--top", "1"]) == 0
     out = capsys.readouterr().out
     assert all(f"Fault = {s}" in out for s in ("flu", "cold", "covid")), out
+
+
+# -- bounds -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def alarm():
+    return bayesdx.load_network(DATA / "alarm.bif", targets=["HYPOVOLEMIA"])
+
+
+def _alarm_roots(net):
+    return [n for n in net.nodes if not net.parents(n)]
+
+
+TOO_LARGE = [
+    ("all_37_alarm_nodes", lambda net: list(net.nodes)),
+    ("all_but_one", lambda net: list(net.nodes)[:-1]),
+    ("thirty_nodes", lambda net: list(net.nodes)[:30]),
+]
+
+
+@pytest.mark.parametrize("pick", [c[1] for c in TOO_LARGE], ids=[c[0] for c in TOO_LARGE])
+def test_target_sets_over_the_budget_are_refused_before_work(alarm, pick):
+    targets = pick(alarm)
+    start = time.perf_counter()
+    with pytest.raises(bayesdx.StateSpaceTooLargeError, match=r"'alarm' with \d+ targets") as info:
+        bayesdx.load_network(alarm, targets=targets)
+    assert time.perf_counter() - start < 5
+    err = info.value
+    assert err.cells > err.budget == bayesdx.network.MAX_QUERY_CELLS
+    assert f"{err.cells:,}" in str(err) and f"{err.budget:,}" in str(err) and targets[0] in str(err)
+    assert isinstance(err, ValueError)
+
+
+def test_budget_is_configurable_and_small_target_sets_pass(alarm, monkeypatch):
+    import bayesdx.network
+
+    assert bayesdx.load_network(alarm, targets=_alarm_roots(alarm)[:3]).targets
+    monkeypatch.setattr(bayesdx.network, "MAX_QUERY_CELLS", 10)
+    with pytest.raises(bayesdx.StateSpaceTooLargeError, match="over the budget of 10 cells"):
+        bayesdx.load_network(alarm, targets=["HYPOVOLEMIA"])
+
+
+def test_every_public_name_exists():
+    for name in bayesdx.__all__:
+        assert hasattr(bayesdx, name), name
