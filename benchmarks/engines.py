@@ -26,7 +26,7 @@ Sections:
    every 2 ms) over compiling and querying.
 
 Writes ``benchmarks/engines.json`` and the section between the ``engines`` markers of
-``benchmarks/results.md``.
+``benchmarks/results.md`` and of the README.
 """
 
 from __future__ import annotations
@@ -547,15 +547,18 @@ def main():
 
 
 def write_report(res):
-    """Replace the section between the engines markers of results.md (append it if absent)."""
+    """Replace the section between the engines markers of results.md (appended if absent) and of
+    the README (only where the markers are)."""
     text = markdown(res)
-    md = HERE / "results.md"
-    old = md.read_text() if md.exists() else ""
-    if MARK_START in old:
-        old = old[:old.index(MARK_START)] + text + old[old.index(MARK_END) + len(MARK_END):]
-    else:
-        old = old.rstrip() + "\n\n" + text + "\n"
-    md.write_text(old)
+    for path, append in ((HERE / "results.md", True), (ROOT / "README.md", False)):
+        old = path.read_text() if path.exists() else ""
+        if MARK_START in old:
+            old = old[:old.index(MARK_START)] + text + old[old.index(MARK_END) + len(MARK_END):]
+        elif append:
+            old = old.rstrip() + "\n\n" + text + "\n"
+        else:
+            continue
+        path.write_text(old)
     print(text)
 
 
