@@ -32,8 +32,8 @@ def _label(policy, node, more, width: int) -> tuple[str, str]:
 
 
 def _layout(policy, max_depth: int, max_branches: int, width: int):
-    """Visible boxes (depth, y in text lines, text, colour, parent, node), leaves stacked by
-    their height, each parent at the mean height of its children."""
+    """Visible boxes (depth, y in text lines, text, colour, parent, node): every box gets a band
+    as tall as itself or as everything right of it, whichever is taller, and sits in its middle."""
     rows = []
 
     def add(depth, node, parent, more=None):
@@ -60,22 +60,23 @@ def _layout(policy, max_depth: int, max_branches: int, width: int):
                 (len(hidden), sum(k.branch_probability for k in hidden), False))
 
     visit(policy.root, -1)
-    used = 0.0
+    spans: dict[int, float] = {}
 
-    def place(i):
-        nonlocal used
-        row = rows[i]
-        if not row["kids"]:
-            height = row["text"].count("\n") + 1 + 1.2
-            row["y"] = used + height / 2
-            used += height
-        else:
-            for k in row["kids"]:
-                place(k)
-            row["y"] = sum(rows[k]["y"] for k in row["kids"]) / len(row["kids"])
+    def span(i):  # rows of text a box and everything right of it need
+        if i not in spans:
+            own = rows[i]["text"].count("\n") + 2.2
+            spans[i] = max(own, sum(span(k) for k in rows[i]["kids"]))
+        return spans[i]
 
-    place(0)
-    return rows, used
+    def place(i, top):
+        rows[i]["y"] = top + span(i) / 2
+        start = top + (span(i) - sum(span(k) for k in rows[i]["kids"])) / 2
+        for k in rows[i]["kids"]:
+            place(k, start)
+            start += span(k)
+
+    place(0, 0.0)
+    return rows, span(0)
 
 
 def plot_policy(policy, ax=None, *, max_depth: int = 2, max_branches: int = 4, width: int = 30,
