@@ -5,11 +5,11 @@ Compilation (once per network)
     The same triangulation as the numpy engine (:mod:`bayesdx._triangulate`: the best of
     min-fill, min-weight and weighted min-fill), a junction tree rooted at its centre, and a
     :class:`~bayesdx._jtplan.TreePlan`: the tree, the CPTs and the prior messages as two flat
-    arrays. The prior propagation runs in the kernel (:func:`bayesdx._jtkernel.run_prior`), one
+    arrays. The prior propagation runs in the kernel (:func:`bayesdx._jtentry.run_prior`), one
     clique table at a time.
 
 Queries
-    One kernel call per query (:mod:`bayesdx._jtkernel`): it derives the schedule from the
+    One kernel call per query (:func:`bayesdx._jtentry.run_query`): it derives the schedule from the
     pattern of evidence, propagates over the batch (the joint configurations of the unobserved
     targets in :meth:`CompiledEngine.joint_query`, the cases in
     :meth:`CompiledEngine.marginals_batch`) in cache-sized chunks, normalises, and writes
@@ -46,9 +46,9 @@ def _kernel():
     """The numba kernels (imported, and compiled or loaded from the cache, on first use)."""
     global _KERNEL
     if _KERNEL is None:
-        from . import _jtkernel
+        from . import _jtentry
 
-        _KERNEL = _jtkernel
+        _KERNEL = _jtentry
     return _KERNEL
 
 
