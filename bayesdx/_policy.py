@@ -109,6 +109,22 @@ class Policy:
         The bound on evidence states checked against ``max_states`` before the search.
     seconds : float
         Wall-clock time of the search.
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> net = bayesdx.load_network("fasciculation")
+    >>> refer = bayesdx.DecisionModel(
+    ...     [bayesdx.Action("refer", "als", ["present"], benefit=0.15, harm=0.005)],
+    ...     usd_per_util=100_000)
+    >>> policy = bayesdx.plan(net, evidence={"fasciculations_exam": "present"},
+    ...                       orders=[bayesdx.Order("ck", ["ck"], label="CK", cost_usd=7)],
+    ...                       decision_model=refer)
+    >>> frame = policy.to_frame()
+    >>> float(frame.loc[frame["step"] == "stop", "p_reach"].sum())  # every path ends in a stop
+    1.0
+    >>> policy.myopic_regret >= 0
+    True
     """
 
     network: object

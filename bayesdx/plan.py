@@ -164,6 +164,14 @@ def plan(network, *, evidence: Mapping[str, str] | None = None,
         ``time_limit_s``; the message says how to make it smaller.
     UnknownOrderError, UnknownNodeError, UnknownStateError, ImpossibleEvidenceError
 
+    Notes
+    -----
+    The exact search is exponential in the number of orders: every order multiplies the
+    evidence states by (1 + its number of results), and the bounds prune only what provably
+    cannot win. On the bundled network, whose blood tests cost little against the stakes, about
+    six orders take seconds and seven already take minutes (``benchmarks/decision.py``); plan
+    over fewer orders, or pass a horizon.
+
     Examples
     --------
     >>> import bayesdx
