@@ -43,6 +43,8 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 warnings.filterwarnings("ignore")
 
+from run import cpu_name, fmt  # noqa: E402  (the house helpers of benchmarks/run.py)
+
 MARK_START, MARK_END = "<!-- decision:start -->", "<!-- decision:end -->"
 
 #: Ten of the bundled network's orders, from the EMG/NCS study to a muscle biopsy.
@@ -156,24 +158,8 @@ def machine():
 
     import bayesdx
 
-    cpu_name = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu_name, "cores": os.cpu_count(), "python": platform.python_version(),
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": numpy.__version__, "bayesdx": bayesdx.__version__}
-
-
-def fmt(x, digits=3):
-    if x is None:
-        return "n/a"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:#.{digits}g}".rstrip(".")
 
 
 def markdown(res):

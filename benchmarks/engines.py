@@ -64,6 +64,7 @@ from run import (  # noqa: E402  (the house helpers: loading, sampling, pyAgrum 
     GumRanker,
     _RssPeak,
     draw_cases,
+    fmt,
     forward_sample,
     gum_from_arrays,
     info_gains,
@@ -418,14 +419,6 @@ def memory_worker(engine: str, spec: str):
 
 
 # ----------------------------------------------------------------------------- report
-def fmt(x, digits=3):
-    if x is None:
-        return "n/a"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:#.{digits}g}".rstrip(".")
-
-
 def markdown(res):
     m = res["machine"]
     lines = [MARK_START, "", "### The compiled engine (`engine=\"compiled\"`) side by side", "",

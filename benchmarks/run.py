@@ -508,15 +508,19 @@ def munin_worker(engine: str, spec: str):
 
 
 # ----------------------------------------------------------------------------- report
-def machine():
-    cpu = "unknown"
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo), or "unknown"."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown"
+
+
+def machine():
+    cpu = cpu_name()
     import numpy
     import pgmpy
     import pyagrum
@@ -530,9 +534,10 @@ def machine():
 
 
 def fmt(x, digits=3):
+    """A number for a results table: thousands separators from 100 up, else 3 significant digits."""
     if x is None:
         return "n/a"
-    if x >= 100:
+    if abs(x) >= 100:
         return f"{x:,.0f}"
     return f"{x:#.{digits}g}".rstrip(".")
 
