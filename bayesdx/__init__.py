@@ -35,6 +35,7 @@ from .plan import PlanProgress, PlanTooLargeError, Policy, PolicyNode, plan
 from .ranking import Objective, StopAdvice
 from .results import Diagnosis, diagnose
 from .session import AlreadyObservedError, Session
+from .simulate import SimulatedCases, simulate
 
 __version__ = "0.1.0"
 
@@ -68,6 +69,7 @@ __all__ = [
     "Policy",
     "PolicyNode",
     "Session",
+    "SimulatedCases",
     "StateSpaceTooLargeError",
     "StopAdvice",
     "TargetsRequiredError",
@@ -79,4 +81,5 @@ __all__ = [
     "load_network",
     "plan",
     "posteriors",
+    "simulate",
 ]
