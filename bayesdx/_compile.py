@@ -98,14 +98,14 @@ def _distribution(chk, where, raw, states) -> dict[str, float] | None:
     return {s: out[s] for s in states} if ok else None
 
 
-def _dist_block(chk, spec, node, where, block):
+def _dist_block(chk, spec, node, where, block, raw=None):
     if not isinstance(block, dict) or "probs" not in block:
         chk.err(f"{where}: expected a mapping with 'probs' and its source, got {_describe(block)}")
         return None
     dist = _distribution(chk, where, block["probs"], node.states)
     if dist is None:
         return None
-    if not _record(chk, spec, node, where, dict(dist), block, value_key="probs"):
+    if not _record(chk, spec, node, where, dict(dist), block, value_key="probs", raw=raw):
         return None
     return np.array([dist[s] for s in node.states])
 
@@ -211,7 +211,8 @@ def _fixed_rows(chk, spec, node, calibrated=False):
             continue
         when = _when(chk, spec, node, where, raw_when)
         label = _when_label(raw_when)
-        dist = _dist_block(chk, spec, node, f"{where} {label}", {k: v for k, v in row.items() if k != "when"})
+        dist = _dist_block(chk, spec, node, f"{where} {label}", {k: v for k, v in row.items() if k != "when"},
+                           raw=row)
         if when is None or dist is None:
             ok = False
             continue
@@ -257,7 +258,7 @@ def _table(chk, spec, node, tables):
         bad = when is None
         label = _when_label(raw_when)
         body = {k: v for k, v in row.items() if k != "when"}
-        dist = _dist_block(chk, spec, node, f"{where} {label}", body)
+        dist = _dist_block(chk, spec, node, f"{where} {label}", body, raw=row)
         if bad or dist is None:
             ok = False
             continue

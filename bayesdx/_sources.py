@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import _elide, _suggest
@@ -39,6 +39,11 @@ class Param:
     grade: str
     range_low: float | None
     range_high: float | None
+    #: The file's mapping that holds this number (``block[value_key]``, or
+    #: ``block[value_key][state]`` for a distribution) and its ``range``: what
+    #: :meth:`bayesdx.Network.with_parameters` edits in a copy of the file before recompiling.
+    block: dict | None = field(default=None, compare=False, repr=False)
+    value_key: str = field(default="p", compare=False, repr=False)
 
 
 def _describe(value: Any) -> str:
@@ -137,11 +142,13 @@ class _Checker:
 
 def _record(chk, spec, node, where, values: dict[str | None, float], block: dict, *, is_prob=True,
             value_key: str, owner: str | None = None, kind: str | None = None,
-            allow_zero: bool = False) -> bool:
+            allow_zero: bool = False, raw: dict | None = None) -> bool:
     """Check the source keys of ``block`` and record one Param per value. True if sound.
 
     ``node`` is the NodeSpec the number belongs to; blocks outside the nodes (orders, actions)
     pass ``node=None`` with ``owner`` (e.g. the order's name) and ``kind`` (e.g. ``"order"``).
+    ``raw`` is the file's own mapping when ``block`` is a filtered copy of it (a row without its
+    ``when``); the Param keeps it so that a changed network can edit the file's numbers.
     """
     ok = True
     allowed = {value_key, "ref", "locator", "grade", "range"}
@@ -182,7 +189,7 @@ def _record(chk, spec, node, where, values: dict[str | None, float], block: dict
             spec.params.append(
                 Param(owner if owner is not None else node.name,
                       kind if kind is not None else node.cpt["type"], where, state, float(value), refs, locator.strip(),
-                      grade, low, high)
+                      grade, low, high, raw if raw is not None else block, value_key)
             )
     return ok
 
