@@ -189,7 +189,7 @@ def parameter_priors(network, *, rule: float | None = None):
     >>> net = bayesdx.load_network("fasciculation")
     >>> priors = parameter_priors(net)
     >>> row = priors[(priors.node == "als") & (priors.state == "present")].iloc[0]
-    >>> row.family, round(row.alpha / row.concentration, 3)
+    >>> row.family, round(float(row.alpha / row.concentration), 3)
     ('dirichlet', 0.03)
     """
     import pandas as pd
