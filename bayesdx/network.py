@@ -514,6 +514,50 @@ class Network:
                        orders=self._given_orders, decisions=self._given_decisions,
                        reference_states=self._references, _cache=self._cache)
 
+    def with_parameters(self, changes: Mapping) -> Network:
+        """A new network whose file has other numbers; this one is untouched.
+
+        Parameters
+        ----------
+        changes : mapping
+            ``{parameter: new value}``; a parameter is named by its row in :meth:`parameters` or
+            by ``(node, where, state)`` (``state`` None for a single number). In a distribution,
+            the states not changed are scaled together so the row still sums to 1.
+
+        Raises
+        ------
+        InvalidParameterError
+            An unknown parameter, a probability outside [0, 1], an odds ratio <= 0, a row summing
+            past 1, or numbers the file's checks reject (e.g. a noisy-OR cause below its leak).
+
+        Examples
+        --------
+        >>> import bayesdx
+        >>> net = bayesdx.load_network("fasciculation")
+        >>> high = net.with_parameters({("als", "cpt.marginal", "present"): 0.10})
+        >>> round(float(bayesdx.diagnose(high).marginal("als")["present"]), 3)
+        0.1
+        """
+        from ._changes import changed_network
+
+        return changed_network(self, changes)
+
+    def with_prior(self, node: str, value) -> Network:
+        """A new network with another prior for ``node`` (a node without parents, or an ``odds``
+        node's marginal): the probability of its non-reference state (two states), or a mapping
+        ``{state: probability}``.
+
+        Examples
+        --------
+        >>> import bayesdx
+        >>> net = bayesdx.load_network("fasciculation").with_prior("als", 0.005)
+        >>> round(float(bayesdx.diagnose(net).marginal("als")["present"]), 4)
+        0.005
+        """
+        from ._changes import changed_network, prior_changes
+
+        return changed_network(self, prior_changes(self, node, value))
+
     # -- tables ----------------------------------------------------------------------------
     def node_table(self):
         """One row per node: role, label, kind, states, parents, cost and invasiveness.
