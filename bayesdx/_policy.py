@@ -363,10 +363,14 @@ class Policy:
         return "\n".join(lines)
 
     def to_text(self, *, max_depth: int = 4, max_branches: int = 8,
-                max_lines: int | None = 60) -> str:
-        """:meth:`summary` and :meth:`tree_text` together."""
-        return self.summary() + "\n\n" + self.tree_text(
+                max_lines: int | None = 60, width: int = 80) -> str:
+        """:meth:`summary` and :meth:`tree_text` together, in at most ``width`` columns (longer
+        lines wrapped under their indent)."""
+        from ._text import MIN_WIDTH, fit
+
+        text = self.summary() + "\n\n" + self.tree_text(
             max_depth=max_depth, max_branches=max_branches, max_lines=max_lines)
+        return "\n".join(fit(text.splitlines(), max(int(width), MIN_WIDTH)))
 
     def __repr__(self) -> str:
         return self.to_text()

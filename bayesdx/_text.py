@@ -8,6 +8,7 @@ helpers, so each command gets the same output: labels by default, names on reque
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -103,14 +104,26 @@ def wrap(text: str, width: int = DEFAULT_WIDTH, indent: str = "", hang: str | No
 
 
 def fit(lines: Iterable[str], width: int) -> list[str]:
-    """Every line at most ``width`` columns: longer lines are wrapped under their own indent."""
+    """Every line at most ``width`` columns: longer lines are wrapped under their own indent
+    (a tree's guides, ``|--`` and a backquote, continue down the wrapped lines).
+
+    Examples
+    --------
+    >>> print("\\n".join(fit(["|-- a long branch of a policy tree", "short"], 24)))
+    |-- a long branch of a
+    |     policy tree
+    short
+    """
     out = []
     for line in lines:
         if len(line) <= width:
             out.append(line)
             continue
-        indent = line[:len(line) - len(line.lstrip())]
-        out.extend(wrap(line.strip(), width, indent, indent + "  "))
+        indent = re.match(r"[ |`-]*", line).group()
+        hang = indent.replace("|-- ", "|   ").replace("`-- ", "    ") + "  "
+        if len(hang) > width // 2:
+            hang = "  "
+        out.extend(wrap(line[len(indent):].strip(), width, indent, hang))
     return out
 
 
@@ -126,11 +139,13 @@ class Column:
 
 
 def table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int = DEFAULT_WIDTH,
-          *, indent: str = "  ", gap: str = "  ", flex_min: int = 24) -> list[str]:
+          *, indent: str = "  ", gap: str = "  ", flex_min: int = 24,
+          wrap_flex: bool = False) -> list[str]:
     """Rows of strings laid out under ``columns`` in at most ``width`` columns.
 
     While the flexible column (the label) would get fewer than ``flex_min`` characters, the
-    column of lowest priority is dropped; then the flexible column's cells are elided to fit.
+    column of lowest priority is dropped; then the flexible column's cells are elided to fit
+    (``wrap_flex=True``: wrapped onto lines of their own, the other cells on the last line).
 
     Examples
     --------
@@ -140,7 +155,8 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int =
       Creatine kinase      $7
       Muscle biopsy    $2,250
     """
-    keep = list(range(len(columns)))
+    keep = [i for i, c in enumerate(columns)  # a column with nothing in it says nothing
+            if c.flex or any(str(r[i]).strip() for r in rows) or not rows]
     natural = [max([len(columns[i].heading)] + [len(str(r[i])) for r in rows]) for i in keep]
     flex = next((i for i, c in enumerate(columns) if c.flex), None)
 
@@ -164,7 +180,14 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int =
             parts.append(f"{cell:{columns[i].align}{widths[i]}}")
         return (indent + gap.join(parts)).rstrip()
 
-    return [line([c.heading for c in columns])] + [line(r) for r in rows]
+    def lines(cells):
+        if not wrap_flex or flex is None or len(str(cells[flex])) <= widths[flex]:
+            return [line(cells)]
+        pieces = wrap(str(cells[flex]), widths[flex], "", "  ")
+        head = [line(["" if i != flex else p for i in range(len(cells))]) for p in pieces[:-1]]
+        return head + [line([pieces[-1] if i == flex else c for i, c in enumerate(cells)])]
+
+    return [line([c.heading for c in columns])] + [x for r in rows for x in lines(r)]
 
 
 class Names:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from ._text import DEFAULT_WIDTH, MIN_WIDTH, WIDE, Column, Names, money, number, percent, table, wrap
 from .exceptions import BayesdxError
 
 __all__ = ["main", "DISCLAIMER", "DEMO_CASE"]
@@ -108,73 +109,105 @@ def dumps_json(data: dict) -> str:
     return json.dumps(clean, indent=2, allow_nan=False)
 
 
-def _fmt_cost(value: float) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
+def _posterior_rows(dx, names: Names) -> list[list[str]]:
+    """Rows (what, prior, posterior) of the targets: a disease with one non-healthy state on one
+    row; otherwise the target, P(not healthy) when its healthy state is known, then its states
+    (those with a probability of at least 0.1% before or after; the rest counted)."""
+    net = dx.network
+    rows = []
+    for target in net.targets:
+        prior, post = dx.prior(target), dx.marginal(target)
+        known = net.has_reference_state(target)
+        reference = net.reference_state(target) if known else None
+        others = [s for s in net.states(target) if s != reference]
+        if known and len(others) == 1:
+            rows.append([names.target(target, others[0]), percent(prior[others[0]]),
+                         percent(post[others[0]]), post[others[0]]])
+            continue
+        if names.names:
+            label = lambda s: names.target(target, s)  # noqa: E731
+        else:
+            rows.append([names.node(target),
+                         percent(1 - prior[reference]) if known else "",
+                         percent(1 - post[reference]) if known else "",
+                         (1 - post[reference]) if known else None])
+            label = lambda s: "    " + s  # noqa: E731
+        shown = [s for s in others if max(prior[s], post[s]) >= 1e-3]
+        for s in shown:
+            rows.append([label(s), percent(prior[s]), percent(post[s]), post[s]])
+        if len(shown) < len(others):
+            rest = [s for s in others if s not in shown]
+            rows.append([("    " if not names.names else "  ") + f"... {len(rest)} more states "
+                         f"below 0.1%", "", "", None])
+    return rows
 
 
-def _num(value, spec: str) -> str:
-    """``value`` formatted with ``spec`` (e.g. ``"10.3g"``); blank of that width when NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return " " * int(spec.split(".")[0])
-    return format(value, spec)
-
-
-def format_diagnosis(dx, top: int = 10) -> str:
-    """A readable text report of a diagnosis: posteriors, ranked orders, stop advice, thresholds."""
+def format_diagnosis(dx, top: int = 10, *, width: int = DEFAULT_WIDTH, names: bool = False) -> str:
+    """A readable text report of a diagnosis: posteriors, actions, the ranked orders and the
+    stopping advice, in at most ``width`` columns, by node label (``names=True``: by name)."""
     from .exceptions import _check_count
 
     top = _check_count(top, "top", "format_diagnosis")
+    width = max(int(width), MIN_WIDTH)
     net = dx.network
-    ev = ", ".join(f"{k}={v}" for k, v in dx.evidence.items()) or "none"
-    lines = [f"Network: {net.title} ({net.name})", f"Evidence: {ev}", "",
-             "Posterior probability of each target (prior -> posterior):"]
-    frame = dx.to_frame()
-    width = max(len(f"{t} = {s}") for t, s in zip(frame["target"], frame["state"]))
-    for target in net.targets:
-        rows = frame[frame["target"] == target]
-        states = list(rows.itertuples(index=False))
-        # the healthy state is shown as the rest; with none known every state is shown
-        reference = net.reference_state(target) if net.has_reference_state(target) else None
-        shown = [row for row in states if row.state != reference]
-        for row in shown:
-            name = f"{row.target} = {row.state}"
-            bar = "#" * int(round(row.posterior * 30))
-            lines.append(f"  {name:<{width}}  {row.prior:6.1%} -> {row.posterior:6.1%}  {bar}")
+    nm = Names(net, names)
+    lines = wrap(f"Network: {net.title} ({net.name})", width, "", "  ")
+    lines += wrap(f"Evidence: {nm.evidence(dx.evidence)}", width, "", "  ")
+    lines += ["", "Probability of each target, before and after the evidence:"]
+    rows = _posterior_rows(dx, nm)
+    bar = max(5, min(30, width // 8))
+    cells = [[r[0], r[1], "->" if r[1] or r[2] else "", r[2],
+              "" if r[3] is None else "#" * int(round(r[3] * bar))]
+             for r in rows]
+    lines += table([Column("", "<", flex=True), Column("before"), Column(""), Column("after"),
+                    Column("", "<")], cells, width, wrap_flex=True, flex_min=30)[1:]
     lines.append("")
     if dx.decisions is not None:
-        lines.append("Actions (taken when P(states) exceeds the threshold C/(B+C)):")
-        table = dx.thresholds()
-        aw = max(len(a) for a in table.index)
-        for action, row in table.iterrows():
-            lines.append(f"  {action:<{aw}}  P = {row['probability']:6.1%}  threshold "
-                         f"{row['threshold']:6.1%}  {'TAKE NOW' if row['taken_now'] else 'not now'}")
+        lines.append("Actions, taken when P(states) exceeds the threshold C/(B+C):")
+        t = dx.thresholds()
+        cells = [[a if names else row["label"], percent(row["probability"]),
+                  percent(row["threshold"]), "TAKE NOW" if row["taken_now"] else "not now"]
+                 for a, row in t.iterrows()]
+        lines += table([Column("action", "<", flex=True), Column("P"), Column("threshold"),
+                        Column("now", "<")], cells, width, flex_min=30)
         lines.append("")
     what = "order" if dx.by == "order" else "test"
     if dx.next_test is None:
         lines.append("Every test is observed: nothing left to rank.")
         return "\n".join(lines)
-    lines.append(f"Next {what} by {dx.objective.describe()}: {dx.next_test}")
-    lines.append(("Advice: stop testing: " if dx.should_stop else "Advice: continue: ")
-                 + dx.stop_reason)
+    lines += wrap(f"Next {what} by {dx.objective.describe()}: {nm.order(dx.next_test)}", width,
+                  "", "  ")
+    lines += wrap(("Advice: stop testing: " if dx.should_stop else "Advice: continue: ")
+                  + dx.stop_reason, width, "", "  ")
     lines.append("")
     ranking = dx.ranking.head(top)
-    tw = max(12, max(len(t) for t in ranking.index))
-    unit = dx.objective.value_unit
     decision = dx.decisions is not None
-    head = f"  {what:<{tw}}  {'value (' + unit + ')':>13}  {'info (bits)':>11}"
+    cols = [Column(what, "<", priority=9, flex=True),
+            Column(f"value ({dx.objective.value_unit})", priority=8),
+            Column("info (bits)", priority=6)]
     if decision:
-        head += f"  {'dec. value':>10}  {'cost utils':>10}  {'same dec.':>9}"
-    lines.append(head + f"  {'cost USD':>8}  inv.  label")
+        cols += [Column("dec. value", priority=2), Column("cost utils", priority=1),
+                 Column("same dec.", priority=3)]
+    cols += [Column("cost", priority=7), Column("invasive", "<", priority=5)]
+    cells = []
     for name, row in ranking.iterrows():
-        line = f"  {name:<{tw}}  {_num(row['value'], '13.4g')}  {_num(row['info_gain_bits'], '11.4f')}"
+        cell = [name if names else row["label"], number(row["value"]),
+                _num(row["info_gain_bits"], ".4f")]
         if decision:
-            line += (f"  {_num(row['decision_value_utils'], '10.3g')}  "
-                     f"{_num(row['cost_utils'], '10.3g')}  {_num(row['same_decision_prob'], '9.3f')}")
-        invasive = "yes" if row["invasive"] is True else ""
-        lines.append(line + f"  {_fmt_cost(row['cost_usd']):>8}  {invasive:<4}  {row['label']}")
+            cell += [number(row["decision_value_utils"]), number(row["cost_utils"]),
+                     _num(row["same_decision_prob"], ".3f")]
+        cells.append(cell + [money(row["cost_usd"]), "yes" if row["invasive"] is True else ""])
+    lines += table(cols, cells, width, wrap_flex=True)
     if len(dx.ranking) > top:
         lines.append(f"  ... {len(dx.ranking) - top} more (use --top)")
     return "\n".join(lines)
+
+
+def _num(value, spec: str) -> str:
+    """``value`` formatted with ``spec`` (e.g. ``".3f"``); blank when NaN or None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return format(value, spec)
 
 
 def _clean(v):
@@ -241,6 +274,29 @@ def diagnosis_to_json(dx, explain: str | None = None) -> dict:
     return out
 
 
+def add_text_options(parser: argparse.ArgumentParser) -> None:
+    """``--names``, ``--width N`` and ``--wide`` on a subcommand that prints text (read them back
+    with :func:`text_options`)."""
+    group = parser.add_argument_group("text output")
+    group.add_argument("--names", action="store_true",
+                       help="show node, order and action names (what --evidence and --explain "
+                            "take) instead of their labels")
+    group.add_argument("--width", type=_int_at_least(MIN_WIDTH), default=None, metavar="N",
+                       help=f"fit the text in N columns (default {DEFAULT_WIDTH})")
+    group.add_argument("--wide", action="store_true", help=f"the same as --width {WIDE}")
+
+
+def text_options(args) -> tuple[int, bool]:
+    """The (width, names) a subcommand's text is written with."""
+    width = args.width if getattr(args, "width", None) else (WIDE if getattr(args, "wide", False)
+                                                             else DEFAULT_WIDTH)
+    return width, bool(getattr(args, "names", False))
+
+
+def _print_wrapped(text: str, width: int) -> None:
+    print("\n".join(wrap(text, width)))
+
+
 def _objective(args):
     """The objective the command line asks for (``--objective``, ``--focus``, ``--alpha``, ...)."""
     from .exceptions import InvalidObjectiveError
@@ -303,12 +359,13 @@ def _cmd_diagnose(args) -> int:
     if args.json:
         print(dumps_json(diagnosis_to_json(dx, explain=args.explain)))
     else:
-        print(DISCLAIMER)
+        width, names = text_options(args)
+        _print_wrapped(DISCLAIMER, width)
         print()
-        print(format_diagnosis(dx, top=args.top))
+        print(format_diagnosis(dx, top=args.top, width=width, names=names))
         if args.explain is not None:
             print()
-            print(repr(dx.explain(args.explain)))
+            print(dx.explain(args.explain).text(width=width, names=names))
     return 0
 
 
@@ -328,21 +385,24 @@ def _cmd_plan(args) -> int:
     if args.json:
         print(dumps_json({**policy.to_dict(), "disclaimer": DISCLAIMER}))
     else:
-        print(DISCLAIMER)
+        width, _ = text_options(args)
+        _print_wrapped(DISCLAIMER, width)
         print()
-        print(policy.to_text(max_depth=args.depth, max_lines=None))
+        print(policy.to_text(max_depth=args.depth, max_lines=None, width=width))
     return 0
 
 
 def _cmd_networks(args) -> int:
     from .io import bundled_networks, load_network
 
+    width, _ = text_options(args)
     for name in bundled_networks():
         net = load_network(name)
-        print(f"{name:<16} {net.title}  ({len(net.nodes)} nodes, {len(net.targets)} targets, "
-              f"{len(net.tests)} tests)")
+        _print_wrapped(f"{name}: {net.title} ({len(net.nodes)} nodes, {len(net.targets)} targets, "
+                       f"{len(net.tests)} tests)", width)
         if net.spec is not None and net.spec.population:
-            print(f"{'':<16} population: {' '.join(net.spec.population.split())}")
+            print("\n".join(wrap(f"population: {' '.join(net.spec.population.split())}", width,
+                                 "  ", "  ")))
     return 0
 
 
@@ -351,29 +411,33 @@ def _cmd_demo(args) -> int:
     from .results import diagnose
 
     net = load_network("fasciculation")
-    print(DISCLAIMER)
+    width, names = text_options(args)
+    nm = Names(net, names)
+    _print_wrapped(DISCLAIMER, width)
     print()
-    print("A worked case: a man aged 40-69 with fasciculations seen on examination, cramps and")
-    print("mild distal leg weakness; no atrophy, normal reflexes, no upper motor neuron or bulbar")
-    print("signs, no sensory symptoms. No test has been done yet.")
+    _print_wrapped("A worked case: a man aged 40-69 with fasciculations seen on examination, cramps "
+                   "and mild distal leg weakness; no atrophy, normal reflexes, no upper motor "
+                   "neuron or bulbar signs, no sensory symptoms. No test has been done yet.", width)
     print()
     dx = diagnose(net, evidence=DEMO_CASE)
-    print(format_diagnosis(dx, top=args.top))
+    print(format_diagnosis(dx, top=args.top, width=width, names=names))
     if dx.next_test is not None:
         why = dx.explain(dx.next_test)
         print()
-        print(repr(why))
+        print(why.text(width=width, names=names))
         k = int(why.p_outcome.argmax())
         likely = why.outcome_evidence[k]
         print()
-        print(f"Suppose {why.order.label} comes back {why.outcome_labels[k]!r}, its most likely "
-              f"result (probability {why.p_outcome[k]:.2f}):")
+        _print_wrapped(f"Suppose the {nm.order(why.order)} comes back with "
+                       f"{nm.outcome(likely, brief=False)}, its most likely result (probability "
+                       f"{why.p_outcome[k]:.2f}):", width)
         print()
         dx2 = diagnose(net, evidence={**DEMO_CASE, **likely})
-        print(format_diagnosis(dx2, top=min(args.top, 5)))
+        print(format_diagnosis(dx2, top=min(args.top, 5), width=width, names=names))
         print()
-        print(f"Ranked by {dx.objective.describe()}; try --objective with 'bayesdx diagnose' to "
-              f"compare information, cost and decisions.")
+        _print_wrapped(f"Ranked by {dx.objective.describe()}; try --objective with 'bayesdx "
+                       f"diagnose' to compare information, cost and decisions"
+                       + ("." if names else ", and --names to see the names it takes."), width)
     if args.plots:
         from .plotting import write_teaching_figures
 
@@ -433,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", metavar="ORDER", default=None,
                    help="explain why ORDER is worth what it is worth")
     p.add_argument("--json", action="store_true", help="print JSON for machines")
+    add_text_options(p)
     p.set_defaults(func=_cmd_diagnose)
 
     p = sub.add_parser("plan", help="the testing policy with the highest expected utility: which "
@@ -451,15 +516,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after S seconds (default 600)")
     p.add_argument("--depth", type=_int_at_least(1), default=4, help="orders shown along a path (default 4)")
     p.add_argument("--json", action="store_true", help="print JSON for machines")
+    add_text_options(p)
     p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("networks", help="list the bundled networks")
+    add_text_options(p)
     p.set_defaults(func=_cmd_networks)
 
     p = sub.add_parser("demo", help="a worked case on the bundled fasciculation network")
     p.add_argument("--plots", metavar="DIR", help="also write the teaching figures as PNG files to DIR")
     p.add_argument("--top", type=_int_at_least(1), default=8,
                    help="how many ranked tests to show (default 8)")
+    add_text_options(p)
     p.set_defaults(func=_cmd_demo)
     return parser
 

@@ -226,59 +226,71 @@ class Explanation:
         return "; ".join(parts)
 
     # -- display -----------------------------------------------------------------------------
-    def _head(self) -> list[str]:
+    def _head(self, width: int = 80, names: bool = False) -> list[str]:
+        from ._text import money, wrap
+
         o = self.order
-        name = o.label if o.label == o.name else f"{o.label} [{o.name}]"
+        name = o.name if names else o.label
         unit = self.objective.value_unit
-        lines = [f"Why {name}: objective {self.objective.kind}, value {self.value:.4g} {unit}"]
+        lines = wrap(f"Why {name}: objective {self.objective.kind}, value {self.value:.3g} {unit}",
+                     width, "", "  ")
         parts = [f"information {self.info_gain_bits:.4f} bits"]
         if not math.isnan(self.decision_value_utils):
-            parts.append(f"decision value {self.decision_value_utils:.4g} utils "
-                         f"- cost {self.cost_utils:.4g} utils")
+            parts.append(f"decision value {self.decision_value_utils:.3g} utils "
+                         f"- cost {self.cost_utils:.3g} utils")
             parts.append(f"same decision with p={self.same_decision_prob:.3f}")
         if not math.isnan(self.cost_usd):
-            parts.append(f"${self.cost_usd:,.0f}")
-        lines.append("  " + "; ".join(parts))
+            parts.append(money(self.cost_usd) + (", invasive" if o.invasive else ""))
+        lines += wrap("; ".join(parts), width, "  ", "    ")
         return lines
 
     def __repr__(self) -> str:
         return self.text()
 
-    def text(self, max_outcomes: int = 8) -> str:
+    def text(self, max_outcomes: int = 8, *, width: int = 80, names: bool = False) -> str:
         """The explanation as text: the value by target, then the ``max_outcomes`` most probable
         outcomes with the targets they move by at least one percentage point and the actions
-        they change."""
-        lines = self._head()
+        they change; at most ``width`` columns, by label (``names=True``: by name)."""
+        from ._text import MIN_WIDTH, Column, Names, percent, table, wrap
+
+        width = max(int(width), MIN_WIDTH)
+        nm = Names(self._network, names)
+        lines = self._head(width, names)
         shares = self._shares
         lines.append("  Share of the value by target:")
-        width = max(len(t) for t in shares.index)
-        for target, row in shares.iterrows():
-            share = "" if math.isnan(row["share"]) else f"{row['share']:6.1%}"
-            dv = "" if math.isnan(row["decision_value_utils"]) else \
-                f"  {row['decision_value_utils']:.4g} utils"
-            lines.append(f"    {target:<{width}}  {share:>6}  {row['info_gain_bits']:.4f} bits{dv}")
-        table = self.outcomes()
-        n = len(table)
+        cells = [[nm.node(t), "" if math.isnan(row["share"]) else percent(row["share"]),
+                  f"{row['info_gain_bits']:.4f}",
+                  "" if math.isnan(row["decision_value_utils"]) else f"{row['decision_value_utils']:.3g}"]
+                 for t, row in shares.iterrows()]
+        cols = [Column("target", "<", flex=True), Column("share"), Column("bits")]
+        if any(c[3] for c in cells):
+            cols.append(Column("utils"))
+        lines += table(cols, [c[:len(cols)] for c in cells], width, indent="    ", wrap_flex=True)
+        table_ = self.outcomes()
+        n = len(table_)
         shown = np.argsort(-self.p_outcome, kind="stable")[:max_outcomes]
-        lines.append(f"  {'Most likely outcomes' if n > len(shown) else 'Outcomes'} (of {n}): "
-                     f"P(not reference) now -> after, where it moves by 1 point or more:")
+        lines += wrap(f"{'Most likely outcomes' if n > len(shown) else 'Outcomes'} (of {n}), with "
+                      f"the targets they move by 1 point or more (P(not healthy) now -> after):",
+                      width, "  ", "  ")
         targets = self._network.targets
         now = {}
         for i, target in enumerate(targets):
             ref = self._network.states(target).index(self._network.reference_state(target))
             now[target] = 1.0 - float(self._now[i][ref, 0])
         for j in shown:
-            row = table.iloc[j]
-            lines.append(f"    p={row['p_outcome']:.3f}  {table.index[j]}")
-            moved = [f"{t} {now[t]:.1%} -> {row[t]:.1%}" for t in targets
+            row = table_.iloc[j]
+            outcome = nm.outcome(self.outcome_evidence[j]) if not names else table_.index[j]
+            lines += wrap(f"p={row['p_outcome']:.3f}  {outcome}", width, "    ", " " * 13)
+            moved = [f"{nm.node(t)} {percent(now[t])} -> {percent(row[t])}" for t in targets
                      if abs(row[t] - now[t]) >= 0.01]
             if moved:
-                lines.append("             " + "; ".join(moved))
+                lines += wrap("; ".join(moved), width, " " * 13, " " * 13)
             if row["changes"]:
-                lines.append("             actions: " + row["changes"])
+                lines += wrap("actions: " + row["changes"], width, " " * 13, " " * 15)
         if n > len(shown):
             rest = float(self.p_outcome.sum() - self.p_outcome[shown].sum())
-            lines.append(f"    ... {n - len(shown)} more outcomes (p={rest:.3f}); see .outcomes()")
+            lines += wrap(f"... {n - len(shown)} more outcomes (p={rest:.3f}); see .outcomes()",
+                          width, "    ")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

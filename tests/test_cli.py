@@ -17,17 +17,23 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
+def flat(text: str) -> str:
+    """Text with its wrapping undone (every run of white space one blank)."""
+    return " ".join(text.split())
+
+
 def test_diagnose_table(capsys, data_dir):
     code, out, err = run(capsys, "diagnose", "--network", str(data_dir / "two_disease.yaml"),
                          "--evidence", "fever=present", "-e", "smoker=yes")
     assert code == 0, err
-    assert DISCLAIMER in out
+    assert DISCLAIMER in flat(out)
     import bayesdx
 
     net = bayesdx.load_network(data_dir / "two_disease.yaml")
     expected = bayesdx.diagnose(net, evidence={"fever": "present", "smoker": "yes"})
-    assert "flu = present" in out and "bronchitis = present" in out
-    assert f"Next order by {expected.objective.describe()}: {expected.next_test}" in out
+    assert net.label("flu") in out and net.label("bronchitis") in out
+    label = expected.ranking["label"].iloc[0]
+    assert f"Next order by {expected.objective.describe()}: {label}" in flat(out)
     assert f"{expected.ranking['info_gain_bits'].iloc[0]:.4f}" in out
     assert "Advice: " in out
 
@@ -68,7 +74,7 @@ def test_diagnose_objectives_and_explain(capsys, data_dir):
     code, out, err = run(capsys, "diagnose", "--network", path, "-e", "smoker=yes",
                          "--explain", "blood_panel")
     assert code == 0, err
-    assert DISCLAIMER in out and "Actions (taken when" in out and "Why Blood panel" in out
+    assert DISCLAIMER in flat(out) and "Actions, taken when" in out and "Why Blood panel" in out
     assert "decision value" in out and "Advice: " in out
     code, out, err = run(capsys, "diagnose", "--network", path, "--objective", "cost",
                          "--alpha", "0.01", "--by", "node", "--json", "--explain", "crp")
@@ -110,11 +116,13 @@ def test_networks_lists_bundled(capsys):
 def test_demo_shows_six_posteriors_and_a_next_test(capsys):
     code, out, _ = run(capsys, "demo")
     assert code == 0
-    for target in ("als", "cramp_fasciculation_syndrome", "peripheral_artery_disease", "thyroid_disease",
-                   "b_vitamin_deficiency", "inflammatory_myopathy"):
-        assert f"{target} = " in out
+    import bayesdx
+
+    net = bayesdx.load_network("fasciculation")
+    for target in net.targets:
+        assert net.label(target) in flat(out)
     assert "Next order by " in out and "Advice: " in out
-    assert DISCLAIMER in out
+    assert DISCLAIMER in flat(out)
 
 
 def test_console_script_is_installed():

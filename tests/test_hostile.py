@@ -456,6 +456,11 @@ def test_cli_shows_every_state_of_a_target_without_healthy_state(multi_path, cap
 
     assert main(["diagnose", "--network", str(multi_path), "--target", "Fault", "--top", "1"]) == 0
     out = capsys.readouterr().out
+    import re
+
+    assert all(re.search(rf"^ +{s} +\d+\.\d%", out, re.M) for s in ("flu", "cold", "covid")), out
+    assert main(["diagnose", "--network", str(multi_path), "--target", "Fault", "--names"]) == 0
+    out = capsys.readouterr().out
     assert all(f"Fault = {s}" in out for s in ("flu", "cold", "covid")), out
 
 
