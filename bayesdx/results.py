@@ -7,7 +7,6 @@ what they computed once.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from functools import cached_property
 from types import MappingProxyType
@@ -462,47 +461,14 @@ class Diagnosis:
 
     # -- display ---------------------------------------------------------------------------
     def __repr__(self) -> str:
-        ev = ", ".join(f"{k}={v}" for k, v in self.evidence.items()) or "none"
-        lines = [f"Diagnosis on {self.network.name!r} given {ev}"]
-        width = max(len(t) for t in self.network.targets)
-        for target in self.network.targets:
-            post = self.marginal(target)
-            parts = "  ".join(f"{s} {p:6.1%}" for s, p in post.items())
-            lines.append(f"  {target:<{width}}  {parts}")
-        if self.next_test is not None:
-            top = self._ranking.head(5)
-            lines.append(f"{'Orders' if self.by == 'order' else 'Tests'} by "
-                         f"{self.objective.describe()}:")
-            width = max(28, *(len(str(t)) for t in top.index))
-            lines.extend(f"  {t:<{width}} {v:.4g}" for t, v in top["value"].items())
-        lines.append(("Stop: " if self.should_stop else "Continue: ") + self.stop_reason)
-        return "\n".join(lines)
+        from ._display import diagnosis_text
+
+        return diagnosis_text(self)
 
     def _repr_html_(self) -> str:
-        frame = self.to_frame()
-        ev = ", ".join(f"{html.escape(k)}={html.escape(v)}" for k, v in self.evidence.items()) or "none"
-        out = [f"<div><p><b>Diagnosis</b> on <code>{html.escape(self.network.name)}</code> "
-               f"given {ev}</p><table><tr><th>target</th><th>state</th><th>prior</th>"
-               f"<th>posterior</th><th></th></tr>"]
-        for row in frame.itertuples(index=False):
-            bar = (f'<div style="background:#3572b0;height:0.8em;width:{100 * row.posterior:.1f}px">'
-                   f"</div>")
-            out.append(f"<tr><td>{html.escape(row.target)}</td><td>{html.escape(row.state)}</td>"
-                       f"<td>{row.prior:.3f}</td><td>{row.posterior:.3f}</td><td>{bar}</td></tr>")
-        out.append("</table>")
-        verdict = "Stop testing" if self.should_stop else "Continue testing"
-        out.append(f"<p><b>{verdict}</b>: {html.escape(self.stop_reason)}</p>")
-        if len(self._ranking):
-            out.append(f"<p><b>Next {'orders' if self.by == 'order' else 'tests'}</b> by "
-                       f"{html.escape(self.objective.describe())}</p>")
-            out.append(display_ranking(self._ranking.head(10)).to_html(
-                float_format=lambda v: f"{v:.4g}", na_rep=""))
-        if self.decisions is not None:
-            out.append("<p><b>Action thresholds</b></p>")
-            out.append(self.thresholds().drop(columns=["states"]).to_html(
-                float_format=lambda v: f"{v:.4g}", na_rep=""))
-        out.append("</div>")
-        return "".join(out)
+        from ._display import diagnosis_html
+
+        return diagnosis_html(self)
 
 
 def display_ranking(ranking: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,6 @@ test, enter its result, look at how the posteriors moved, undo, try another bran
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -14,7 +13,7 @@ import pandas as pd
 
 from .exceptions import BayesdxError
 from .network import Network
-from .results import Diagnosis, diagnose, display_ranking
+from .results import Diagnosis, diagnose
 
 __all__ = ["Session", "AlreadyObservedError"]
 
@@ -222,43 +221,11 @@ class Session:
 
     # -- display -----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        start = ", ".join(f"{k}={v}" for k, v in self.start_evidence.items()) or "no evidence"
-        lines = [f"Session on {self.network.name!r}: {len(self._steps)} step(s)", f"  start: {start}"]
-        lines.extend(f"  {i}. {n}={s}" for i, (n, s) in enumerate(self._steps, 1))
-        probs = self.current.probability_not_reference()
-        width = max(len(t) for t in probs.index)
-        lines.append("  P(not reference state) now:")
-        lines.extend(f"    {t:<{width}}  {p:6.1%}" for t, p in probs.items())
-        lines.append(f"  next test: {self.next_test}")
-        lines.append(("  stop: " if self.should_stop else "  continue: ") + self.stop_reason)
-        return "\n".join(lines)
+        from ._display import session_text
+
+        return session_text(self)
 
     def _repr_html_(self) -> str:
-        frame = self.to_frame()
-        first = frame[frame["step"] == 0]["posterior"].to_numpy()
-        last = frame[frame["step"] == frame["step"].max()]
-        start = ", ".join(f"{k}={v}" for k, v in self.start_evidence.items()) or "no evidence"
-        out = [f"<div><p><b>Session</b> on <code>{html.escape(self.network.name)}</code>, "
-               f"{len(self._steps)} step(s). Start: {html.escape(start)}</p>"]
-        if self._steps:
-            out.append("<ol>" + "".join(f"<li>{html.escape(f)}</li>" for f in self.step_labels()[1:])
-                       + "</ol>")
-        out.append("<table><tr><th>target</th><th>state</th><th>at start</th><th>now</th>"
-                   "<th></th></tr>")
-        for p0, row in zip(first, last.itertuples(index=False)):
-            bar = (f'<div style="background:#3572b0;height:0.8em;width:{100 * row.posterior:.1f}px">'
-                   "</div>")
-            out.append(f"<tr><td>{html.escape(row.target)}</td><td>{html.escape(row.state)}</td>"
-                       f"<td>{p0:.3f}</td><td>{row.posterior:.3f}</td><td>{bar}</td></tr>")
-        out.append("</table>")
-        dx = self.current
-        verdict = "Stop testing" if dx.should_stop else "Continue testing"
-        out.append(f"<p><b>{verdict}</b>: {html.escape(dx.stop_reason)}</p>")
-        ranking = self.ranking
-        if len(ranking):
-            out.append(f"<p><b>Next {'orders' if dx.by == 'order' else 'tests'}</b> by "
-                       f"{html.escape(dx.objective.describe())}</p>")
-            out.append(display_ranking(ranking.head(10)).to_html(
-                float_format=lambda v: f"{v:.4g}", na_rep=""))
-        out.append("</div>")
-        return "".join(out)
+        from ._display import session_html
+
+        return session_html(self)

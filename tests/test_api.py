@@ -100,7 +100,9 @@ def test_diagnosis_result_conventions(two_disease):
     html = dx._repr_html_()
     for row in frame.itertuples():
         assert f"{row.posterior:.3f}" in html
-    assert "flu" in repr(dx) and "crp" in repr(dx)
+    text = repr(dx)
+    assert two_disease.label("flu") in text and "C-reactive protein" in text
+    assert f"{two_disease.label('flu')}: {dx.probability_not_reference()['flu']:.1%}" in text
     with pytest.raises(TypeError):
         dx.evidence["x"] = "y"  # read-only view
 
