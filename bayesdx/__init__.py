@@ -36,6 +36,7 @@ from .ranking import Objective, StopAdvice
 from .results import Diagnosis, diagnose
 from .session import AlreadyObservedError, Session
 from .simulate import SimulatedCases, simulate
+from .uncertainty import Uncertainty, uncertainty
 
 __version__ = "0.1.0"
 
@@ -76,10 +77,12 @@ __all__ = [
     "UnknownNodeError",
     "UnknownOrderError",
     "UnknownStateError",
+    "Uncertainty",
     "bundled_networks",
     "diagnose",
     "load_network",
     "plan",
     "posteriors",
     "simulate",
+    "uncertainty",
 ]

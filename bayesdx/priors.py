@@ -225,8 +225,8 @@ def draw_parameters(network, draws: int, rng: np.random.Generator, *, rule: floa
     stated value. A Dirichlet or Beta draw that underflows to 0 where the point is positive is set
     to 1e-300 (then the row is renormalised), so no draw makes a stated-possible event impossible.
     """
-    frame = network.parameters()
-    out = np.tile(frame["value"].to_numpy(dtype=float), (draws, 1))
+    params = network.spec.params if network.spec is not None else []
+    out = np.tile(np.array([p.value for p in params], dtype=float), (draws, 1))
     for block in (blocks if blocks is not None else _blocks(network, rule)):
         cols = list(block.rows)
         if block.family == "dirichlet":

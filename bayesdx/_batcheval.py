@@ -1,0 +1,232 @@
+"""One diagnosis answered for many parameter settings at once: the shared core of
+:func:`bayesdx.uncertainty` and :mod:`bayesdx.sensitivity`.
+
+A setting is a row of values for every row of :meth:`bayesdx.Network.parameters`. For a batch of
+settings, :class:`SettingsEvaluator` compiles the tables (:class:`~bayesdx._batchcompile.BatchCompiler`),
+computes P(targets | evidence) and every order's P(targets, outcome | evidence) by batched
+contractions (:func:`~bayesdx._batchinfer.contract`), and values the orders with the same
+functions :func:`bayesdx.diagnose` uses (:func:`bayesdx.orders.outcome_table`,
+:func:`bayesdx.ranking.value_orders`), one setting at a time on those small tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+import numpy as np
+
+from .exceptions import ImpossibleEvidenceError, InvalidParameterError
+
+__all__ = ["SettingsEvaluator", "CHUNK"]
+
+#: Settings per batch: bounds memory (tables and outcome tables of one chunk) and fixes the
+#: order in which draws are taken, so a seed gives the same draws on every machine.
+CHUNK = 100
+
+
+def compiler(network):
+    """The network's :class:`BatchCompiler`, built once and cached."""
+    from ._batchcompile import BatchCompiler
+
+    if "batch_compiler" not in network._cache:
+        network._cache["batch_compiler"] = BatchCompiler(network)
+    return network._cache["batch_compiler"]
+
+
+class SettingsEvaluator:
+    """The point diagnosis of ``network`` with ``evidence``, and its batched twin.
+
+    Attributes
+    ----------
+    point : Diagnosis
+        The diagnosis with the stated numbers.
+    orders : tuple of Order
+        The ranked orders (those with an unobserved readout), as in ``point``.
+    """
+
+    def __init__(self, network, evidence: Mapping[str, str] | None, objective=None, orders=None):
+        from .results import diagnose
+
+        if network.spec is None:
+            raise InvalidParameterError(
+                f"Network '{network.name}' was not read from a bayesdx YAML file: its numbers carry "
+                f"no ranges, so there is nothing to vary.")
+        self.network = network
+        self.labels = dict(evidence or {})
+        self.point = diagnose(network, evidence=self.labels, objective=objective, orders=orders)
+        self.encoded = network.encode_evidence(self.labels)
+        self.tables0 = self.point._order_tables
+        self.values0 = self.point._order_values
+        self.orders = self.tables0.orders
+        self.objective = self.point.objective
+        self.decisions = self.point.decisions
+        self.compiler = compiler(network)
+        self.base = network.parameters()["value"].to_numpy(dtype=float)
+        self.leaf_plans = [self._leaf_plan(free) for free in self.tables0.readouts]
+
+    def _leaf_plan(self, free):
+        """(hidden, folded) when every readout of ``free`` is a leaf, as in
+        :func:`bayesdx.ranking._leaf_group_joint`: P(targets, free | e) is then
+        sum over hidden of P(targets, hidden | e) x the readouts' tables (deterministic summaries
+        of targets and observed nodes folded in). None otherwise."""
+        from .ranking import _children, _deterministic
+
+        net, ev = self.network, self.encoded
+        kids = _children(net)
+        if any(kids[r] for r in free):
+            return None
+        known = set(net.targets) | set(ev)
+        folded, hidden = [], []
+        for r in free:
+            for parent in net.arrays.parents[r]:
+                if parent in known or parent in folded or parent in hidden:
+                    continue
+                if _deterministic(net, parent) and set(net.arrays.parents[parent]) <= known:
+                    folded.append(parent)
+                else:
+                    hidden.append(parent)
+        return tuple(hidden), tuple(folded)
+
+    # -- settings ------------------------------------------------------------------------------
+    def draw(self, n: int, rng: np.random.Generator, blocks) -> tuple[np.ndarray, dict]:
+        """``n`` settings drawn from the parameter distributions ``blocks``, each node's numbers
+        redrawn until the file's checks accept them; (values, tables)."""
+        from .priors import draw_parameters
+
+        values = draw_parameters(self.network, n, rng, blocks=blocks)
+        from ._batchinfer import ancestors
+
+        node_of = [p.node for p in self.network.spec.params]
+        per_node: dict[str, list] = {}
+        for b in blocks:
+            per_node.setdefault(node_of[b.rows[0]], []).append(b)
+        comp = self.compiler
+        tables: dict[str, np.ndarray] = {}
+        for name in comp.order:
+            table, ok = comp.node_table(name, values, tables)
+            for _ in range(1000):
+                if ok.all():
+                    break
+                bad = np.flatnonzero(~ok)
+                fresh = draw_parameters(self.network, len(bad), rng, blocks=per_node.get(name, []))
+                cols = [c for b in per_node.get(name, []) for c in b.rows]
+                if not cols:
+                    break
+                values[np.ix_(bad, cols)] = fresh[:, cols]
+                above = ancestors(comp.spec_parents(), comp.spec.nodes[name].parents)
+                sub, sub_ok = comp.node_table(name, values[bad], {k: v[bad] for k, v in tables.items()
+                                                                  if k in above})
+                table[bad], ok[bad] = sub, sub_ok
+            if not ok.all():
+                raise InvalidParameterError(
+                    f"The numbers of node {name!r} drawn from their ranges are almost never a valid "
+                    f"table (noisy-OR causes below the leak, or a calibration without room): check "
+                    f"its ranges.")
+            tables[name] = table
+        return values, tables
+
+    def tables(self, values: np.ndarray) -> tuple[dict, np.ndarray]:
+        """The tables of given settings and which settings the file's checks accept."""
+        tables, valid = self.compiler.tables(values)
+        ok = np.ones(values.shape[0], dtype=bool)
+        for v in valid.values():
+            ok &= v
+        return tables, ok
+
+    # -- answers -------------------------------------------------------------------------------
+    def answer(self, tables: dict, d: int) -> dict[str, np.ndarray]:
+        """Per setting: ``target_probs`` (d, n_t), ``value`` (d, n_orders), ``top`` (d,) the index of
+        the best order, ``acts`` (d, n_actions) the actions taken now (decision model only) and
+        ``possible`` (d,) whether P(evidence) > 0."""
+        from .orders import outcome_table
+        from .ranking import OrderTables, value_orders
+
+        net, ev = self.network, self.encoded
+        parents = self.compiler.spec_parents()
+        targets = net.targets
+        cards_t = tuple(net.arrays.card(t) for t in targets)
+        n_t = int(np.prod(cards_t))
+        joint = _contract(parents, tables, ev, targets, d).reshape(d, n_t)
+        pe = joint.sum(axis=1)
+        possible = pe > 0
+        if not possible.any():
+            raise ImpossibleEvidenceError(self.labels, "(under every setting evaluated)")
+        scale = np.where(possible, pe, 1.0)
+        target_probs = joint / scale[:, None]
+        states = net.arrays.states
+        from ._batchinfer import contract_factors, family_factor
+
+        blocks, outcome_sets = [], []
+        cores = {(): (joint.reshape((d, *cards_t)), tuple(targets))}
+        for order, free, plan in zip(self.orders, self.tables0.readouts, self.leaf_plans):
+            if plan is None:
+                group = _contract(parents, tables, ev, (*targets, *free), d)
+            else:
+                hidden, folded = plan
+                if hidden not in cores:
+                    cores[hidden] = (_contract(parents, tables, ev, (*targets, *hidden), d),
+                                     (*targets, *hidden))
+                factors = [cores[hidden]] + [family_factor(parents, tables, ev, n)
+                                             for n in (*free, *folded)]
+                group = contract_factors(factors, (*targets, *free), d)
+            group = group / scale.reshape((d,) + (1,) * (len(targets) + len(free)))
+            if any(r in order.reflex for r in free):
+                per = [outcome_table(net, order, ev, group_joint=group[i]) for i in range(d)]
+                blocks.append([p.joint for p in per])
+                outcome_sets.append([p.outcomes for p in per])
+            else:
+                flat = group.reshape(d, n_t, -1)
+                outs = tuple(dict(zip(free, combo))
+                             for combo in itertools.product(*(states[r] for r in free)))
+                blocks.append([flat[i] for i in range(d)])
+                outcome_sets.append([outs] * d)
+        n_o = len(self.orders)
+        value = np.full((d, n_o), np.nan)
+        top = np.full(d, -1)
+        acts = None
+        indicator = self.point._indicator
+        if self.decisions is not None:
+            acts = np.zeros((d, len(self.decisions.actions)), dtype=bool)
+        for i in range(d):
+            if not possible[i]:
+                continue
+            cols = [b[i] for b in blocks]
+            cards = np.array([c.shape[1] for c in cols], dtype=np.int64)
+            starts = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64) if n_o else cards
+            stacked = np.concatenate(cols, axis=1) if cols else np.zeros((n_t, 0))
+            t = OrderTables(self.orders, self.tables0.readouts, tuple(o[i] for o in outcome_sets),
+                            cards_t, target_probs[i], stacked, starts, cards)
+            vals = value_orders(t, self.objective, net, self.decisions, indicator)
+            value[i] = vals.value
+            if n_o:
+                top[i] = int(vals.rank[0])
+            if acts is not None:
+                acts[i] = vals.decisions.acts_now
+        return {"target_probs": target_probs, "value": value, "top": top, "acts": acts,
+                "possible": possible}
+
+    def evaluate(self, values: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`answer` for given settings (chunked); ``valid`` (D,) is False (and the answers
+        NaN) where the file's checks reject a setting."""
+        out: dict[str, list] = {}
+        for start in range(0, values.shape[0], CHUNK):
+            chunk = values[start:start + CHUNK]
+            tables, ok = self.tables(chunk)
+            res = self.answer(tables, chunk.shape[0])
+            res["valid"] = ok & res["possible"]
+            for k, v in res.items():
+                out.setdefault(k, []).append(v)
+        res = {k: (np.concatenate(v) if v[0] is not None else None) for k, v in out.items()}
+        bad = ~res["valid"]
+        res["target_probs"][bad] = np.nan
+        res["value"][bad] = np.nan
+        res["top"][bad] = -1
+        return res
+
+
+def _contract(parents, tables, evidence, keep, d):
+    from ._batchinfer import contract
+
+    return contract(parents, tables, evidence, list(keep), d)
+
