@@ -20,6 +20,7 @@ from .exceptions import (
     InvalidParameterError,
     NetworkSpecError,
     NoReferenceStateWarning,
+    NumericalRangeError,
     StateSpaceTooLargeError,
     TargetsRequiredError,
     UnknownNodeError,
@@ -28,7 +29,9 @@ from .exceptions import (
 )
 from .cohort import posteriors
 from .decision import Action, DecisionModel
+from .evaluate import Evaluation, evaluate, evaluate_self
 from .io import NetworkNotFoundError, bundled_networks, load_network
+from .learn import FitResult, fit
 from .network import Network
 from .orders import Order
 from .plan import PlanProgress, PlanTooLargeError, Policy, PolicyNode, plan
@@ -55,6 +58,8 @@ __all__ = [
     "BayesdxError",
     "DecisionModel",
     "Diagnosis",
+    "Evaluation",
+    "FitResult",
     "ImpossibleEvidenceError",
     "InvalidEvidenceError",
     "InvalidObjectiveError",
@@ -63,6 +68,7 @@ __all__ = [
     "NetworkNotFoundError",
     "NetworkSpecError",
     "NoReferenceStateWarning",
+    "NumericalRangeError",
     "Objective",
     "Order",
     "PlanProgress",
@@ -80,6 +86,9 @@ __all__ = [
     "Uncertainty",
     "bundled_networks",
     "diagnose",
+    "evaluate",
+    "evaluate_self",
+    "fit",
     "load_network",
     "plan",
     "posteriors",

@@ -17,6 +17,15 @@ Queries
     information gains computed in the same call. Python only encodes the evidence and wraps the
     answer.
 
+Numerical safety
+    The kernels scale between cliques as the numpy engine does, but cannot report a float
+    underflow inside a clique. The processor's flags are read around every kernel call
+    (:mod:`bayesdx._fpflags`): a query that raised one, or any query on a network whose prior
+    propagation raised one, is answered by the numpy engine, which checks every step and widens
+    its floats (see :mod:`bayesdx.jtree`). Where the flags cannot be read, networks with a CPT
+    entry below 1e-100 are answered by the numpy engine. Every answer is checked to be finite
+    and normalised.
+
 The kernels are compiled by numba on the first engine build of a machine and cached on disk
 (``cache=True``); numba is imported then, not by ``import bayesdx``.
 """
@@ -28,10 +37,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from . import _fpflags as fp
 from . import _triangulate as tri
 from ._jtplan import TreePlan
+from .exceptions import NumericalRangeError
 from .inference import ENGINES, Engine, ModelArrays, ZeroProbabilityEvidence
-from .jtree import JTreeJointQuery
+from ._precision import check_answer
+from .jtree import JTreeJointQuery, JunctionTreeEngine
 
 __all__ = ["CompiledEngine", "CompiledJointQuery"]
 
@@ -172,7 +184,15 @@ class CompiledEngine(Engine):
         cliques, self.heuristic, self.triangulation_sizes = tri.best_triangulation(adj, cards, heuristics)
         edges = tri.junction_tree_edges(cliques, cards)
         self._plan = plan = TreePlan(cliques, edges, cards, families, cpts, phi0_max_entries)
+        fp.clear()
         kernel.run_prior(plan.S, plan.F)
+        if fp.available():
+            #: True when the kernels' float64 tables cannot hold this network: numpy answers.
+            self._extreme = fp.raised()
+        else:
+            tiny = [float(c[c > 0].min()) for c in cpts if (c > 0).any()]
+            self._extreme = bool(tiny) and min(tiny) < 1e-100
+        self._reference: JunctionTreeEngine | None = None
         self._keep_max = float(keep_max_floats)
         self.total_clique_size = plan.total_size
         self.cliques = [tuple(nodes[v] for v in c) for c in plan.cliques]
@@ -181,6 +201,19 @@ class CompiledEngine(Engine):
         self._layouts: dict = {}
 
     # ------------------------------------------------------------------ helpers
+    def _numpy(self) -> JunctionTreeEngine:
+        """The numpy engine over the same network, for queries the kernels cannot hold."""
+        if self._reference is None:
+            self._reference = JunctionTreeEngine(self.arrays)
+        return self._reference
+
+    def _run(self, *args) -> float | None:
+        """One kernel query; None when it raised a float flag (the answer may be inexact)."""
+        kernel = _kernel()
+        fp.clear()
+        out = kernel.run_query(self._plan.S, self._plan.F, *args)
+        return None if fp.raised() else out
+
     def _encode(self, evidence: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
         n = len(self._cards)
         kind = np.zeros(n, np.int64)
@@ -217,9 +250,12 @@ class CompiledEngine(Engine):
         """ln P(evidence); -inf when the evidence is impossible."""
         kind, evs = self._encode(evidence)
         empty = np.zeros(0, np.int64)
-        return float(_kernel().run_query(self._plan.S, self._plan.F, kind, evs, _NO_CST, 1, empty,
-                                         empty, 1.0, 1.0, np.zeros((0, 1)), np.empty(1), np.empty(0), empty,
-                                         *self._no_gather))
+        out = None if self._extreme else self._run(
+            kind, evs, _NO_CST, 1, empty, empty, 1.0, 1.0, np.zeros((0, 1)), np.empty(1), np.empty(0),
+            empty, *self._no_gather)
+        if out is None:
+            return self._numpy().log_prob_evidence(evidence)
+        return float(out)
 
     def _layout(self, targets: tuple, nodes: tuple):
         """Indices and cardinalities of a (targets, nodes) request, validated once (cached)."""
@@ -240,6 +276,8 @@ class CompiledEngine(Engine):
         return got
 
     def joint_query(self, evidence, targets, nodes):
+        if self._extreme:
+            return self._numpy().joint_query(evidence, targets, nodes)
         kind, evs = self._encode(evidence)
         targets, nodes = tuple(targets), tuple(nodes)
         t_idx, n_idx, n_cards, shape = self._layout(targets, nodes)
@@ -258,9 +296,11 @@ class CompiledEngine(Engine):
         joints = np.zeros((width, n_conf))
         p_free = np.empty(n_conf)
         gains = np.empty(read_vars.size)
-        log_pe = _kernel().run_query(self._plan.S, self._plan.F, kind, evs, _NO_CST, 1, read_vars,
-                                     read_off, float(self.chunk_floats), self._keep_max, joints, p_free, gains,
-                                     read_cards, *self._gather(tuple(free)))
+        gathered = self._gather(tuple(free))
+        log_pe = self._run(kind, evs, _NO_CST, 1, read_vars, read_off, float(self.chunk_floats),
+                           self._keep_max, joints, p_free, gains, read_cards, *gathered)
+        if log_pe is None:
+            return self._numpy().joint_query(evidence, targets, nodes)
         if not math.isfinite(log_pe):
             raise ZeroProbabilityEvidence("P(evidence) = 0")
         if len(free) == len(t_idx):
@@ -270,6 +310,7 @@ class CompiledEngine(Engine):
             target_joint = np.zeros(shape)
             target_joint[where] = p_free.reshape(free_cards)
         stacked = joints.T  # P(targets, X | e) side by side, a row per target configuration
+        check_answer(target_joint, stacked if width else None, int(read_vars.size))
         read_names = [nodes[i] for i in np.flatnonzero(is_read)]
         columns = dict(zip(read_names, zip(read_off.tolist(), read_cards.tolist())))
         gains_bits = dict.fromkeys(nodes, 0.0)
@@ -283,6 +324,8 @@ class CompiledEngine(Engine):
             gains_bits=gains_bits)
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
+        if self._extreme:
+            return self._numpy().marginals_batch(evidence_nodes, evidence, nodes)
         evidence_nodes = list(evidence_nodes)
         evidence = np.asarray(evidence, dtype=np.int64)
         if evidence.ndim != 2 or evidence.shape[1] != len(evidence_nodes):
@@ -324,11 +367,18 @@ class CompiledEngine(Engine):
         buf = np.zeros((width, n_cases))
         flags = np.zeros(n_cases)
         empty = np.zeros(0, np.int64)
-        _kernel().run_query(self._plan.S, self._plan.F, kind, evs, cst, 0, np.asarray(read, np.int64),
-                            np.fromiter((offsets[v] for v in read), np.int64, len(read)),
-                            float(self.cohort_chunk_floats), float(self._keep_max),
-                            buf, flags, np.zeros(0), empty, *self._no_gather)
+        done = self._run(kind, evs, cst, 0, np.asarray(read, np.int64),
+                         np.fromiter((offsets[v] for v in read), np.int64, len(read)),
+                         float(self.cohort_chunk_floats), float(self._keep_max),
+                         buf, flags, np.zeros(0), empty, *self._no_gather)
+        if done is None:
+            return self._numpy().marginals_batch(evidence_nodes, evidence, nodes)
         ok = possible[:] = flags > 0
+        rows_ok = buf[:, ok]
+        if rows_ok.size and not (np.isfinite(rows_ok).all() and rows_ok.min() >= 0 and np.abs(
+                rows_ok.sum(axis=0) - len(read)).max() <= 1e-9 * max(len(read), 1)):
+            raise NumericalRangeError("a cohort case's posterior is not finite or does not sum to 1; "
+                                      "no answer is returned rather than a wrong one")
         for name, v in zip(nodes, n_idx):
             if v in offsets:
                 out[name][:] = buf[offsets[v]:offsets[v] + cards[v]].T

@@ -22,6 +22,7 @@ __all__ = [
     "UnknownOrderError",
     "StateSpaceTooLargeError",
     "InvalidParameterError",
+    "NumericalRangeError",
     "NoReferenceStateWarning",
 ]
 
@@ -195,6 +196,12 @@ class StateSpaceTooLargeError(BayesdxError, ValueError):
 
 class InvalidParameterError(BayesdxError, ValueError):
     """A keyword argument outside its valid range, e.g. ``plot_ranking(dx, top=0)``."""
+
+
+class NumericalRangeError(BayesdxError, ArithmeticError):
+    """Probabilities inside one computation fell outside what floating point represents (below
+    about 1e-4900 even in extended precision, or a result that is not finite or not normalised):
+    raised instead of returning an inexact answer."""
 
 
 class NoReferenceStateWarning(UserWarning):

@@ -49,9 +49,16 @@ Numerical safety
     Tables therefore stay near 1 whatever the number of findings and log P(evidence) is exact
     (``JTreeJointQuery.log_prob_evidence``); ``prob_evidence`` = exp of it underflows to 0.0 only
     when P(evidence) < 1e-308, and the posteriors stay exact. Evidence is impossible only when a
-    message or the top belief is exactly zero. (The scaling acts between cliques: one clique's
-    own product of CPT entries must stay above 1e-308, which holds unless CPTs hold entries
-    like 1e-200.)
+    message or the top belief is exactly zero.
+
+    Inside one clique the scaling cannot help: a product of CPT entries and messages can fall
+    below the smallest float64 (a CPT entry of 5e-324 times 0.5 is 0). Every propagation (and
+    the prior one at compile time) therefore runs with numpy's underflow, overflow and invalid
+    checks raising: a query that trips one is answered again over a copy of the tree in
+    extended precision (``numpy.longdouble``, exponents down to about 1e-4932 on x86-64), and
+    only when that trips too (or the platform has no wider float) is
+    :class:`~bayesdx.exceptions.NumericalRangeError` raised. Every answer is finally checked to
+    be finite and normalised. The common path pays one ``errstate`` per propagation.
 
 Large target spaces and cohorts
     :meth:`JunctionTreeEngine.joint_query` puts the joint configurations of the unobserved targets
@@ -71,13 +78,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _triangulate as tri
+from ._precision import NumericalRangeError, WideningMixin, check_answer, strict
 from .inference import ENGINES, Engine, JointQuery, ModelArrays, ZeroProbabilityEvidence
 
 __all__ = ["JTreeJointQuery", "JunctionTreeEngine"]
 
 _ALL = slice(None)
-
-
 @dataclass(frozen=True)
 class JTreeJointQuery(JointQuery):
     """:class:`~bayesdx.inference.JointQuery` plus ``log_prob_evidence`` = ln P(evidence) (finite
@@ -111,7 +117,7 @@ class JTreeJointQuery(JointQuery):
         return out
 
 
-class JunctionTreeEngine(Engine):
+class JunctionTreeEngine(WideningMixin, Engine):
     """Exact inference by a junction tree compiled once per network.
 
     Parameters
@@ -172,28 +178,42 @@ class JunctionTreeEngine(Engine):
         adj = tri.moral_graph([f[:-1] for f in families])
         cliques, self.heuristic, self.triangulation_sizes = tri.best_triangulation(adj, cards, heuristics)
         edges = tri.junction_tree_edges(cliques, cards)
-        self._fine = tri.CompiledTree(cliques, edges, cards, families, cpts)
+        self._parts = (cliques, edges, cards, families, cpts)
+        self._wide_trees: list | None = None
+        try:
+            with strict():
+                self._fine = tri.CompiledTree(cliques, edges, cards, families, cpts)
+            #: False when the prior propagation itself leaves float64: every query is then wide.
+            self._narrow = True
+        except FloatingPointError:
+            self._fine = tri.CompiledTree(cliques, edges, cards, families, cpts)
+            self._narrow = False
         self._trees = [self._fine]
-        if coarse_limit and len(cliques) > 1 and self._fine.total_size <= coarse_max_total:
+        if self._narrow and coarse_limit and len(cliques) > 1 and self._fine.total_size <= coarse_max_total:
             merged, medges = tri.merge_small_cliques(cliques, edges, cards, coarse_limit)
             if len(merged) < len(cliques):
-                self._trees.append(tri.CompiledTree(merged, medges, cards, families, cpts))
+                try:
+                    with strict():
+                        self._trees.append(tri.CompiledTree(merged, medges, cards, families, cpts))
+                except FloatingPointError:
+                    pass
         self.total_clique_size = self._fine.total_size
         self.cliques = [tuple(nodes[v] for v in c) for c in self._fine.cliques]
         self._clamp_caches: dict = {}
 
     # ------------------------------------------------------------------ propagation
-    def _pick(self, ev, clamp, indicators, read_vars, batch):
+    def _pick(self, ev, clamp, indicators, read_vars, batch, trees=None):
         """The tree with the smallest predicted cost for this query, and its schedule.
 
         Cost = (numpy calls of a full propagation) x call overhead + batch x (table entries
         after slicing and clamping) x cost per entry; only the chosen tree's schedule is built.
         """
-        tree = self._trees[0]
-        if len(self._trees) > 1:
+        trees = self._trees if trees is None else trees
+        tree = trees[0]
+        if len(trees) > 1:
             fixed = frozenset(clamp)  # the clamps shrink tables the most; evidence varies per query
             best = None
-            for t in self._trees:
+            for t in trees:
                 size = t.sliced_size(fixed) if fixed else t.total_size
                 cost = 8 * len(t.cliques) * self._call_cost + batch * size * self._entry_cost
                 if best is None or cost < best:
@@ -203,6 +223,11 @@ class JunctionTreeEngine(Engine):
         return tree, tree.schedule(ev_cliques, tuple(read_vars))
 
     def _propagate(self, tree, sched, ev, clamp, indicators, batch, cache=None):
+        """:meth:`_propagate_tables` with float errors raising (``FloatingPointError``)."""
+        with strict():
+            return self._propagate_tables(tree, sched, ev, clamp, indicators, batch, cache)
+
+    def _propagate_tables(self, tree, sched, ev, clamp, indicators, batch, cache=None):
         """One collect/distribute pass over ``tree``.
 
         Returns ``log_z`` (batch,) = ln P(evidence, clamps, indicators) per batch element, ``z``
@@ -423,11 +448,18 @@ class JunctionTreeEngine(Engine):
         """ln P(evidence); -inf when the evidence is impossible."""
         ev = self._encode(evidence)
         tree, sched = self._pick(ev, {}, {}, (), 1)
+        return self._exact(self._log_prob_evidence, ev)
+
+    def _log_prob_evidence(self, ev, trees):
+        tree, sched = self._pick(ev, {}, {}, (), 1, trees)
         log_z = self._propagate(tree, sched, ev, {}, {}, 1)[0]
         return float(log_z[0])
 
     def joint_query(self, evidence, targets, nodes):
         ev = self._encode(evidence)
+        return self._exact(self._joint_query, ev, targets, nodes)
+
+    def _joint_query(self, ev, targets, nodes, trees):
         targets = tuple(targets)
         index, cards = self._index, self._cards
         t_idx = [index[t] for t in targets]
@@ -458,7 +490,7 @@ class JunctionTreeEngine(Engine):
                 clamp = dict(zip(free, np.unravel_index(np.arange(start, stop), free_cards)))
             else:
                 clamp = {}
-            tree, sched = self._pick(ev, clamp, {}, read_vars, batch)
+            tree, sched = self._pick(ev, clamp, {}, read_vars, batch, trees)
             cache = self._clamp_cache(tree, tuple(free), start, stop, batch) if free else None
             log_z, z, beliefs, fixed_mask = self._propagate(tree, sched, ev, clamp, {}, batch, cache)
             log_zs.append(log_z)
@@ -469,6 +501,8 @@ class JunctionTreeEngine(Engine):
                     parts = [np.broadcast_to(p, (p.shape[0], batch)) for p in parts]
                 bufs.append(np.concatenate(parts) if len(parts) > 1 else parts[0])
         log_z = log_zs[0] if len(log_zs) == 1 else np.concatenate(log_zs)
+        if log_z.dtype != float:
+            log_z = log_z.astype(float)
         peak = log_z.max()
         if not np.isfinite(peak):
             raise ZeroProbabilityEvidence("P(evidence) = 0")
@@ -487,7 +521,7 @@ class JunctionTreeEngine(Engine):
         if read_vars:
             # P(T=t, X | e) = belief marginal / z * P(T=t | e), per batch element
             z = zs[0] if len(zs) == 1 else np.concatenate([np.broadcast_to(z, lz.shape) for z, lz in zip(zs, log_zs)])
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 weight = np.where(z > 0, p_free / z, 0.0)
             buf = bufs[0] if len(bufs) == 1 else np.concatenate(bufs, axis=1)
             joint = np.empty((n_conf, width))
@@ -507,6 +541,7 @@ class JunctionTreeEngine(Engine):
                     out = np.zeros((*shape, card))
                     out[where] = part.reshape((*free_cards, card))
             node_joints[name] = out
+        check_answer(target_joint, joint if read_vars else None, len(read_vars))
         return JTreeJointQuery(
             prob_evidence=math.exp(log_pe),
             targets=targets,
@@ -568,10 +603,11 @@ class JunctionTreeEngine(Engine):
         chunk = max(1, int(budget // max(self._fine.sliced_size(fixed), 1.0)))
         for start in range(0, n_cases, chunk):
             stop = min(n_cases, start + chunk)
-            self._marginals_chunk(kinds, evidence[start:stop], nodes, n_idx, out, possible, start)
+            self._exact(self._marginals_chunk, kinds, evidence[start:stop], nodes, n_idx, out,
+                        possible, start)
         return out, possible
 
-    def _marginals_chunk(self, kinds, rows, nodes, n_idx, out, possible, offset):
+    def _marginals_chunk(self, kinds, rows, nodes, n_idx, out, possible, offset, trees):
         batch = rows.shape[0]
         shared, clamp, indicators = {}, {}, {}
         for j, v, kind in kinds:
@@ -584,7 +620,7 @@ class JunctionTreeEngine(Engine):
             else:
                 indicators[v] = kind[:, col]  # (card, batch)
         read_vars = [v for v in n_idx if v not in shared and v not in clamp]
-        tree, sched = self._pick(shared, clamp, indicators, read_vars, batch)
+        tree, sched = self._pick(shared, clamp, indicators, read_vars, batch, trees)
         log_z, z, beliefs, fixed = self._propagate(tree, sched, shared, clamp, indicators, batch)
         reads = dict(zip(read_vars, sched[4]))
         ok = np.isfinite(log_z)
@@ -599,6 +635,12 @@ class JunctionTreeEngine(Engine):
                     m[~ok] = np.nan
                 else:
                     m = (self._read(tree, beliefs, reads[v], fixed) * inv_z).T
+                    rows_ok = m[ok]
+                    if rows_ok.size and not (np.isfinite(rows_ok).all() and
+                                             np.abs(rows_ok.sum(axis=1) - 1.0).max() <= 1e-9):
+                        raise NumericalRangeError(
+                            f"the posterior of '{name}' in a cohort case is not finite or does not "
+                            f"sum to 1; no answer is returned rather than a wrong one")
                 out[name][span] = m
 
 
