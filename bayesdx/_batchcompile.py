@@ -194,29 +194,48 @@ class BatchCompiler:
             p = odds / (1.0 + odds.sum(axis=2, keepdims=True))
             return p, np.einsum("dc,dck->dk", w, p) - target
 
-        p, gap = averaged(theta)
-        eye = np.eye(card - 1)
-        for _ in range(200):
-            err = np.max(np.abs(gap), axis=1)
-            if np.all(err[ok] < 1e-13) if ok.any() else True:
-                break
-            jac = np.einsum("dk,kl->dkl", np.einsum("dc,dck->dk", w, p), eye) \
-                - np.einsum("dc,dck,dcl->dkl", w, p, p)
-            step = np.linalg.solve(jac, -gap[..., None])[..., 0]
-            size = np.ones(d)
-            new_theta, new_p, new_gap = theta + step, *averaged(theta + step)
-            for _ in range(25):  # halve each draw's step until its gap shrinks
-                worse = np.max(np.abs(new_gap), axis=1) >= err
-                if not worse.any():
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            p, gap = averaged(theta)
+            eye = np.eye(card - 1)
+            for _ in range(200):
+                err = np.max(np.abs(gap), axis=1)
+                active = ok & ~(err < 1e-13)  # NaN gaps are dropped below
+                ok &= np.isfinite(err)
+                active &= ok
+                if not active.any():
                     break
-                size = np.where(worse, size / 2, size)
-                new_theta = theta + size[:, None] * step
-                new_p, new_gap = averaged(new_theta)
-            theta, p, gap = new_theta, new_p, new_gap
+                a = np.flatnonzero(active)
+                wa, pa, ga = w[a], p[a], gap[a]
+                jac = np.einsum("dk,kl->dkl", np.einsum("dc,dck->dk", wa, pa), eye) \
+                    - np.einsum("dc,dck,dcl->dkl", wa, pa, pa)
+                singular = np.abs(np.linalg.det(jac)) < 1e-300
+                ok[a[singular]] = False
+                jac[singular] = eye
+                step = np.linalg.solve(jac, -ga[..., None])[..., 0]
+                size = np.ones(len(a))
+
+                def at(th):
+                    odds = m[a] * np.exp(th)[:, None, :]
+                    pp = odds / (1.0 + odds.sum(axis=2, keepdims=True))
+                    return pp, np.einsum("dc,dck->dk", wa, pp) - target[a]
+
+                new_theta = theta[a] + step
+                new_p, new_gap = at(new_theta)
+                for _ in range(25):  # halve each draw's step until its gap shrinks
+                    worse = ~(np.max(np.abs(new_gap), axis=1) < err[a])
+                    if not worse.any():
+                        break
+                    size = np.where(worse, size / 2, size)
+                    new_theta = theta[a] + size[:, None] * step
+                    new_p, new_gap = at(new_theta)
+                theta[a], p[a], gap[a] = new_theta, new_p, new_gap
         ok &= np.max(np.abs(gap), axis=1) < 1e-12
-        odds = m * np.exp(theta)[:, None, :]
-        denom = 1.0 + odds.sum(axis=2, keepdims=True)
-        table = np.concatenate([1.0 / denom, odds / denom], axis=2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            odds = m * np.exp(np.where(ok[:, None], theta, 0.0))[:, None, :]
+            denom = 1.0 + odds.sum(axis=2, keepdims=True)
+            table = np.concatenate([1.0 / denom, odds / denom], axis=2)
+        ok &= np.all(np.isfinite(table), axis=(1, 2))
+        table = np.where(ok[:, None, None], table, 1.0 / card)
         if fixed is not None:
             table = np.where(mask[None, :, None], fixed, table)
         return table.reshape((d, *shape)), ok

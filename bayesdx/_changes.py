@@ -176,3 +176,35 @@ def prior_changes(network, node: str, value) -> dict[int, float]:
     reference = network.reference_state(node)
     other = states[1] if reference == states[0] else states[0]
     return {by_state[other]: value}
+
+
+def apply_changes(base, params, changes: Mapping[int, float]):
+    """``base`` (values of every parameter row) with ``changes`` ({row: value}) made, each row of a
+    distribution rescaled as :func:`changed_network` does; None when a row cannot be rescaled
+    (its other states have probability 0, or the changed ones sum past 1)."""
+    import numpy as np
+
+    out = np.array(base, dtype=float)
+    groups: dict[int, dict[int, float]] = {}
+    for i, v in changes.items():
+        groups.setdefault(id(params[i].block), {})[i] = float(v)
+    members: dict[int, list[int]] = {}
+    for changed in groups.values():
+        p0 = params[next(iter(changed))]
+        if p0.state is None:
+            for i, v in changed.items():
+                out[i] = v
+            continue
+        key = id(p0.block)
+        if key not in members:
+            members[key] = [j for j, p in enumerate(params) if id(p.block) == key]
+        rest = [j for j in members[key] if j not in changed]
+        rest_old = float(out[rest].sum()) if rest else 0.0
+        rest_new = 1.0 - sum(changed.values())
+        if rest_new < -1e-12 or (rest_old <= 0 and rest_new > 1e-12):
+            return None
+        scale = max(rest_new, 0.0) / rest_old if rest_old > 0 else 0.0
+        out[rest] = out[rest] * scale
+        for i, v in changed.items():
+            out[i] = v
+    return out
