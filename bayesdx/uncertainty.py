@@ -250,7 +250,7 @@ def uncertainty(network, *, evidence: Mapping[str, str] | None = None, draws: in
     >>> import bayesdx
     >>> u = bayesdx.uncertainty("fasciculation", evidence={"ck": "gt_1000"}, draws=50, seed=1)
     >>> row = u.posteriors.query("target == 'als' and state == 'present'").iloc[0]
-    >>> bool(row.ci90_low <= row.median <= row.ci90_high)
+    >>> bool(row["ci90_low"] <= row["median"] <= row["ci90_high"])
     True
     >>> 0 <= u.prob_top <= 1
     True
