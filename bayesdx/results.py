@@ -7,6 +7,7 @@ what they computed once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import cached_property
 from types import MappingProxyType
@@ -136,7 +137,8 @@ class Diagnosis:
     evidence : mapping of str to str
         The evidence, by label.
     prob_evidence : float
-        P(evidence) under the network.
+        P(evidence) under the network (0.0 when it is below about 1e-308; see
+        :attr:`log_prob_evidence`).
     entropy_bits : float
         Entropy of the joint posterior of the targets, in bits.
     objective : Objective
@@ -182,6 +184,23 @@ class Diagnosis:
         self._indicator = self.decisions.indicator(network) if self.decisions is not None else None
         self.objective = resolve_objective(objective, network, self.decisions)
         self._given_tables = _tables
+
+    @property
+    def log_prob_evidence(self) -> float:
+        """ln P(evidence), the natural log: finite even when :attr:`prob_evidence` underflows to
+        0.0 (the engine keeps it exactly, scaling between cliques).
+
+        Examples
+        --------
+        >>> import math, bayesdx
+        >>> dx = bayesdx.diagnose("fasciculation", evidence={"ck": "gt_1000"})
+        >>> math.isclose(math.exp(dx.log_prob_evidence), dx.prob_evidence, rel_tol=1e-12)
+        True
+        """
+        value = getattr(self._query, "log_prob_evidence", None)
+        if value is None or math.isnan(value):
+            return math.log(self.prob_evidence)
+        return float(value)
 
     def with_objective(self, objective: str | Objective | None) -> Diagnosis:
         """The same diagnosis ranked by another objective, reusing the outcome tables.
