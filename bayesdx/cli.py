@@ -252,6 +252,7 @@ def diagnosis_to_json(dx, explain: str | None = None) -> dict:
         "network": dx.network.name,
         "evidence": dict(dx.evidence),
         "prob_evidence": dx.prob_evidence,
+        "log_prob_evidence": dx.log_prob_evidence,
         "posteriors": {t: {s: float(p) for s, p in dx.marginal(t).items()} for t in dx.network.targets},
         "priors": {t: {s: float(p) for s, p in dx.prior(t).items()} for t in dx.network.targets},
         "entropy_bits": dx.entropy_bits,
