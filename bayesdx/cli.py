@@ -530,6 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many ranked tests to show (default 8)")
     add_text_options(p)
     p.set_defaults(func=_cmd_demo)
+
+    from ._cli_evaluate import add_evaluate_parser
+
+    add_evaluate_parser(sub, add_text_options=add_text_options, int_at_least=_int_at_least,
+                        float_in=_float_in)
     return parser
 
 
