@@ -26,15 +26,24 @@ def _reference_index(network, node: str) -> int:
     return network.states(node).index(network.reference_state(node))
 
 
-def _evidence_text(evidence: Mapping[str, str], width: int = 80, prefix: str = "given ") -> str:
-    text = ", ".join(f"{k}={v}" for k, v in evidence.items())
+def _evidence_text(evidence: Mapping[str, str], width: int = 80, prefix: str = "given ",
+                   network=None) -> str:
+    """The evidence as ``Label: state; ...`` (``node=state, ...`` without a network), wrapped."""
+    if network is not None:
+        from ._text import Names
+
+        text = Names(network).evidence(evidence) if evidence else ""
+    else:
+        text = ", ".join(f"{k}={v}" for k, v in evidence.items())
     return "\n".join(textwrap.wrap(prefix + text, width)) if text else prefix + "no evidence"
 
 
-def _set_title(ax, head: str, evidence: Mapping[str, str], prefix: str = "given ", **kw):
-    """Title with the evidence wrapped to the width of the Axes (about 12 characters an inch)."""
+def _set_title(ax, head: str, evidence: Mapping[str, str], prefix: str = "given ", network=None,
+               **kw):
+    """Title with the evidence (by label, given the network) wrapped to the width of the Axes
+    (about 12 characters an inch)."""
     width_in = ax.get_position().width * ax.figure.get_figwidth()
-    text = _evidence_text(evidence, max(30, int(12 * width_in)), prefix)
+    text = _evidence_text(evidence, max(30, int(12 * width_in)), prefix, network)
     ax.set_title(f"{head}\n{text}", fontsize="medium", wrap=True, **kw)
 
 
@@ -55,8 +64,12 @@ def _check_targets(network, targets):
 
 
 def _rows(network, targets):
-    """(label, target, state index) for each non-reference state of each target."""
-    return [(t if len(network.states(t)) == 2 else f"{t}: {state}", t, i)
+    """(label, target, state index) for each non-reference state of each target: the target's
+    label, with the state for a multi-state target ("Thyroid disease: overt_hypo")."""
+    def label(t, state):
+        return network.label(t) if len(network.states(t)) == 2 else f"{network.label(t)}: {state}"
+
+    return [(label(t, state), t, i)
             for t in targets for i, state in enumerate(network.states(t))
             if i != _reference_index(network, t)]
 
@@ -74,8 +87,11 @@ def _diagnoses_of(session_or_history):
 
 
 def _step_labels(diagnoses):
+    """"start", then the finding(s) each step added, by label ("Fever: present")."""
+    network = diagnoses[0].network
     labels = ["start"]
     for before, after in zip(diagnoses, diagnoses[1:]):
-        new = [f"{k}={v}" for k, v in after.evidence.items() if before.evidence.get(k) != v]
-        labels.append(", ".join(new) or "(same)")
+        new = [f"{network.label(k)}: {v}" for k, v in after.evidence.items()
+               if before.evidence.get(k) != v]
+        labels.append("; ".join(new) or "(same)")
     return labels

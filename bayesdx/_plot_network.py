@@ -1,68 +1,132 @@
-"""The network figure: nodes in layers by role, belief bars inside the boxes (private; use
-:func:`bayesdx.plotting.plot_network`)."""
+"""The network figure: a left-to-right layered drawing (context, diseases, latent causes,
+findings), labels wrapped in the boxes, belief bars inside them, and a disease-centred view of
+large networks (private; use :func:`bayesdx.plotting.plot_network`)."""
 
 from __future__ import annotations
 
+import math
+import textwrap
+
 import numpy as np
 
-from ._plot_base import POST_COLOR, ROLE_COLORS, _new_ax, _set_title, _short
+from ._plot_base import POST_COLOR, ROLE_COLORS, _new_ax, _set_title
 
-COL_IN, BOX_W_IN, LINE_IN = 1.7, 1.45, 0.13  # column width, box width, one belief line (inches)
+#: Networks with more nodes are drawn as their targets and the targets' neighbours.
+MAX_NODES = 64
+#: A node with more states shows its most probable ones and a line for the rest.
+MAX_STATES = 10
+FONT_PT = 9.0  # the smallest text in the figure
+CHAR_IN = 0.075  # width of an average character at 9 pt, inches
+LINE_IN = 0.17  # one line of text at 9 pt, inches
+GAP_IN = 0.95  # between columns, room for the edges
+EDGE_COLORS = ["#c2444e", "#3572b0", "#3a9b5c", "#d9822b", "#8f5ab0", "#b7a32f", "#2a9d9d",
+               "#a0522d", "#6f7f8f"]
 
 
-def _layers(network):
-    import networkx as nx
+def _shown_nodes(network, max_nodes: int, observed=()):
+    """The nodes drawn, and a note of those left out (None when all are drawn): all when few
+    enough, else the targets with their parents, children and the observed nodes (then the
+    children's other parents too while under ``max_nodes``)."""
+    nodes = list(network.nodes)
+    if len(nodes) <= max_nodes:
+        return nodes, None
+    targets = list(network.targets)
+    children = {n: [] for n in nodes}
+    for n in nodes:
+        for p in network.parents(n):
+            children[p].append(n)
+    keep = set(targets) | set(observed)
+    for t in targets:
+        keep.update(network.parents(t))
+        keep.update(children[t])
+    spouses = {p for t in targets for c in children[t] for p in network.parents(c)} - keep
+    if len(keep) + len(spouses) <= max_nodes:
+        keep |= spouses
+    cut = ""
+    if len(keep) > max_nodes:  # too many neighbours too: the first ones, in network order
+        first = set(targets) | set(observed)
+        first |= {p for t in targets for p in network.parents(t)}
+        rest = [n for n in nodes if n in keep and n not in first]
+        room = max(max_nodes - len(first), 0)
+        keep = first | set(rest[:room])
+        cut = f" (the first {room} of {len(rest)} neighbours)" if rest[room:] else ""
+    shown = [n for n in nodes if n in keep]
+    left = len(nodes) - len(shown)
+    note = (f"Disease-centred view: the {len(targets)} target(s) and their parents, children"
+            f"{', co-parents' if spouses and spouses <= keep else ''}"
+            f"{' and observed nodes' if observed else ''}{cut}; {left} of {len(nodes)} "
+            f"nodes left out (plot_network(..., max_nodes={len(nodes)}) draws them all).")
+    return shown, note
 
-    graph = nx.DiGraph((p, n) for n in network.nodes for p in network.parents(n))
-    graph.add_nodes_from(network.nodes)
+
+def _layers(network, shown):
+    """Column of each node: by role when the file gives roles (context, targets, latent,
+    findings); otherwise the longest path from a root among the drawn nodes, the targets no
+    further left than their drawn parents allow."""
     if network.spec is not None:
-        order = ("context", "target", "latent", "finding")
-        layers = [[n for n in network.nodes if network.role(n) == r] for r in order]
-    else:
-        above = set().union(*(nx.ancestors(graph, t) for t in network.targets)) - set(network.targets)
-        layers = [[n for n in network.nodes if n in above], list(network.targets),
-                  [n for n in network.nodes if n not in above and n not in network.targets]]
-    return graph, [layer for layer in layers if layer]
+        roles = [r for r in ("context", "target", "latent", "finding")
+                 if any(network.role(n) == r for n in shown)]
+        return {n: roles.index(network.role(n)) for n in shown}
+    kept = set(shown)
+    col: dict[str, int] = {}
+    for n in _topological(network, shown):
+        col[n] = max((col[p] + 1 for p in network.parents(n) if p in kept), default=0)
+    return col
 
 
-def _columns(graph, layers, per_row):
-    """Row and column of each node. A layer wraps onto rows of ``per_row``, nodes nearer the
-    layer above first (by their depth inside the layer); a few barycentre sweeps order each row
-    by the mean column of its neighbours."""
+def _topological(network, shown):
     import networkx as nx
 
-    depth = {}
-    for layer in layers:
-        sub = graph.subgraph(layer)
-        for gen, nodes in enumerate(nx.topological_generations(sub)):
-            depth.update((n, gen) for n in nodes)
-    col: dict[str, float] = {}
-    for _ in range(3):
-        placed, rows = {}, []
-        for layer in layers:
-            def key(n):
-                xs = [(placed if m in placed else col)[m] for m in
-                      (*graph.predecessors(n), *graph.successors(n)) if m in placed or m in col]
-                return (np.mean(xs) if xs else per_row / 2, layer.index(n))
-
-            ordered = sorted(layer, key=lambda n: (depth[n], key(n)))
-            for start in range(0, len(ordered), per_row):
-                chunk = sorted(ordered[start:start + per_row], key=key)
-                offset = (per_row - len(chunk)) / 2
-                placed.update((n, offset + j + 0.5) for j, n in enumerate(chunk))
-                rows.append(chunk)
-        col = placed
-    return col, rows
+    kept = set(shown)
+    graph = nx.DiGraph((p, n) for n in shown for p in network.parents(n) if p in kept)
+    graph.add_nodes_from(shown)
+    order = {n: i for i, n in enumerate(shown)}
+    return list(nx.lexicographical_topological_sort(graph, key=order.get))
 
 
-def plot_network(network, diagnosis=None, ax=None, *, per_row=None, node_kw=None, edge_kw=None,
-                 font_size=None):
-    """The network drawn in layers by role, with belief bars inside the nodes.
+def _order(network, shown, layer, sweeps: int = 4):
+    """Nodes of each layer ordered top to bottom by the mean position of their neighbours in the
+    layers beside them (a few barycentre sweeps, down and up)."""
+    kept = set(shown)
+    n_layers = max(layer.values()) + 1
+    rows = [[n for n in shown if layer[n] == k] for k in range(n_layers)]
+    pos = {n: (i + 0.5) / len(row) for row in rows for i, n in enumerate(row)}
+    children = {n: [] for n in shown}
+    for n in shown:
+        for p in network.parents(n):
+            if p in kept:
+                children[p].append(n)
 
-    Layers: context, targets, latent, findings for bayesdx YAML networks; ancestors of the
-    targets, targets, the rest for foreign networks. Long layers wrap onto several rows. With a
-    diagnosis, each node box shows a bar per state (its posterior), and observed nodes are
-    outlined in black and shaded yellow.
+    def resort(k, neighbours):
+        def key(n):
+            xs = [pos[m] for m in neighbours(n)]
+            return (float(np.mean(xs)) if xs else pos[n], rows[k].index(n))
+        rows[k] = sorted(rows[k], key=key)
+        pos.update((n, (i + 0.5) / len(rows[k])) for i, n in enumerate(rows[k]))
+
+    for _ in range(sweeps):
+        for k in range(1, n_layers):
+            resort(k, lambda n: [p for p in network.parents(n) if p in kept])
+        for k in range(n_layers - 2, -1, -1):
+            resort(k, lambda n: children[n])
+    return rows
+
+
+def _wrap(text: str, chars: int) -> list[str]:
+    return textwrap.wrap(text, chars, break_long_words=True, break_on_hyphens=False) or [text]
+
+
+def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES,
+                 per_column: int | None = None, node_kw=None, edge_kw=None, font_size=None):
+    """The network drawn left to right in layers, each node a box with its label, and with a
+    diagnosis a belief bar per state inside it.
+
+    Columns follow the arrows: context, then the diseases (targets), then what they cause
+    (latent nodes, findings); a long column is split into staggered sub-columns so that edges
+    run between boxes. Labels are wrapped, never cut; all text is at least 9 pt at the default
+    size. Edges leaving a disease take that disease's colour so they can be followed. Observed
+    nodes are outlined in black and shaded yellow. A network of more than ``max_nodes`` nodes is
+    drawn as its targets and their neighbours, with a note of what was left out.
 
     Parameters
     ----------
@@ -70,13 +134,16 @@ def plot_network(network, diagnosis=None, ax=None, *, per_row=None, node_kw=None
     diagnosis : Diagnosis, optional
         Beliefs to draw; must be a diagnosis on ``network``.
     ax : matplotlib.axes.Axes, optional
-        With ``ax=None`` the figure is sized by the number of nodes (about 1.7 inches per column).
-    per_row : int, optional
-        Most nodes per row (default: 8, or 10 for networks over 60 nodes).
+        With ``ax=None`` the figure is sized so that text is at least 9 pt.
+    max_nodes : int, default 64
+        Larger networks are drawn disease-centred.
+    per_column : int, optional
+        Most boxes in one sub-column (default: what makes the drawing about 1.6 times as wide
+        as it is tall).
     node_kw, edge_kw : dict, optional
         Passed to the node boxes (``FancyBboxPatch``) and edges (``FancyArrowPatch``).
     font_size : float, optional
-        Font size of node names in points (default 7.5); state labels are one point smaller.
+        Font size of labels in points (default and least 9).
 
     Returns
     -------
@@ -92,73 +159,140 @@ def plot_network(network, diagnosis=None, ax=None, *, per_row=None, node_kw=None
     >>> gids = [p.get_gid() for p in ax.patches if p.get_gid()]
     >>> len(gids) == len(net.nodes), "observed:ck" in gids
     (True, True)
+    >>> min(t.get_fontsize() for t in ax.texts) >= 9
+    True
     """
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
+    from .exceptions import _check_count
+
     if diagnosis is not None and diagnosis.network.nodes != network.nodes:
         raise ValueError("The diagnosis was computed on another network.")
-    graph, layers = _layers(network)
-    per_row = int(per_row or min(10 if len(network.nodes) > 60 else 8, max(map(len, layers))))
-    col, rows = _columns(graph, layers, per_row)
-    fs = float(font_size or 7.5)
+    max_nodes = _check_count(max_nodes, "max_nodes", "plot_network")
+    shown, note = _shown_nodes(network, max_nodes, diagnosis.evidence if diagnosis else ())
+    layer = _layers(network, shown)
+    rows = _order(network, shown, layer)
+    fs = max(float(font_size or FONT_PT), FONT_PT)
+    scale = fs / FONT_PT
+    char_in, line_in = CHAR_IN * scale, LINE_IN * scale
+    beliefs = diagnosis is not None
+    chars = 22
+    labels = {n: _wrap(network.label(n), chars) for n in shown}
+    observed = dict(diagnosis.evidence) if beliefs else {}
+
+    def lines(n):  # the states drawn: all, or the most probable and a line for the rest
+        states = list(zip(network.states(n), diagnosis.marginal(n).to_numpy(float)))
+        if len(states) <= MAX_STATES:
+            return states
+        top = sorted(states, key=lambda sp: -sp[1])[:MAX_STATES - 1]
+        rest = 1.0 - sum(p for _, p in top)
+        return top + [(f"{len(states) - len(top)} more states", rest)]
+
+    state_lines = {n: lines(n) for n in shown} if beliefs else {}
+    longest_state = max(len(s) for n in shown for s, _ in state_lines[n]) if beliefs else 0
+    box_w = max(chars * char_in, (min(longest_state, 40) + 5) * char_in) + 0.16
 
     def height(n):
-        return 0.22 + LINE_IN * len(network.states(n)) if diagnosis is not None else 0.3
+        return line_in * (len(labels[n]) + len(state_lines.get(n, ()))) + 0.12
 
-    # geometry in inches: x = column * COL_IN, rows stacked downwards from y = 0
-    pos, tops, y, layer_of = {}, {}, 0.0, {n: i for i, layer in enumerate(layers) for n in layer}
-    for r, row in enumerate(rows):
-        if r and layer_of[row[0]] != layer_of[rows[r - 1][0]]:
-            y -= 0.25
-        for n in row:
-            pos[n], tops[n] = (col[n] * COL_IN, y - height(n) / 2), y
-        y -= max(map(height, row)) + 0.45
-    total_h = -y - 0.45
-    ax = _new_ax(ax, (per_row * COL_IN + 0.3, total_h + 1.3))
-    observed = dict(diagnosis.evidence) if diagnosis is not None else {}
+    pitch = max(height(n) for n in shown) + 0.3
+    sub_gap = GAP_IN * 0.6
+
+    def layout(per_col):
+        # each layer: k staggered sub-columns; node i of the layer in sub-column i % k, slot i
+        spans = [(row, max(1, math.ceil(len(row) / per_col))) for row in rows]
+        total_h = max((math.ceil(len(row) / k) + (0.5 if k > 1 else 0)) * pitch
+                      for row, k in spans)
+        total_w = sum(k * box_w + (k - 1) * sub_gap for _, k in spans) + GAP_IN * (len(rows) - 1)
+        return spans, total_w, total_h
+
+    if per_column is not None:
+        per_col = _check_count(per_column, "per_column", "plot_network")
+    else:  # the sub-column height that makes the drawing about 1.6 times as wide as tall
+        per_col = min(range(4, max(5, max(map(len, rows)) + 1)),
+                      key=lambda m: abs(math.log(layout(m)[1] / layout(m)[2] / 1.6)))
+    spans, total_w, total_h = layout(per_col)
+    xs, ys, x = {}, {}, 0.0
+    for row, k in spans:
+        if k == 1:  # one column, spread over the full height
+            step = total_h / len(row)
+            for i, n in enumerate(row):
+                xs[n], ys[n] = x + box_w / 2, -(i + 0.5) * step
+        else:  # rows of k boxes laid like bricks: odd sub-columns half a row lower
+            n_rows = math.ceil(len(row) / k) + 0.5
+            step = total_h / n_rows
+            for i, n in enumerate(row):
+                r, c = divmod(i, k)
+                xs[n] = x + c * (box_w + sub_gap) + box_w / 2
+                ys[n] = -(r + 0.5 + 0.5 * (c % 2)) * step
+        x += k * box_w + (k - 1) * sub_gap + GAP_IN
+    ax = _new_ax(ax, (total_w + 0.4, total_h + 1.4 + (0.3 if note else 0)))
     boxes = {}
-    for n, (x, yc) in pos.items():
-        is_obs, left, top = n in observed, x - BOX_W_IN / 2, tops[n]
-        style = {"facecolor": "#fff3b0" if is_obs else ROLE_COLORS.get(network.role(n), "#eee"),
+    for n in shown:
+        is_obs = n in observed
+        h, cx, cy = height(n), xs[n], ys[n]
+        left, top = cx - box_w / 2, cy + h / 2
+        style = {"facecolor": "#fff3b0" if is_obs else ROLE_COLORS.get(
+                     network.role(n) if network.spec is not None or n not in network.targets
+                     else "target", "#eee"),
                  "edgecolor": "black" if is_obs else "#7a7a7a", "linewidth": 2.0 if is_obs else 0.6,
                  "zorder": 2, **(node_kw or {})}
-        box = FancyBboxPatch((left, top - height(n)), BOX_W_IN, height(n),
-                             boxstyle="round,pad=0.02", **style)
+        if network.spec is None and n in network.targets and not is_obs:
+            style["facecolor"] = ROLE_COLORS["target"]
+        box = FancyBboxPatch((left, top - h), box_w, h, boxstyle="round,pad=0.02", **style)
         box.set_gid(("observed:" if is_obs else "node:") + n)
         boxes[n] = ax.add_patch(box)
-        ax.text(x, top - 0.03, _short(n, 22), ha="center", va="top", fontsize=fs, zorder=4,
-                fontweight="bold" if network.role(n) == "target" else "normal")
-        if diagnosis is None:
+        ax.text(cx, top - 0.05, "\n".join(labels[n]), ha="center", va="top", fontsize=fs,
+                zorder=4, linespacing=1.05,
+                fontweight="bold" if n in network.targets else "normal")
+        if not beliefs:
             continue
-        for k, (state, p) in enumerate(zip(network.states(n), diagnosis.marginal(n).to_numpy(float))):
-            yk = top - 0.22 - LINE_IN * (k + 0.5) + 0.02
-            ax.text(left + 0.58, yk, _short(state, 10), ha="right", va="center",
-                    fontsize=fs - 1, zorder=4)
-            ax.add_patch(FancyBboxPatch((left + 0.62, yk - 0.04), 0.5 * p, 0.08,
-                                        boxstyle="square,pad=0", linewidth=0, zorder=3,
+        y0 = top - 0.07 - line_in * len(labels[n])
+        for j, (state, p) in enumerate(state_lines[n]):
+            yk = y0 - line_in * (j + 0.5)
+            ax.add_patch(FancyBboxPatch((left + 0.05, yk - line_in * 0.42), (box_w - 0.1) * p,
+                                        line_in * 0.84, boxstyle="square,pad=0", linewidth=0,
+                                        zorder=3, alpha=0.45,
                                         facecolor="#c2444e" if is_obs else POST_COLOR))
-            ax.text(left + 1.41, yk, f"{p:.0%}" if p >= 0.01 or p == 0 else "<1%", ha="right",
-                    va="center", fontsize=fs - 1, zorder=4)
-    for n in network.nodes:
+            ax.text(left + 0.08, yk, state, ha="left", va="center", fontsize=fs, zorder=4)
+            ax.text(left + box_w - 0.06, yk, f"{p:.0%}" if p >= 0.01 or p == 0 else "<1%",
+                    ha="right", va="center", fontsize=fs, zorder=4)
+    colour = {t: EDGE_COLORS[i % len(EDGE_COLORS)] for i, t in enumerate(
+        t for t in network.targets if t in boxes)}
+    kept = set(shown)
+    for n in shown:
         for p in network.parents(n):
-            ax.add_patch(FancyArrowPatch(pos[p], pos[n], patchA=boxes[p], patchB=boxes[n],
-                                         **{"arrowstyle": "-|>", "mutation_scale": 7,
-                                            "color": "#8a8a8a", "linewidth": 0.5, "alpha": 0.7,
-                                            "zorder": 1, "shrinkA": 1, "shrinkB": 1,
-                                            **(edge_kw or {})}))
-    ax.set_xlim(0, per_row * COL_IN)
-    ax.set_ylim(-total_h - 0.05, 0.05)
+            if p not in kept:
+                continue
+            start = (xs[p] + box_w / 2, ys[p])
+            end = (xs[n] - box_w / 2, ys[n])
+            if layer[n] == layer[p]:  # inside one column: bend round its left side
+                start, end = (xs[p] - box_w / 2, ys[p]), (xs[n] - box_w / 2, ys[n])
+            ax.add_patch(FancyArrowPatch(start, end, **{
+                "arrowstyle": "-|>", "mutation_scale": 8, "color": colour.get(p, "#8a8a8a"),
+                "linewidth": 0.9 if p in colour else 0.6, "alpha": 0.75, "zorder": 1,
+                "shrinkA": 2, "shrinkB": 2,
+                "connectionstyle": ("arc3,rad=0.4" if layer[n] == layer[p] else "arc3,rad=0.0"),
+                **(edge_kw or {})}))
+    ax.set_xlim(-0.1, total_w + 0.1)
+    ax.set_ylim(-total_h - 0.1, 0.1)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    roles = list(dict.fromkeys(network.role(n) for layer in layers for n in layer))
-    handles = [Patch(facecolor=ROLE_COLORS.get(r, "#eee"), edgecolor="#7a7a7a", label=r) for r in roles]
+    roles = list(dict.fromkeys(
+        (network.role(n) if network.spec is not None else ("target" if n in network.targets
+                                                           else "other")) for n in shown))
+    handles = [Patch(facecolor=ROLE_COLORS.get(r, "#eee"), edgecolor="#7a7a7a", label=r)
+               for r in roles]
     if observed:
         handles.append(Patch(facecolor="#fff3b0", edgecolor="black", linewidth=2, label="observed"))
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles),
-              fontsize="small", frameon=False)
-    head = f"{network.name}: {len(network.nodes)} nodes"
+              fontsize=fs, frameon=False)
+    head = f"{network.title}: {len(network.nodes)} nodes"
     if diagnosis is not None:
-        _set_title(ax, head, diagnosis.evidence, pad=22)
+        _set_title(ax, head, diagnosis.evidence, network=network, pad=24)
     else:
-        ax.set_title(head, fontsize="medium", pad=22)
+        ax.set_title(head, fontsize="medium", pad=24)
+    if note:
+        ax.text(0.0, -0.01, note, transform=ax.transAxes, ha="left", va="top", fontsize=fs,
+                wrap=True, gid="left-out-note")
     return ax

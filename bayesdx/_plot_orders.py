@@ -64,7 +64,7 @@ def plot_ranking(diagnosis, ax=None, *, top=10, objective=None, bar_kw=None):
     ranking = dx.ranking.head(top)
     ax = _new_ax(ax, (8.0, 1.4 + 0.38 * max(len(ranking), 1)))
     what = "order" if dx.by == "order" else "test"
-    _set_title(ax, f"Next {what} by {dx.objective.kind}", dx.evidence)
+    _set_title(ax, f"Next {what} by {dx.objective.kind}", dx.evidence, network=dx.network)
     if not len(ranking):
         ax.text(0.5, 0.5, "every test is observed", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -89,13 +89,16 @@ def plot_ranking(diagnosis, ax=None, *, top=10, objective=None, bar_kw=None):
         ax.barh(y, gross, 0.7, fill=False, edgecolor="#444444", linestyle="--", linewidth=0.8,
                 label="decision value before cost")
         highs.append(float(gross.max()))
+    from ._text import money
+
     labels = []
-    for v, c in zip(values, ranking["cost_usd"].to_numpy(float)):
-        labels.append(f"{v:.3g} {unit}" + ("" if math.isnan(c) else f"  ${c:,.0f}"))
+    for v, c, inv in zip(values, ranking["cost_usd"].to_numpy(float), invasive):
+        labels.append(f"{v:.3g} {unit}" + ("" if math.isnan(c) else f"  {money(c)}")
+                      + ("  invasive" if inv else ""))
     for bar, text, x in zip(bars, labels, ends):
         ax.annotate(text, (x, bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize="small")
-    ax.set_yticks(y, [_short(str(lab), 42) for lab in ranking["label"]])
+    ax.set_yticks(y, ["\n".join(textwrap.wrap(str(lab), 36)) for lab in ranking["label"]])
     low, high = min(lows), max(highs)
     span = max(high - low, 1e-9)
     ax.set_xlim(low - 0.05 * span if low < 0 else 0, high + 0.6 * span)
@@ -212,7 +215,7 @@ def plot_explanation(diagnosis, order, ax=None, *, targets=None, max_outcomes=6,
         f" ({len(shown)} of {len(why.p_outcome)} outcomes, p={covered:.2f})"
     unit = dx.objective.value_unit
     _set_title(ax, f"Why {why.order.label}? {why.value:.3g} {unit} by {dx.objective.kind}{note}",
-               dx.evidence)
+               dx.evidence, network=dx.network)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return ax

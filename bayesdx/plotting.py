@@ -68,7 +68,7 @@ def plot_posteriors(diagnosis, ax=None, *, targets=None, bar_kw=None, prior_kw=N
     >>> dx = bayesdx.diagnose("fasciculation", evidence={"ck": "gt_1000"})
     >>> ax = plot_posteriors(dx)
     >>> ax.get_yticklabels()[0].get_text()
-    'als'
+    'ALS / lower motor neurone disease'
     """
     network = diagnosis.network
     rows = _rows(network, _check_targets(network, targets))
@@ -84,7 +84,7 @@ def plot_posteriors(diagnosis, ax=None, *, targets=None, bar_kw=None, prior_kw=N
     ax.set_xlim(0, 1.12)
     ax.set_xticks(np.linspace(0, 1, 6))
     ax.set_xlabel("probability")
-    _set_title(ax, f"Diagnoses on {network.name}", diagnosis.evidence)
+    _set_title(ax, f"Diagnoses on {network.title}", diagnosis.evidence, network=network)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
@@ -111,7 +111,7 @@ def plot_what_if(diagnosis, test, ax=None, *, targets=None, bar_kw=None):
     Returns
     -------
     matplotlib.axes.Axes
-        One bar container per outcome, labelled ``"test=outcome (p=...)"``.
+        One bar container per outcome, labelled ``"Test label: outcome (p=...)"``.
 
     Examples
     --------
@@ -139,7 +139,8 @@ def plot_what_if(diagnosis, test, ax=None, *, targets=None, bar_kw=None):
         values = [float(sub[(t, network.states(t)[i])]) for _, t, i in rows]
         offset = 0.4 - h * (k + 0.5)
         ax.barh(y + offset, values, h * 0.92, **{"color": cmap[k % len(cmap)],
-                                                  "label": f"{test}={outcome} (p={p:.2f})",
+                                                  "label": f"{network.label(test)}: {outcome} "
+                                                           f"(p={p:.2f})",
                                                   **(bar_kw or {})})
     current = [float(diagnosis.marginal(t).iloc[i]) for _, t, i in rows]
     ax.scatter(current, y, marker="|", s=500, color="black", linewidths=2, zorder=3,
@@ -147,8 +148,9 @@ def plot_what_if(diagnosis, test, ax=None, *, targets=None, bar_kw=None):
     ax.set_yticks(y, [r[0] for r in rows])
     ax.set_xlim(0, 1)
     ax.set_xlabel("posterior probability")
-    _set_title(ax, f"What if {test} were observed?", diagnosis.evidence)
-    longest = max(len(str(o)) for o in outcomes) + len(test)
+    _set_title(ax, f"What if {network.label(test)} were observed?", diagnosis.evidence,
+               network=network)
+    longest = max(len(str(o)) for o in outcomes) + len(network.label(test))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 if len(rows) > 3 else -0.25),
               ncol=2 if longest < 24 else 1, fontsize="small", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
@@ -200,7 +202,7 @@ def plot_trajectory(session_or_history, ax=None, *, targets=None, yscale="linear
     for label, t, i in rows:
         values = [float(d.marginal(t).iloc[i]) for d in diagnoses]
         ax.plot(x, values, **{"marker": "o", "label": label, **(line_kw or {})})
-    ax.set_xticks(x, [lab.replace("=", "=\n", 1) if len(lab) > 16 else lab for lab in labels],
+    ax.set_xticks(x, [lab.replace(": ", ":\n", 1) if len(lab) > 16 else lab for lab in labels],
                   rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center",
                   fontsize="small")
     if yscale == "logit":
@@ -213,7 +215,8 @@ def plot_trajectory(session_or_history, ax=None, *, targets=None, yscale="linear
         ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("posterior probability")
     ax.set_xlabel("finding added")
-    _set_title(ax, "Posteriors as findings are added", diagnoses[0].evidence, "start: ")
+    _set_title(ax, "Posteriors as findings are added", diagnoses[0].evidence, "start: ",
+               network=diagnoses[0].network)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
     ax.grid(axis="y", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)

@@ -40,7 +40,7 @@ def bundled(request):
 
 def _ticks(ax, axis="y"):
     labels = ax.get_yticklabels() if axis == "y" else ax.get_xticklabels()
-    return [t.get_text() for t in labels]
+    return [t.get_text().replace(":\n", ": ") for t in labels]
 
 
 def _container(ax, label):
@@ -50,13 +50,13 @@ def _container(ax, label):
 # -- posteriors ---------------------------------------------------------------------------------
 def test_posteriors_one_bar_per_target(dx):
     ax = plotting.plot_posteriors(dx)
-    assert _ticks(ax) == ["flu", "bronchitis"]
+    assert _ticks(ax) == ["Influenza", "Bronchitis"]  # labels, not names
     post = _container(ax, "posterior")
     assert len(post) == 2 and len(_container(ax, "prior")) == 2
     widths = [bar.get_width() for bar in post]
     np.testing.assert_allclose(widths, [dx.marginal("flu")["present"],
                                         dx.marginal("bronchitis")["present"]], atol=1e-12)
-    assert "fever=present" in ax.get_title()
+    assert "Fever: present" in ax.get_title()
 
 
 def test_posteriors_multistate_target_shows_each_non_reference_state(hepar2):
@@ -80,7 +80,7 @@ def test_posteriors_draw_on_given_axes_without_new_figure(dx):
 
 def test_posteriors_subset_of_targets_and_unknown_target(dx):
     ax = plotting.plot_posteriors(dx, targets=["bronchitis"])
-    assert _ticks(ax) == ["bronchitis"]
+    assert _ticks(ax) == ["Bronchitis"]
     with pytest.raises(ValueError, match="not a target"):
         plotting.plot_posteriors(dx, targets=["fever"])
 
@@ -179,14 +179,14 @@ def test_what_if_one_group_per_outcome(dx):
     assert len(ax.containers) == 3
     for container, outcome in zip(ax.containers, ["normal", "raised", "high"]):
         p = table.loc[table["outcome"] == outcome, "p_outcome"].iloc[0]
-        assert container.get_label() == f"crp={outcome} (p={p:.2f})"
+        assert container.get_label() == f"C-reactive protein: {outcome} (p={p:.2f})"
         assert len(container) == 2
         expected = table[(table["outcome"] == outcome) & (table["state"] == "present")]["posterior"]
         np.testing.assert_allclose([b.get_width() for b in container], expected, atol=1e-12)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert any(t.startswith("now") for t in legend)
-    assert _ticks(ax) == ["flu", "bronchitis"]
-    assert "crp" in ax.get_title()
+    assert _ticks(ax) == ["Influenza", "Bronchitis"]
+    assert "C-reactive protein" in ax.get_title()
 
 
 def test_what_if_observed_test_raises(dx):
@@ -200,10 +200,10 @@ def test_trajectory_one_line_per_target(two_disease):
     for node, state in EVIDENCE.items():
         session.add(node, state)
     ax = plotting.plot_trajectory(session)
-    assert [line.get_label() for line in ax.lines] == ["flu", "bronchitis"]
+    assert [line.get_label() for line in ax.lines] == ["Influenza", "Bronchitis"]
     for line in ax.lines:
         assert len(line.get_xdata()) == len(session.history) + 1
-    assert _ticks(ax, "x") == ["start", "smoker=yes", "fever=present", "crp=high"]
+    assert _ticks(ax, "x") == ["start", "Smoker: yes", "Fever: present", "C-reactive protein: high"]
     np.testing.assert_allclose(ax.lines[0].get_ydata()[-1],
                                session.current.marginal("flu")["present"], atol=1e-12)
 
@@ -212,8 +212,8 @@ def test_trajectory_accepts_a_list_of_diagnoses(two_disease):
     history = [bayesdx.diagnose(two_disease, evidence={"smoker": "no"}),
                bayesdx.diagnose(two_disease, evidence={"smoker": "no", "crp": "raised"})]
     ax = plotting.plot_trajectory(history, line_kw={"linestyle": "--"})
-    assert _ticks(ax, "x") == ["start", "crp=raised"]
-    assert "smoker=no" in ax.get_title()
+    assert _ticks(ax, "x") == ["start", "C-reactive protein: raised"]
+    assert "Smoker: no" in ax.get_title()
     assert ax.lines[0].get_linestyle() == "--"
 
 
@@ -237,28 +237,36 @@ def test_network_one_patch_per_node_and_observed_marked(two_disease):
     assert patches["fever"].get_gid() == "observed:fever"
     assert patches["fever"].get_linewidth() > patches["crp"].get_linewidth()
     texts = {t.get_text() for t in ax.texts}
-    assert set(two_disease.nodes) <= texts
+    assert {two_disease.label(n) for n in two_disease.nodes} <= texts
     assert "100%" in texts  # the observed state's belief bar
 
 
 def test_network_layers_follow_roles(two_disease):
     ax = plotting.plot_network(two_disease)
-    y = {n: p.get_y() for n, p in _node_patches(ax).items()}
-    assert y["smoker"] > y["flu"] == y["bronchitis"] > y["fever"]
+    x = {n: p.get_x() for n, p in _node_patches(ax).items()}
+    assert x["smoker"] < x["flu"] == x["bronchitis"] < x["fever"]  # left to right
 
 
 def test_network_foreign_puts_targets_between_causes_and_effects(asia):
     ax = plotting.plot_network(asia, bayesdx.diagnose(asia, evidence={"xray": "yes"}))
-    y = {n: p.get_y() for n, p in _node_patches(ax).items()}
-    assert len(y) == len(asia.nodes)
-    assert y["smoke"] > y["lung"] > y["xray"]
+    x = {n: p.get_x() for n, p in _node_patches(ax).items()}
+    assert len(x) == len(asia.nodes)
+    assert x["smoke"] < x["lung"] < x["xray"]
 
 
-def test_network_wraps_long_layers_and_sizes_figure(hepar2):
+def test_network_large_is_disease_centred_with_a_note(hepar2):
     ax = plotting.plot_network(hepar2)
-    assert len(_node_patches(ax)) == len(hepar2.nodes)
-    width, height = ax.figure.get_size_inches()
-    assert 12 < width < 20 and height > 6
+    shown = _node_patches(ax)
+    assert len(hepar2.nodes) > 64 >= len(shown)
+    assert set(hepar2.targets) <= set(shown)
+    for t in hepar2.targets:  # every neighbour of a target is drawn
+        assert set(hepar2.parents(t)) <= set(shown)
+        assert {n for n in hepar2.nodes if t in hepar2.parents(n)} <= set(shown)
+    note = next(t.get_text() for t in ax.texts if t.get_gid() == "left-out-note")
+    assert f"{len(hepar2.nodes) - len(shown)} of {len(hepar2.nodes)} nodes left out" in note
+    full = plotting.plot_network(hepar2, max_nodes=len(hepar2.nodes))
+    assert len(_node_patches(full)) == len(hepar2.nodes)
+    assert not [t for t in full.texts if t.get_gid() == "left-out-note"]
 
 
 def test_network_rejects_diagnosis_of_another_network(two_disease, asia):
@@ -350,7 +358,7 @@ def test_bundled_network_figures(bundled, tmp_path):
     ax = plotting.plot_posteriors(dx)
     n_rows = sum(len(bundled.states(t)) - 1 for t in bundled.targets)
     assert len(_container(ax, "posterior")) == n_rows
-    assert "thyroid_disease: overt_hypo" in _ticks(ax)
+    assert "Thyroid disease: overt_hypo" in _ticks(ax)
     ax = plotting.plot_network(bundled, dx)
     patches = _node_patches(ax)
     assert len(patches) == len(bundled.nodes)
