@@ -307,8 +307,8 @@ def admissible_deviations(network, *, evidence=None, parameters=None, top: int =
         Indexed by ``param``: ``node``, ``label``, ``where``, ``state``, ``value``, ``range_low``,
         ``range_high``, ``top_order`` (its label), ``admissible_low``, ``admissible_high`` (the
         interval; the domain's end when the order stays on top all the way), ``changes_low``,
-        ``changes_high`` (the label of the order that takes over beyond each end, None if none
-        does) and ``robust_in_range`` (whether the whole stated range is admissible).
+        ``changes_high`` (the label of the order that takes over beyond each end, missing (NA) if
+        none does, ``"(an invalid network)"`` where the file's checks reject the numbers beyond) and ``robust_in_range`` (whether the whole stated range is admissible).
 
     Examples
     --------
