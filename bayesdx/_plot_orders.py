@@ -8,7 +8,8 @@ import textwrap
 
 import numpy as np
 
-from ._plot_base import KIND_COLORS, POST_COLOR, _check_targets, _new_ax, _rows, _set_title, _short
+from ._plot_base import KIND_COLORS, POST_COLOR, _check_targets, _new_ax, _rows, _set_title
+from ._text import Names
 from .exceptions import _check_count
 
 OUTCOME_COLORS = ["#3a9b5c", "#d9822b", "#c2444e", "#8f5ab0", "#3572b0", "#b7a32f", "#6f7f8f",
@@ -188,9 +189,9 @@ def plot_explanation(diagnosis, order, ax=None, *, targets=None, max_outcomes=6,
         sub = table[table["outcome"] == label].set_index(["target", "state"])["posterior"]
         values = [float(sub[(t, network.states(t)[i])]) for _, t, i in rows]
         change = outcomes["changes"].iloc[j]
-        said = ", ".join(f"{network.label(r)}: {v}" for r, v in why.outcome_evidence[j].items())
+        said = Names(network).outcome(why.outcome_evidence[j])  # only what is away from normal
         legend = "\n".join(textwrap.wrap(
-            f"{_short(said or label, 90)} (p={why.p_outcome[j]:.2f})"
+            f"{said or label} (p={why.p_outcome[j]:.2f})"
             + (f" \u2192 {change}" if change else ""), 48, subsequent_indent="  "))
         ax.barh(y + 0.4 - h * (slot + 0.5), values, h * 0.92,
                 **{"color": OUTCOME_COLORS[slot % len(OUTCOME_COLORS)], "label": legend,
