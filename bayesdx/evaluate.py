@@ -40,7 +40,8 @@ def _network(network) -> Network:
     return load_network(network)
 
 
-def check_truth(network: Network, cases: pd.DataFrame, truth: pd.DataFrame) -> tuple[tuple, pd.DataFrame]:
+def check_truth(network: Network, cases: pd.DataFrame, truth: pd.DataFrame, *,
+                allow_empty: bool = False) -> tuple[tuple, pd.DataFrame]:
     """Validate ``truth`` against ``cases``; return the evaluated targets and truth as 0/1 presence
     (one column per target, aligned on ``cases.index``)."""
     if not isinstance(cases, pd.DataFrame):
@@ -49,7 +50,7 @@ def check_truth(network: Network, cases: pd.DataFrame, truth: pd.DataFrame) -> t
     if not isinstance(truth, pd.DataFrame):
         raise InvalidEvidenceError(f"truth must be a pandas DataFrame (one row per case, one column "
                                    f"per target, values are states); got {type(truth).__name__}.")
-    if len(cases) == 0:
+    if len(cases) == 0 and not allow_empty:
         raise InvalidEvidenceError("cases is empty: there is nothing to evaluate.")
     for column in cases.columns:
         if column in network.targets:
@@ -105,25 +106,41 @@ def disease_probabilities(network: Network, cases: pd.DataFrame, targets: Sequen
                             for t in targets]) if len(targets) else np.zeros((len(cases), 0))
 
 
-def score_cases(network: Network, cases: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
-    """Per-case scores: P(disease) for every target in ``present``'s columns, beside its 0/1 truth.
+def _scores(network: Network, cases: pd.DataFrame, present: pd.DataFrame) -> pd.DataFrame:
+    probability = disease_probabilities(network, cases, list(present.columns))
+    blocks = {f"probability:{t}": probability[:, j] for j, t in enumerate(present.columns)}
+    for target in present.columns:
+        blocks[f"present:{target}"] = present[target].to_numpy(dtype=np.int8)
+    return pd.DataFrame(blocks, index=cases.index)
 
-    A pure function of one batch of cases (a partition): the metrics of :class:`Evaluation` are
-    aggregates of the rows it returns, so batches can be scored anywhere and concatenated.
+
+def score_cases(network: Network, cases: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Per-case scores of one batch of cases: P(disease) for every target of ``truth``, beside
+    whether it is present.
+
+    The per-case work of :func:`evaluate`, as a pure function of one batch (a partition): the
+    cases are checked, scored exactly (:func:`bayesdx.posteriors`), and returned one row each;
+    every metric of :class:`Evaluation` is an aggregate of these rows
+    (:meth:`Evaluation.from_scores`), so batches can be scored anywhere and concatenated. An
+    empty batch gives an empty frame.
 
     Returns
     -------
     pandas.DataFrame
-        Index of ``cases``; columns ``("probability", target)`` (P(target not in its reference
-        state | the case's findings)) and ``("present", target)`` (0/1).
+        Index of ``cases``; float columns ``probability:<target>`` (P(target not in its reference
+        state | the case's findings)) and int8 columns ``present:<target>`` (0/1), targets in the
+        network's order.
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> cases, truth = bayesdx.simulate("fasciculation", 4, seed=0)
+    >>> scores = score_cases(bayesdx.load_network("fasciculation"), cases, truth[["als"]])
+    >>> list(scores.columns)
+    ['probability:als', 'present:als']
     """
-    probability = disease_probabilities(network, cases, list(present.columns))
-    blocks = {("probability", t): probability[:, j] for j, t in enumerate(present.columns)}
-    for target in present.columns:
-        blocks[("present", target)] = present[target].to_numpy()
-    frame = pd.DataFrame(blocks, index=cases.index)
-    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["quantity", "target"])
-    return frame
+    _, present = check_truth(network, cases, truth, allow_empty=True)
+    return _scores(network, cases, present)
 
 
 class Evaluation:
@@ -136,7 +153,7 @@ class Evaluation:
     targets : tuple of str
         The targets evaluated (the columns of ``truth``).
     scores : pandas.DataFrame
-        Per case (see :func:`score_cases`).
+        Per case (see :func:`score_cases`), a copy.
     none_threshold : float
         A case is answered "none" when no disease reaches this probability.
     n_bins : int
@@ -157,8 +174,38 @@ class Evaluation:
         self.n_bins = n_bins
         self.threshold = threshold
         self._trace = trace
-        self._p = scores["probability"][list(self.targets)].to_numpy(dtype=float)
-        self._y = scores["present"][list(self.targets)].to_numpy(dtype=np.int8)
+        self._p = scores[[f"probability:{t}" for t in self.targets]].to_numpy(dtype=float)
+        self._y = scores[[f"present:{t}" for t in self.targets]].to_numpy(dtype=np.int8)
+        if not len(self._p):
+            raise InvalidEvidenceError("No case was scored: there is nothing to evaluate.")
+
+    @classmethod
+    def from_scores(cls, network: Network, scores: pd.DataFrame, *, none_threshold: float = 0.5,
+                    n_bins: int = 10) -> Evaluation:
+        """The evaluation of per-case scores from :func:`score_cases` (e.g. concatenated from
+        partitions scored elsewhere), without a sequential run.
+
+        Examples
+        --------
+        >>> import pandas as pd, bayesdx
+        >>> from bayesdx.evaluate import score_cases
+        >>> net = bayesdx.load_network("fasciculation")
+        >>> cases, truth = bayesdx.simulate(net, 200, seed=0)
+        >>> parts = [score_cases(net, cases[i:i + 50], truth[i:i + 50]) for i in range(0, 200, 50)]
+        >>> whole = bayesdx.evaluate(net, cases, truth)
+        >>> apart = Evaluation.from_scores(net, pd.concat(parts)).per_disease()
+        >>> bool(((apart["brier"] - whole.per_disease()["brier"]).abs() < 1e-12).all())
+        True
+        """
+        network = _network(network)
+        targets = [t for t in network.targets if f"probability:{t}" in scores.columns]
+        return cls(network, targets, scores,
+                   none_threshold=_probability(none_threshold, "none_threshold"),
+                   n_bins=_check_count(n_bins, "n_bins", "Evaluation.from_scores"), threshold=0.9)
+
+    def probabilities(self) -> pd.DataFrame:
+        """P(disease) per case (rows) and evaluated target (columns)."""
+        return pd.DataFrame(self._p, index=self._scores.index, columns=list(self.targets))
 
     @property
     def scores(self) -> pd.DataFrame:
@@ -454,7 +501,7 @@ def evaluate(network: Network | str, cases: pd.DataFrame, truth: pd.DataFrame, *
     if max_tests is not None:
         max_tests = _check_count(max_tests, "max_tests", "evaluate", low=0)
     targets, present = check_truth(network, cases, truth)
-    scores = score_cases(network, cases, present)
+    scores = _scores(network, cases, present)
     trace = None
     if sequential is not None:
         from ._sequential import resolve_policies, run_policy
