@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._compile import _matches, _parent_configs, _shape, _when, _when_label
+from ._compile import _shape, _when, _when_label
 from ._sources import _Checker
 
-__all__ = ["Block", "build_families", "expected_counts", "log_likelihood", "prior_ess"]
+__all__ = ["Block", "build_families", "expected_counts", "log_likelihood", "prior_concentrations"]
 
 _TINY = 1e-300
 _CLIP = 1e-12
@@ -32,25 +32,24 @@ _CLIP = 1e-12
 MAX_ESS = 1e6
 
 
-def prior_ess(params) -> float:
-    """Equivalent sample size of one sourced distribution, from its numbers' plausible ranges.
+def prior_concentrations(network) -> dict[tuple[str, str], float]:
+    """Equivalent sample size of every sourced distribution, keyed by (node, where).
 
-    Each probability p with range [lo, hi] is read as a Beta distribution with mean p and
-    standard deviation (hi - lo) / 4 (the range as a central 95% interval); a Beta(a, b) with
-    that mean and spread has a + b = p (1 - p) / sd**2 - 1. A distribution's sample size is the
-    smallest over its states with a range (the least certain state decides), at least 1 and at
-    most :data:`MAX_ESS`.
+    The concentration (alpha summed over the row, or a + b) of the Dirichlet / Beta distribution
+    :func:`bayesdx.priors.parameter_priors` fits to the number's value, range and grade; a number
+    held as a point mass (a zero-width range, or no range) gets :data:`MAX_ESS`, so no data move it.
     """
-    sizes = []
-    for p in params:
-        if p.range_low is None or p.range_high is None:
-            continue
-        sd = (p.range_high - p.range_low) / 4.0
-        v = min(max(p.value, _CLIP), 1 - _CLIP)
-        sizes.append(MAX_ESS if sd <= 0 else v * (1 - v) / sd**2 - 1.0)
-    if not sizes:
-        return 1.0
-    return float(min(max(min(sizes), 1.0), MAX_ESS))
+    from .priors import parameter_priors
+
+    frame = parameter_priors(network)
+    out = {}
+    for node, where, family, conc in zip(frame["node"], frame["where"], frame["family"],
+                                         frame["concentration"]):
+        if family in ("dirichlet", "beta") and np.isfinite(conc):
+            out[(node, where)] = float(min(conc, MAX_ESS))
+        elif family == "point":
+            out[(node, where)] = MAX_ESS
+    return out
 
 
 @dataclass
@@ -82,7 +81,7 @@ def _xlogy(a, b):
 def _row_update(block: Block, n: np.ndarray) -> None:
     """Dirichlet MAP of a row: (n + s p0) / (N + s); no data leaves the value untouched."""
     total = float(n.sum())
-    if total > 0:
+    if total > 0 and block.ess < MAX_ESS:
         block.value = (n + block.ess * block.prior) / (total + block.ess)
 
 
@@ -267,8 +266,8 @@ class _NoisyFamily(_Family):
                 counts[rows])
         before = self._objective(self.leak.value, [b.value for b in self.causes], data)
         scale = max(1.0, float(data[1].sum()))
-        res = minimize(self._loss_grad, self._pack(), args=(data, scale), jac=True, method="L-BFGS-B",
-                       options={"maxiter": 500})
+        res = minimize(self._loss_grad, self._pack(), args=(data, scale), jac=True, method="BFGS",
+                       options={"maxiter": 500, "gtol": 1e-7})
         leak, causes = self._unpack(res.x)
         if self._objective(leak, causes, data) > before:  # a generalised EM step: never worse
             self.leak.value = leak
@@ -279,9 +278,11 @@ class _NoisyFamily(_Family):
 # -- families from a network's spec ------------------------------------------------------
 
 
-def build_families(network, ess=prior_ess, strength: float = 1.0) -> dict:
-    """One family per node of a bayesdx YAML network, its blocks holding the file's numbers."""
+def build_families(network, strength: float = 1.0) -> dict:
+    """One family per node of a bayesdx YAML network, its blocks holding the file's numbers and
+    their equivalent sample sizes (:func:`prior_concentrations` times ``strength``)."""
     spec = network.spec
+    ess = prior_concentrations(network)
     params: dict[tuple, list] = {}
     for p in spec.params:
         params.setdefault((p.node, p.where), []).append(p)
@@ -300,21 +301,28 @@ def build_families(network, ess=prior_ess, strength: float = 1.0) -> dict:
             else:
                 by_state = {p.state: p.value for p in ps}
                 dist = np.array([by_state[s] for s in node.states])
-            return Block(where, kind, dist, strength * ess(ps), scalar, **kw)
+            size = ess.get((name, where), MAX_ESS)
+            return Block(where, kind, dist, size if size >= MAX_ESS else strength * size, scalar, **kw)
 
-        def row_mask(when):
-            mask = np.zeros(shape[:-1], dtype=bool)
-            return mask, _when(chk, spec, node, "", when)
+        def matches(when):
+            """The parent configurations a row's ``when`` matches (broadcast over the parents)."""
+            parsed = _when(chk, spec, node, "", when)
+            mask = np.ones(shape[:-1], dtype=bool)
+            for parent, allowed in parsed.items():
+                axis = node.parents.index(parent)
+                pstates = spec.nodes[parent].states
+                hit = np.array([s in allowed for s in pstates])
+                view = [1] * len(node.parents)
+                view[axis] = len(pstates)
+                mask = mask & hit.reshape(view)
+            return mask
 
         def rows(raw, prefix, kind):
             out, taken = [], np.zeros(shape[:-1], dtype=bool)
             for i, row in enumerate(raw, start=1):
                 when = row.get("when", {}) or {}
-                mask, parsed = row_mask(when)
-                for c in _parent_configs(spec, node):
-                    index = tuple(spec.nodes[p].states.index(s) for p, s in zip(node.parents, c))
-                    if not taken[index] and _matches(node, c, parsed):
-                        mask[index] = taken[index] = True
+                mask = matches(when) & ~taken
+                taken |= mask
                 out.append(block(f"{prefix}[{i}] {_when_label(when)}", kind, False, mask=mask))
             return out
 
