@@ -56,8 +56,11 @@ def _plan(structure, shapes, keep):
         rest = set("".join(current)) | set(out)
         if len(picked) == 1:
             result = "".join(c for c in dict.fromkeys(picked[0]) if c in rest)
-        else:
-            result = "".join(c for c in dict.fromkeys(picked[0] + picked[1]) if c in rest)
+        else:  # the layout the batched product leaves: kept shared axes, then each side's
+            sa, sb = picked
+            result = "".join([c for c in sa if c in sb and c in rest]
+                             + [c for c in sa if c not in sb and c in rest]
+                             + [c for c in sb if c not in sa and c in rest])
         steps.append((tuple(pos), tuple(picked), result))
         current.append(result)
     return tuple(steps), current[0], out
