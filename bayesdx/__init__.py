@@ -40,6 +40,13 @@ from .results import Diagnosis, diagnose
 from .session import AlreadyObservedError, Session
 from .simulate import SimulatedCases, simulate
 from .uncertainty import Uncertainty, uncertainty
+from . import sensitivity  # noqa: F401 - bayesdx.sensitivity.sweep(...) without importing it first
+from ._plot_uncertainty import (  # matplotlib is imported on first use, not here
+    plot_stability,
+    plot_sweep,
+    plot_tornado,
+    plot_uncertainty,
+)
 
 __version__ = "0.1.0"
 
@@ -91,6 +98,10 @@ __all__ = [
     "fit",
     "load_network",
     "plan",
+    "plot_stability",
+    "plot_sweep",
+    "plot_tornado",
+    "plot_uncertainty",
     "posteriors",
     "simulate",
     "uncertainty",

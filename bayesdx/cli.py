@@ -357,8 +357,12 @@ def _cmd_diagnose(args) -> int:
     dx = diagnose(net, evidence=evidence, objective=objective, by=args.by)
     if stop:  # stopping levels without an explicit objective: the default objective, re-levelled
         dx = dx.with_objective(Objective(dx.objective.kind, **stop))
+    from ._cli_uncertainty import how_sure
+
+    sure = how_sure(args, net, evidence, dx)  # --uncertainty, --sensitivity
     if args.json:
-        print(dumps_json(diagnosis_to_json(dx, explain=args.explain)))
+        data = diagnosis_to_json(dx, explain=args.explain)
+        print(dumps_json({**data, **(sure.data() if sure else {}), "disclaimer": DISCLAIMER}))
     else:
         width, names = text_options(args)
         _print_wrapped(DISCLAIMER, width)
@@ -367,6 +371,9 @@ def _cmd_diagnose(args) -> int:
         if args.explain is not None:
             print()
             print(dx.explain(args.explain).text(width=width, names=names))
+        if sure is not None:
+            print()
+            print("\n".join(sure.lines(width, names)))
     return 0
 
 
@@ -498,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", metavar="ORDER", default=None,
                    help="explain why ORDER is worth what it is worth")
     p.add_argument("--json", action="store_true", help="print JSON for machines")
+    from ._cli_uncertainty import add_uncertainty_options
+
+    add_uncertainty_options(p)
     add_text_options(p)
     p.set_defaults(func=_cmd_diagnose)
 

@@ -1,5 +1,6 @@
 """Teaching figures: posteriors, the test ranking, what-if, trajectories, the network, Fagan, and
-the testing policy of :func:`bayesdx.plan`.
+the testing policy of :func:`bayesdx.plan`, and how sure an answer is (credible intervals, the
+tornado of the numbers that move it, how often each order is on top, one-way sweeps).
 
 Every ``plot_*`` function draws on one Matplotlib Axes and returns it. Pass ``ax=`` to draw into
 your own figure; with ``ax=None`` a figure sized for the content is created. Style goes through
@@ -22,6 +23,7 @@ import numpy as np
 
 __all__ = ["plot_posteriors", "plot_ranking", "plot_explanation", "plot_what_if", "plot_trajectory",
            "plot_network", "plot_fagan", "fagan_inputs", "FaganInputs", "plot_policy",
+           "plot_uncertainty", "plot_tornado", "plot_stability", "plot_sweep",
            "write_teaching_figures"]
 
 from ._plot_base import (  # noqa: F401 - re-exported colours
@@ -42,6 +44,7 @@ from ._plot_fagan import FaganInputs, fagan_inputs, plot_fagan
 from ._plot_network import plot_network
 from ._plot_orders import plot_explanation, plot_ranking
 from ._plot_policy import plot_policy
+from ._plot_uncertainty import plot_stability, plot_sweep, plot_tornado, plot_uncertainty
 
 # -- posteriors ---------------------------------------------------------------------------------
 def plot_posteriors(diagnosis, ax=None, *, targets=None, bar_kw=None, prior_kw=None):

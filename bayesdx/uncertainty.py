@@ -5,7 +5,6 @@ on the posteriors and on the orders' values, and how often each order is the top
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Mapping
 
@@ -199,9 +198,9 @@ class Uncertainty:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return (f"<p><b>{html.escape(self._head())}</b></p>"
-                + self.posteriors.to_html(index=False, float_format=lambda x: f"{x:.4f}")
-                + self.orders.head(15).to_html(index=False, float_format=lambda x: f"{x:.4g}"))
+        from ._display_uncertainty import uncertainty_html
+
+        return uncertainty_html(self)
 
 
 def uncertainty(network, *, evidence: Mapping[str, str] | None = None, draws: int = 1000,
