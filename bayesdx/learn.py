@@ -279,10 +279,10 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
     (True, True)
     >>> result.to_frame()[["label", "state", "prior", "fitted"]].head(2)
           label      state  prior    fitted
-    0  Age band  age_40_69    0.5  0.516781
-    1  Age band  age_lt_40    0.3  0.286948
+    0  Age band  age_40_69    0.5  0.517406
+    1  Age band  age_lt_40    0.3  0.286462
     >>> params = result.network.parameters()
-    >>> params.loc[params["node"] == "sex", "locator"].iloc[0]
+    >>> params.loc[params["node"] == "age_band", "locator"].iloc[0]
     '...; updated from 500 cases (bayesdx.fit: MAP, this number as the prior)'
     """
     if not isinstance(network, Network):
