@@ -216,15 +216,21 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
     """Update a network's numbers from local cases: MAP with the file's numbers as the prior.
 
     Every ``table`` row, noisy-OR / noisy-MAX leak and cause, and ``fixed`` row is a distribution
-    with a Dirichlet prior whose mode is the file's number: pseudo-counts ``s * p`` where the
-    equivalent sample size ``s`` comes from the number's plausible range (its range read as a 95%
-    interval of a Beta distribution, :func:`bayesdx._em.prior_ess`) times ``prior_strength``. A
-    row seen in ``n`` cases, ``n_k`` of them in state k, becomes ``(n_k + s p_k) / (n + s)``.
-    Noisy-OR and noisy-MAX nodes stay noisy: their leak and causes are fitted as such, by direct
-    maximisation of the expected log posterior. Unobserved cells, latent nodes and diseases
-    without a truth column are handled by EM, with the exact engine for the expected counts; the
-    log posterior never decreases. ``odds`` nodes keep their prior tables (listed in
-    ``not_fitted``; their marginal is restated as implied by the fitted parents).
+    p over the node's states with the prior density proportional to prod_k p_k ** alpha_k, where
+    alpha = s x (the file's numbers) are the pseudo-counts of the Beta / Dirichlet distribution
+    that :func:`bayesdx.priors.parameter_priors` fits to each number's value, range and grade
+    (``s``, its concentration, is the *equivalent sample size*, times ``prior_strength``). With
+    no data the maximum is the file's number itself; a row seen in ``n`` cases, ``n_k`` of them in
+    state k, becomes ``(n_k + s p_k) / (n + s)``. Numbers held as point masses (a zero-width
+    range) get s = 1e6 and do not move. Noisy-OR and noisy-MAX nodes stay noisy: their leak and
+    causes are fitted as such, by direct maximisation of the expected log posterior (BFGS on the
+    logits of the leak and of each cause's link distribution); their ``fixed`` rows are fitted
+    like table rows. Unobserved cells, latent nodes and diseases without a truth column are
+    handled by EM, with the exact engine's posterior marginals for the expected counts; the log
+    posterior never decreases. ``odds`` nodes keep their tables (listed in ``not_fitted``; their
+    marginal is restated as implied by the fitted parents). A node whose numbers the data cannot
+    bear on (neither it nor a descendant observed) keeps its numbers exactly, and cases that
+    observe nothing are dropped: data with no information give back the prior network exactly.
 
     Parameters
     ----------
