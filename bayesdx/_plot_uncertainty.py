@@ -25,6 +25,14 @@ def _check_instance(obj, cls_name: str, func: str, what: str):
         raise TypeError(f"{func} takes {what}; got {type(obj).__name__}.")
 
 
+def _wrap(label: str, width: int = 34) -> str:
+    """A tick label on at most two lines of ``width`` characters."""
+    import textwrap
+
+    lines = textwrap.wrap(str(label), width)
+    return "\n".join(lines[:1] + [_short(" ".join(lines[1:]), width)] if len(lines) > 1 else lines)
+
+
 def _title(ax, head: str, evidence, network) -> None:
     """``head`` and the evidence by label, or how many findings when there are more than three."""
     from ._text import Names
@@ -72,7 +80,7 @@ def plot_uncertainty(u, ax=None, *, bar_kw=None, interval_kw=None):
     rows = disease_intervals(u)
     low, high = ci_columns(rows)
     n = len(rows)
-    ax = _new_ax(ax, (7.5, 1.3 + 0.42 * n))
+    ax = _new_ax(ax, (7.5, 1.3 + 0.5 * n))
     y = np.arange(n)[::-1].astype(float)
     lvl = f"{100 * u.level:g}%"
     bars = ax.barh(y, rows["point"], 0.55, **{"color": POST_COLOR, "alpha": 0.35,
@@ -88,7 +96,7 @@ def plot_uncertainty(u, ax=None, *, bar_kw=None, interval_kw=None):
     for yy, text in zip(y, labels):
         ax.text(1.02, yy, text, va="center", fontsize=9, transform=ax.get_yaxis_transform())
     ax.set_xlim(0, xmax)
-    ax.set_yticks(y, [_short(s, 40) for s in rows["label"]])
+    ax.set_yticks(y, [_wrap(s) for s in rows["label"]])
     ax.set_xlabel("probability the disease is present")
     ax.tick_params(labelsize=9)
     _title(ax, f"How sure are we? Each disease over {u.draws:,} draws of the network's numbers",
@@ -214,7 +222,7 @@ def plot_stability(u, ax=None, *, top: int = 8, bar_kw=None):
     best = orders.iloc[0]["order"]
     shown = orders.sort_values(["prob_top", "point_rank"], ascending=[False, True],
                                kind="stable").head(top)
-    labels = [_short(s, 40) for s in shown["label"]]
+    labels = [_wrap(s) for s in shown["label"]]
     shares = list(shown["prob_top"])
     colours = [TOP_COLOR if o == best else "#9fb7a7" for o in shown["order"]]
     rest = orders[~orders["order"].isin(shown["order"])]
@@ -295,7 +303,7 @@ def plot_sweep(sweep, ax=None, *, show: str = "orders", point: float | None = No
         for k, o in enumerate(chosen):
             ax.plot(x, values[o].to_numpy(), **{"color": colours[k % len(colours)],
                                                 "linewidth": 2.4 if o in ever else 1.2,
-                                                "label": _short(labels.get(o, o), 40),
+                                                "label": _wrap(labels.get(o, o), 36),
                                                 **(line_kw or {})})
         colour_of = {o: colours[k % len(colours)] for k, o in enumerate(chosen)}
         tops = list(sweep.top)
@@ -319,7 +327,7 @@ def plot_sweep(sweep, ax=None, *, show: str = "orders", point: float | None = No
             states = [s for t, s in post.columns if t == c[0]]
             text = name if len(states) == 2 else f"{name}: {c[1]}"
             ax.plot(x, post[c].to_numpy(), **{"color": colours[k % len(colours)], "linewidth": 2,
-                                              "label": _short(text, 40), **(line_kw or {})})
+                                              "label": _wrap(text, 36), **(line_kw or {})})
         ax.set_ylabel("probability")
         ax.set_ylim(0, None)
         head = "Diseases' probabilities as the number changes"
