@@ -176,7 +176,9 @@ def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES
     scale = fs / FONT_PT
     char_in, line_in = CHAR_IN * scale, LINE_IN * scale
     beliefs = diagnosis is not None
-    chars = 22
+    # characters a line: 22, or the longest word of a label (words are never broken)
+    chars = max([22] + [len(w) for n in shown for w in network.label(n).split()])
+    chars = min(chars, 34)
     labels = {n: _wrap(network.label(n), chars) for n in shown}
     observed = dict(diagnosis.evidence) if beliefs else {}
 

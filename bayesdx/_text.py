@@ -19,7 +19,7 @@ __all__ = ["DEFAULT_WIDTH", "MIN_WIDTH", "Names", "Column", "money", "percent", 
 #: Columns of text output unless asked for more (``--width``, ``--wide``).
 DEFAULT_WIDTH = 80
 #: The narrowest width text is laid out for.
-MIN_WIDTH = 40
+MIN_WIDTH = 60
 #: ``--wide``: wide enough for every table row of the bundled network on one line.
 WIDE = 160
 ELLIPSIS = "..."

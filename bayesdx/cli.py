@@ -188,7 +188,7 @@ def format_diagnosis(dx, top: int = 10, *, width: int = DEFAULT_WIDTH, names: bo
     if decision:
         cols += [Column("dec. value", priority=2), Column("cost utils", priority=1),
                  Column("same dec.", priority=3)]
-    cols += [Column("cost", priority=7), Column("invasive", "<", priority=5)]
+    cols += [Column("cost", priority=7), Column("invasive", "<", priority=8)]
     cells = []
     for name, row in ranking.iterrows():
         cell = [name if names else row["label"], number(row["value"]),
@@ -197,7 +197,9 @@ def format_diagnosis(dx, top: int = 10, *, width: int = DEFAULT_WIDTH, names: bo
             cell += [number(row["decision_value_utils"]), number(row["cost_utils"]),
                      _num(row["same_decision_prob"], ".3f")]
         cells.append(cell + [money(row["cost_usd"]), "yes" if row["invasive"] is True else ""])
-    lines += table(cols, cells, width, wrap_flex=True)
+    # names are what the options take: never broken, so their column is as wide as the longest
+    flex_min = max((len(c[0]) for c in cells), default=0) if names else 24
+    lines += table(cols, cells, width, wrap_flex=True, flex_min=flex_min)
     if len(dx.ranking) > top:
         lines.append(f"  ... {len(dx.ranking) - top} more (use --top)")
     return "\n".join(lines)
