@@ -297,7 +297,9 @@ class Policy:
         kind = ("exact optimal policy" if self.optimal
                 else f"{self.horizon}-step look-ahead policy" if self.horizon > 1
                 else "one-step (myopic) policy")
-        ev = ", ".join(f"{k}={v}" for k, v in self.evidence.items()) or "none"
+        from ._text import Names
+
+        ev = Names(self.network).evidence(self.evidence)
         f = _num
         lines = [f"Testing policy on {self.network.name}: {kind} over {len(self.orders)} orders",
                  f"Given: {ev}",

@@ -294,10 +294,19 @@ class Explanation:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "<br>".join(html.escape(line.strip()) for line in self._head())
+        from ._text import Names
+
+        nm = Names(self._network)
+        head = "<br>".join(html.escape(line.strip()) for line in self._head(width=120))
         fmt = {"float_format": lambda v: f"{v:.4g}", "na_rep": ""}
+        shares = self._shares.rename(index=nm.node)
+        shares.index.name = "target"
+        outcomes = self.outcomes().rename(columns={t: nm.node(t) for t in self._network.targets})
+        outcomes.index = [nm.outcome(ev) for ev in self.outcome_evidence]
+        outcomes.index.name = "outcome (only what is away from normal)"
         return (f"<div><p><b>{head}</b></p><p>Share of the value by target</p>"
-                f"{self._shares.to_html(**fmt)}<p>Outcomes</p>{self.outcomes().to_html(**fmt)}</div>")
+                f"{shares.to_html(**fmt)}<p>Outcomes, with P(not healthy) of each target after "
+                f"them</p>{outcomes.to_html(**fmt)}</div>")
 
 
 # -- evidence impact ---------------------------------------------------------------------------

@@ -353,3 +353,27 @@ def test_elide_and_names(bundled):
     assert nm.outcome(outcome) == "EMG: fasciculation potentials: present (rest normal)"
     assert nm.outcome({k: bundled.reference_state(k) for k in outcome}) == "all normal"
     assert not math.isnan(len(nm.order("emg_ncs")))
+
+
+def test_explanation_text_and_html_by_label(bundled):
+    dx = bayesdx.diagnose(bundled, evidence={"ck": "gt_1000"})
+    why = dx.explain("emg_ncs")
+    text = why.text()
+    assert widest(text) <= 80 and text.startswith("Why EMG/NCS study")
+    assert "$360, invasive" in text
+    named = why.text(names=True, width=120)
+    assert widest(named) <= 120 and named.startswith("Why emg_ncs")
+    page = why._repr_html_()
+    for target in bundled.targets:
+        assert f"<th>{bundled.label(target)}</th>" in page
+    assert "emg_fasciculation_potentials=present" not in page
+    likely = why.outcome_evidence[int(np.argmax(why.p_outcome))]
+    assert Names(bundled).outcome(likely) in page
+
+
+def test_policy_text_by_label_within_width(bundled):
+    policy = bayesdx.plan(bundled, evidence={"ck": "gt_1000"}, orders=["emg_ncs", "abi"])
+    text = policy.to_text()
+    assert widest(text) <= 80 and "Creatine kinase: gt_1000" in text
+    assert "ck=gt_1000" not in text
+    assert widest(policy.to_text(width=120)) <= 120
