@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._plot_base import _new_ax, _short
-from .exceptions import UnknownNodeError
+from .exceptions import InvalidParameterError, UnknownNodeError
 
 
 def plot_reliability(evaluation, targets: Sequence[str] | None = None, *, ax=None):
@@ -55,7 +55,8 @@ def plot_top_k(evaluation, *, ax=None):
 def plot_cost_curve(evaluation, *, ax=None):
     curve = evaluation.cost_curve()
     if curve.empty:
-        raise ValueError("This evaluation has no sequential run; pass sequential= to evaluate.")
+        raise InvalidParameterError("This evaluation has no sequential run: pass sequential= to "
+                                    "bayesdx.evaluate for an accuracy-against-cost curve.")
     ax = _new_ax(ax, (6, 4))
     summary = evaluation.sequential()
     for policy, part in curve.groupby("policy", sort=False):

@@ -162,6 +162,15 @@ class Evaluation:
         Sequential runs, one row per case and step (``policy``, ``case``, ``step``, ``order``,
         ``cost_usd``, ``cum_cost_usd``, ``top``, ``top_probability``, ``answer``, ``correct``,
         ``decided``); None without ``sequential``.
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> cases, truth = bayesdx.simulate("fasciculation", 200, seed=3)
+    >>> ev = bayesdx.evaluate("fasciculation", cases, truth)
+    >>> list(ev.per_disease().columns[:4])
+    ['label', 'cases', 'present', 'prevalence']
+    >>> ax = ev.plot_reliability(["als", "thyroid_disease"])
     """
 
     def __init__(self, network: Network, targets: Sequence[str], scores: pd.DataFrame, *,

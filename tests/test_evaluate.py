@@ -309,6 +309,10 @@ def test_display_and_figures(fasciculation):
     assert ax.get_xlabel().startswith("cumulative cost")
     with pytest.raises(UnknownNodeError, match="alz"):
         ev.plot_reliability(["alz"])
+    static = bayesdx.evaluate(fasciculation, cases, truth)
+    assert static.sequential().empty and static.cost_curve().empty
+    with pytest.raises(InvalidParameterError, match="sequential="):
+        static.plot_cost_curve()
 
 
 def test_cli_evaluate(tmp_path, capsys, fasciculation):
