@@ -185,8 +185,9 @@ class JunctionTreeEngine(WideningMixin, Engine):
                 self._fine = tri.CompiledTree(cliques, edges, cards, families, cpts)
             #: False when the prior propagation itself leaves float64: every query is then wide.
             self._narrow = True
-        except FloatingPointError:
-            self._fine = tri.CompiledTree(cliques, edges, cards, families, cpts)
+        except FloatingPointError:  # kept for its structure; queries use the wide copy
+            with np.errstate(all="ignore"):
+                self._fine = tri.CompiledTree(cliques, edges, cards, families, cpts)
             self._narrow = False
         self._trees = [self._fine]
         if self._narrow and coarse_limit and len(cliques) > 1 and self._fine.total_size <= coarse_max_total:
