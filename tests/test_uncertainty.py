@@ -63,6 +63,8 @@ def test_each_draw_equals_a_rebuilt_network(small, name):
         np.testing.assert_allclose(out["target_probs"][i], dx._order_tables.target_probs, atol=1e-9)
         np.testing.assert_allclose(out["value"][i], dx._order_values.value, atol=1e-9)
         assert out["top"][i] == dx._order_values.rank[0]
+        if net.decisions is not None:
+            np.testing.assert_array_equal(out["acts"][i], dx._order_values.decisions.acts_now)
 
 
 def test_draws_on_the_bundled_network_equal_rebuilt_networks(bundled):
@@ -195,6 +197,20 @@ def test_fit_recovers_a_known_beta(grade, level):
     assert row["family"] == "dirichlet" and row["level"] == level
     assert row["alpha"] == pytest.approx(a, rel=1e-3)
     assert row["beta"] == pytest.approx(b, rel=1e-3)
+
+
+def test_odds_ratios_are_log_normal_with_the_range_as_their_central_interval(small):
+    from scipy.stats import lognorm
+
+    net = small["two_disease_orders"]
+    priors = parameter_priors(net)
+    rows = priors[priors.family == "lognormal"]
+    assert len(rows)
+    for _, row in rows.iterrows():
+        q = (1 - row["level"]) / 2
+        lo, hi = lognorm.ppf([q, 1 - q], row["sigma"], scale=np.exp(row["mu"]))
+        assert np.exp(row["mu"]) == pytest.approx(row["value"])
+        assert hi / lo == pytest.approx(row["range_high"] / row["range_low"])
 
 
 def test_intervals_cover_the_truth_at_their_nominal_rate():
