@@ -75,6 +75,7 @@ COMMANDS = [
     ("diagnose_information", ["diagnose", "-e", "ck=mild", "--objective", "information"]),
     ("diagnose_cost_by_node", ["diagnose", "--objective", "cost", "--alpha", "0.001", "--by",
                                "node", "--names"]),
+    ("diagnose_uncertainty", ["diagnose", "-e", "ck=gt_1000", "--uncertainty", "50", "--seed", "1"]),
     ("plan", ["plan", "--orders", "emg_ncs", "abi", "ck"]),
     ("networks", ["networks"]),
     ("hepar2", ["diagnose", *HEPAR, "-e", "ama=present", "bilirubin=a88_20", "--top", "70"]),
