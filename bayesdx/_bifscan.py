@@ -4,8 +4,13 @@ pgmpy's readers keep the last of two ``variable`` or ``probability`` blocks for 
 truncated files as networks with fewer tables, and report bad entries without the node. This
 module finds those problems first, each with its node, so :func:`bayesdx.load_network` raises one
 :class:`~bayesdx.exceptions.NetworkSpecError` naming the file and the node. It checks structure
-only (blocks, declarations, row lengths, entries, state labels); the numbers are checked again
-after the parse (rows summing to 1).
+(blocks, declarations, row lengths, entries, state labels); the numbers are checked again after
+the parse (rows summing to 1).
+
+The same pass reads a BIF file's tables (:func:`read_bif`): a BIF network is loaded without
+pgmpy, as pgmpy's ``BIFReader`` reads it (a ``table`` lists the node's states slowest, as
+pgmpy's ``BIFWriter`` writes it; rows are keyed by parent state labels; a ``default`` row fills
+the rows not listed), which a test checks on every BIF file of the test data.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
+
 from .exceptions import _cut, _elide
 
-__all__ = ["read_text", "scan_bif", "MAX_FILE_BYTES"]
+__all__ = ["read_text", "read_bytes", "decode_text", "scan_bif", "read_bif", "MAX_FILE_BYTES"]
 
 #: The largest network file read, in bytes (Pathfinder is 1.6 MB, MUNIN 1.2 MB).
 MAX_FILE_BYTES = 256 * 2**20
@@ -31,6 +38,12 @@ _ROW = re.compile(r"^\(([^()]*)\)\s*(.*)$", re.S)
 def read_text(path: Path, problems: list, *, strict_utf8: bool = True) -> str | None:
     """The text of ``path``, or None after appending the problem (unreadable, empty, too large,
     not UTF-8) to ``problems``."""
+    data = read_bytes(path, problems)
+    return None if data is None else decode_text(data, str(path), problems, strict_utf8=strict_utf8)
+
+
+def read_bytes(path: Path, problems: list) -> bytes | None:
+    """The bytes of ``path``, or None after appending the problem (unreadable, empty, too large)."""
     where = str(path)
     try:
         size = path.stat().st_size
@@ -45,6 +58,11 @@ def read_text(path: Path, problems: list, *, strict_utf8: bool = True) -> str | 
     if not data.strip():
         problems.append((where, None, "the file is empty: no network in it"))
         return None
+    return data
+
+
+def decode_text(data: bytes, where: str, problems: list, *, strict_utf8: bool = True) -> str | None:
+    """``data`` as UTF-8 text, or None (after appending the problem when ``strict_utf8``)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -112,6 +130,49 @@ def scan_bif(text: str, where: str) -> list[tuple[str, str | None, str]]:
     >>> [(node, msg) for _, node, msg in scan_bif(text, "x.bif")][:1]
     [('a', "a second 'variable' block declares it (line 2; the first is at line 1)")]
     """
+    return _scan(text, where)[0]
+
+
+def read_bif(text: str, where: str):
+    """The network in a BIF file's ``text`` as :class:`~bayesdx.inference.ModelArrays` (nodes in
+    the topological order :func:`bayesdx.network.arrays_from_pgmpy` gives, parents in the order
+    of each ``probability`` header), or the problems found.
+
+    Returns
+    -------
+    (ModelArrays or None, list of (file, node, message))
+
+    Examples
+    --------
+    >>> text = ("variable d { type discrete [ 2 ] { no, yes }; }\\n"
+    ...         "variable t { type discrete [ 2 ] { neg, pos }; }\\n"
+    ...         "probability ( d ) { table 0.9, 0.1; }\\n"
+    ...         "probability ( t | d ) { (no) 0.8, 0.2; (yes) 0.3, 0.7; }")
+    >>> arrays, problems = read_bif(text, "x.bif")
+    >>> arrays.nodes, arrays.cpts["t"].tolist(), problems
+    (('d', 't'), [[0.8, 0.2], [0.3, 0.7]], [])
+    """
+    import networkx as nx
+
+    from .inference import ModelArrays
+
+    problems, states, tables, parents = _scan(text, where)
+    if problems:
+        return None, problems
+    graph = nx.DiGraph((p, n) for n, ps in parents.items() for p in ps)
+    graph.add_nodes_from(states)
+    try:
+        nodes = tuple(nx.lexicographical_topological_sort(graph))
+    except nx.NetworkXUnfeasible:
+        cycle = [u for u, _ in nx.find_cycle(graph)]
+        return None, [(where, cycle[0], f"the parents form a cycle: {_elide(cycle)}")]
+    return ModelArrays(nodes=nodes, states={n: tuple(states[n]) for n in nodes},
+                       parents={n: parents[n] for n in nodes}, cpts={n: tables[n] for n in nodes}), []
+
+
+def _scan(text: str, where: str):
+    """(problems, states, tables, parents) of a BIF ``text``; the tables have the shape
+    ``(*parent cards, card)``."""
     problems: list[tuple[str, str | None, str]] = []
     text = _COMMENT.sub(lambda m: "\n" * m.group().count("\n"), text)
     blocks = _blocks(text, where, problems)
@@ -119,6 +180,8 @@ def scan_bif(text: str, where: str) -> list[tuple[str, str | None, str]]:
     declared_at: dict[str, int] = {}
     probs: list[tuple[str, tuple[str, ...], str, int]] = []
     prob_at: dict[str, int] = {}
+    tables: dict = {}
+    parent_of: dict = {}
     for header, body, line in blocks:
         head = " ".join(header.split())
         if head.startswith("network") or not head:
@@ -169,21 +232,28 @@ def scan_bif(text: str, where: str) -> list[tuple[str, str | None, str]]:
             continue
         if node not in states or any(p not in states for p in parents):
             continue  # its states are already reported
-        _check_table(node, parents, body, states, where, problems)
+        table = _check_table(node, parents, body, states, where, problems)
+        if table is not None:
+            tables[node], parent_of[node] = table, parents
     truncated = any(node is None for _, node, _ in problems)
     for node in declared_at:
         if node not in prob_at and not truncated:
             problems.append((where, node, "has no probability table"))
     if not declared_at and not problems:
         problems.append((where, None, "no 'variable' blocks: the file declares no nodes"))
-    return problems
+    return problems, states, tables, parent_of
 
 
-def _check_table(node, parents, body, states, where, problems) -> None:
+def _check_table(node, parents, body, states, where, problems):
+    """The node's table, shape ``(*parent cards, card)``, or None after appending its problems."""
     card = len(states[node])
-    n_rows = math.prod(len(states[p]) for p in parents)
+    pcards = [len(states[p]) for p in parents]
+    n_rows = math.prod(pcards)
     seen: dict[tuple[str, ...], int] = {}
     has_table = has_default = False
+    before = len(problems)
+    table = default = None
+    rows: dict[tuple[int, ...], list[float]] = {}
     for statement in (s.strip() for s in body.split(";")):
         if not statement:
             continue
@@ -192,12 +262,18 @@ def _check_table(node, parents, body, states, where, problems) -> None:
             if values is not None and len(values) != card * n_rows:
                 problems.append((where, node, f"table: {len(values)} entries, expected {card * n_rows} "
                                               f"({card} states x {n_rows} parent rows)"))
+            elif values is not None:
+                table = values
+            if has_table:
+                problems.append((where, node, "a second 'table' in its 'probability' block"))
             has_table = True
             continue
         if statement.startswith("default"):
             values = _values(statement[7:], where, node, "default", problems)
             if values is not None and len(values) != card:
                 problems.append((where, node, f"default row: {len(values)} entries, expected {card}"))
+            elif values is not None:
+                default = values
             has_default = True
             continue
         row = _ROW.match(statement)
@@ -223,7 +299,20 @@ def _check_table(node, parents, body, states, where, problems) -> None:
         if values is not None and len(values) != card:
             problems.append((where, node, f"{what}: {len(values)} entries, expected {card} "
                                           f"(one per state of '{node}')"))
+        elif values is not None:
+            rows[tuple(states[p].index(s) for p, s in zip(parents, labels))] = values
     if parents and not has_table and not has_default and len(seen) < n_rows:
         problems.append((where, node, f"{n_rows - len(seen)} of {n_rows} parent rows are missing"))
     if not parents and not has_table and not has_default and not seen:
         problems.append((where, node, "its 'probability' block has no table"))
+    if has_table and (seen or has_default):
+        problems.append((where, node, "its 'probability' block mixes a 'table' with rows or a default"))
+    if len(problems) > before:
+        return None
+    if table is not None:  # the node's states slowest, as pgmpy reads and writes it
+        return np.ascontiguousarray(np.asarray(table, float).reshape(card, n_rows).T.reshape(*pcards, card))
+    out = np.empty((*pcards, card))
+    out[...] = np.nan if default is None else default
+    for idx, values in rows.items():
+        out[idx] = values
+    return out

@@ -77,6 +77,7 @@ def load_network(
     orders=None,
     decisions=None,
     reference_states=None,
+    cache: bool | None = None,
 ) -> Network:
     """Load a network for diagnosis.
 
@@ -104,6 +105,11 @@ def load_network(
         The healthy (reference) state of nodes whose state names do not say it, e.g.
         ``{"Fault": "Normal"}``; checked (unknown nodes and states raise with suggestions). See
         :meth:`Network.reference_state`.
+    cache : bool, optional
+        Keep a parsed foreign file (BIF, XMLBIF, ...) in the user cache, keyed by a hash of its
+        bytes, so the next load of the same content reads the tables instead of parsing (see
+        :mod:`bayesdx._netcache`: ``$BAYESDX_CACHE_DIR`` or ``~/.cache/bayesdx``). Default: on,
+        unless the environment sets ``BAYESDX_CACHE=0``.
 
     Returns
     -------
@@ -164,7 +170,7 @@ def load_network(
         return _load_yaml(path, targets, tests, engine, origin=str(path), orders=orders,
                           decisions=decisions, reference_states=reference_states)
     if suffix in FOREIGN_FORMATS:
-        arrays = _read_foreign(path, suffix)
+        arrays = _read_foreign(path, suffix, cache)
         return Network(arrays, name=path.stem, targets=_require_targets(targets, arrays, str(path)),
                        tests=tests, source=str(path), engine=engine, orders=orders,
                        decisions=decisions, reference_states=reference_states)
@@ -201,21 +207,42 @@ def _require_targets(targets, arrays: ModelArrays, where: str):
     return targets
 
 
-def _read_foreign(path: Path, suffix: str) -> ModelArrays:
-    """Read a file pgmpy reads, after :mod:`bayesdx._bifscan` checked what it can (every format:
-    readable, not empty, not too large; BIF also: UTF-8, blocks, duplicate declarations, rows,
-    entries and state labels), so every problem is a :class:`NetworkSpecError` with its node."""
-    from ._bifscan import read_text, scan_bif
+def _read_foreign(path: Path, suffix: str, cache: bool | None = None) -> ModelArrays:
+    """Read a foreign network file: from the content cache when it holds these bytes, else BIF
+    by :func:`bayesdx._bifscan.read_bif` (no pgmpy) and the other formats by pgmpy, after
+    :mod:`bayesdx._bifscan` checked what it can (every format: readable, not empty, not too large;
+    BIF also: UTF-8, blocks, duplicate declarations, rows, entries and state labels), so every
+    problem is a :class:`NetworkSpecError` with its node."""
+    from . import _netcache
+    from ._bifscan import decode_text, read_bif, read_bytes
 
     where = str(path)
     problems: list = []
-    text = read_text(path, problems, strict_utf8=suffix in (".bif", ".uai", ".net"))
+    data = read_bytes(path, problems)
     if problems:
         raise NetworkSpecError(problems)
-    if suffix == ".bif" and text is not None:
-        problems = scan_bif(text, where)
+    key = _netcache.content_key(data, suffix) if _netcache.cache_enabled(cache) else None
+    if key is not None:
+        arrays = _netcache.load_cached(key)
+        if arrays is not None:
+            return arrays
+    text = decode_text(data, where, problems, strict_utf8=suffix in (".bif", ".uai", ".net"))
+    if problems:
+        raise NetworkSpecError(problems)
+    if suffix == ".bif":
+        arrays, problems = read_bif(text, where)
         if problems:
             raise NetworkSpecError(problems)
+        arrays = _normalised(arrays, where)
+    else:
+        arrays = _read_with_pgmpy(where, suffix)
+    if key is not None:
+        _netcache.store(key, arrays)
+    return arrays
+
+
+def _read_with_pgmpy(where: str, suffix: str) -> ModelArrays:
+    problems: list = []
     from ._pgmpy import load_pgmpy
 
     load_pgmpy()

@@ -14,6 +14,14 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="pgmpy")
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _network_cache(tmp_path_factory):
+    """Parsed foreign networks are cached in a temporary directory, never in the user's home."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BAYESDX_CACHE_DIR", str(tmp_path_factory.mktemp("bayesdx-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
