@@ -65,12 +65,28 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
         )
     columns = [network.check_node(str(c)) if isinstance(c, str) else network.check_node(c)
                for c in cases.columns]
+    if len(set(columns)) != len(columns):
+        node = next(n for n in columns if columns.count(n) > 1)
+        raise InvalidEvidenceError(
+            f"cases has {columns.count(node)} columns for node '{node}' (positions "
+            f"{[j for j, n in enumerate(columns) if n == node]}); give each node one column.")
     codes = np.full((len(cases), len(columns)), -1, dtype=np.int64)
     for j, node in enumerate(columns):
         states = network.states(node)
         values = cases.iloc[:, j]
-        observed = values.notna().to_numpy()
-        col = pd.Index(list(states)).get_indexer(values.astype(object).where(observed, None))
+        try:
+            observed = values.notna().to_numpy()
+            col = pd.Index(list(states)).get_indexer(values.astype(object).where(observed, None))
+        except TypeError:  # an unhashable cell (a list, a dict, ...): name its column and row
+            from .exceptions import _elide
+
+            for index, value in zip(cases.index, values):
+                if type(value).__hash__ is None:
+                    raise InvalidEvidenceError(
+                        f"cases column '{node}', row index {_elide(index)}: the cell holds a "
+                        f"{type(value).__name__} ({_elide(value)}); every cell must be a state "
+                        f"label of '{node}' or missing.") from None
+            raise
         bad = observed & (col < 0)
         if bad.any():
             rows = list(cases.index[bad][:5])
