@@ -78,9 +78,9 @@ def _records(frame, index: str | None = None) -> list[dict]:
 class HowSure:
     """What ``--uncertainty`` / ``--sensitivity`` found: frames, notes, text and JSON."""
 
-    def __init__(self, network, u, tornado, admissible, notes):
+    def __init__(self, network, u, tornado, admissible, notes, top: int = 10):
         self.network, self.u, self.tornado, self.admissible = network, u, tornado, admissible
-        self.notes = notes
+        self.notes, self.top = notes, top
 
     def lines(self, width: int, names: bool) -> list[str]:
         from ._display_uncertainty import admissible_lines, tornado_lines, uncertainty_lines
@@ -88,7 +88,7 @@ class HowSure:
 
         out: list[str] = []
         if self.u is not None:
-            out += uncertainty_lines(self.u, width=width, names=names)
+            out += uncertainty_lines(self.u, width=width, names=names, top=self.top)
         if self.tornado is not None:
             out += [""] if out else []
             out += tornado_lines(self.tornado, self.network, width=width, names=names)
@@ -163,4 +163,4 @@ def how_sure(args, network, evidence, dx) -> HowSure | None:
                                                        objective=dx.objective)
     notes += list(dict.fromkeys(str(w.message) for w in caught
                                 if issubclass(w.category, UserWarning)))
-    return HowSure(network, u, tornado, admissible, notes)
+    return HowSure(network, u, tornado, admissible, notes, top=getattr(args, "top", 10))
