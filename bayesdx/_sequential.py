@@ -97,12 +97,17 @@ def _rule_stop(value: np.ndarray, same_decision: np.ndarray, objective: Objectiv
     return best < objective.min_gain_bits
 
 
-def _ranked(network: Network, evidence: dict, policy: Policy, by: str, targets: Sequence[str]):
+def _ranked(network: Network, evidence: dict, policy: Policy, by: str, targets: Sequence[str],
+            shared: dict):
     """The orders ranked for ``evidence`` (names, values, same-decision probabilities, best
-    first), the resolved objective and P(disease) for each target."""
+    first), the resolved objective and P(disease) for each target. ``shared`` keeps one
+    diagnosis per evidence for every policy: another objective reuses its outcome tables."""
     from .results import diagnose
 
-    dx = diagnose(network, evidence=evidence, objective=policy.objective, by=by)
+    key = tuple(sorted(evidence.items()))
+    if key not in shared:
+        shared[key] = diagnose(network, evidence=evidence, by=by)
+    dx = shared[key].with_objective(policy.objective)
     tables, values = dx._order_tables, dx._order_values
     rank = np.asarray(values.rank, dtype=np.int64)
     names = [tables.orders[k].name for k in rank]
@@ -122,12 +127,14 @@ def answers(p: np.ndarray, none_threshold: float) -> tuple[np.ndarray, np.ndarra
 def run_policy(network: Network, cases: pd.DataFrame, present: np.ndarray, targets: Sequence[str],
                policy: Policy, *, by: str, stop: str, threshold: float, max_tests: int | None,
                none_threshold: float, probabilities: Callable[[list[dict]], np.ndarray],
-               progress: Callable | None = None) -> pd.DataFrame:
+               progress: Callable | None = None, shared: dict | None = None) -> pd.DataFrame:
     """Run ``policy`` on every case; return the trace (:data:`TRACE_COLUMNS`).
 
     ``present`` is (cases, targets) 0/1; ``probabilities(evidences)`` gives P(disease) for a
-    batch of evidence dicts, shape (len, targets).
+    batch of evidence dicts, shape (len, targets). ``shared``: diagnoses by evidence, kept
+    across the policies of one evaluation.
     """
+    shared = {} if shared is None else shared
     if by == "node":
         reads = {t: (t,) for t in network.tests}
         cost = {t: network.cost(t) for t in network.tests}
@@ -169,7 +176,7 @@ def run_policy(network: Network, cases: pd.DataFrame, present: np.ndarray, targe
     def lookup(i: int):
         key = tuple(sorted(evidence[i].items()))
         if key not in memo:
-            memo[key] = _ranked(network, evidence[i], policy, by, targets)
+            memo[key] = _ranked(network, evidence[i], policy, by, targets, shared)
         return memo[key]
 
     def available(i: int) -> list[str]:

@@ -516,6 +516,7 @@ def evaluate(network: Network | str, cases: pd.DataFrame, truth: pd.DataFrame, *
         from ._sequential import resolve_policies, run_policy
 
         policies = resolve_policies(sequential, network, by)
+        shared: dict = {}  # one diagnosis per evidence, whatever the policy
         targets_list = list(targets)
 
         def probabilities(evidences):
@@ -525,7 +526,7 @@ def evaluate(network: Network | str, cases: pd.DataFrame, truth: pd.DataFrame, *
         trace = pd.concat([
             run_policy(network, cases, present.to_numpy(), targets_list, policy, by=by, stop=stop,
                        threshold=threshold, max_tests=max_tests, none_threshold=none_threshold,
-                       probabilities=probabilities, progress=progress)
+                       probabilities=probabilities, progress=progress, shared=shared)
             for policy in policies], ignore_index=True)
     return Evaluation(network, targets, scores, none_threshold=none_threshold, n_bins=n_bins,
                       threshold=threshold, trace=trace)
