@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._text import DEFAULT_WIDTH, Column, Names, fit, number, percent, table, wrap
 
-__all__ = ["ci_columns", "disease_intervals", "parameter_text", "uncertainty_html",
+__all__ = ["ci_columns", "with_intervals", "disease_intervals", "parameter_text", "uncertainty_html",
            "uncertainty_lines", "tornado_lines", "admissible_lines"]
 
 _BAR_W = 160
@@ -30,6 +30,27 @@ def ci_columns(frame: pd.DataFrame) -> tuple[str, str]:
     if len(low) != 1:
         raise ValueError(f"expected one ci<level>_low column; got {list(frame.columns)}")
     return low[0], low[0][:-4] + "_high"
+
+
+def with_intervals(frame: pd.DataFrame, dx, u) -> pd.DataFrame:
+    """``frame`` (a :meth:`Diagnosis.to_frame`) with the ``median`` and credible interval of each
+    posterior from ``u``, an :class:`~bayesdx.Uncertainty` of the same network and evidence."""
+    from .exceptions import InvalidParameterError
+
+    if type(u).__name__ != "Uncertainty":
+        raise InvalidParameterError(f"The 'uncertainty' parameter of to_frame must be an "
+                                    f"Uncertainty (bayesdx.uncertainty). Got {type(u).__name__} "
+                                    f"instead.")
+    if u.network.name != dx.network.name or list(u.network.targets) != list(dx.network.targets):
+        raise InvalidParameterError(f"The uncertainty is of network {u.network.name!r}, the "
+                                    f"diagnosis of {dx.network.name!r}.")
+    if dict(u.evidence) != dict(dx.evidence):
+        raise InvalidParameterError(f"The uncertainty was computed given {dict(u.evidence)}, the "
+                                    f"diagnosis given {dict(dx.evidence)}: pass the same evidence.")
+    post = u.posteriors
+    low, high = ci_columns(post)
+    return frame.merge(post[["target", "state", "median", low, high]], on=["target", "state"],
+                       how="left", validate="one_to_one")
 
 
 def _level_text(u) -> str:

@@ -399,13 +399,19 @@ class Diagnosis:
         return pd.Series(self._query.target_joint.ravel(), index=index, name="posterior")
 
     # -- tables ----------------------------------------------------------------------------
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self, uncertainty=None) -> pd.DataFrame:
         """Tidy table of the targets: one row per (target, state) with prior and posterior.
+
+        Parameters
+        ----------
+        uncertainty : Uncertainty, optional
+            From :func:`bayesdx.uncertainty` on the same network and evidence: adds each
+            posterior's ``median``, ``ci<level>_low`` and ``ci<level>_high`` over its draws.
 
         Returns
         -------
         pandas.DataFrame
-            Columns ``target``, ``state``, ``prior``, ``posterior``.
+            Columns ``target``, ``state``, ``prior``, ``posterior`` (and the interval columns).
         """
         rows = []
         for target in self.network.targets:
@@ -414,7 +420,12 @@ class Diagnosis:
             for state, p0, p1 in zip(self.network.states(target), prior, post):
                 rows.append({"target": target, "state": state, "prior": float(p0),
                              "posterior": float(p1)})
-        return pd.DataFrame(rows, columns=["target", "state", "prior", "posterior"])
+        frame = pd.DataFrame(rows, columns=["target", "state", "prior", "posterior"])
+        if uncertainty is None:
+            return frame
+        from ._display_uncertainty import with_intervals
+
+        return with_intervals(frame, self, uncertainty)
 
     def probability_not_reference(self) -> pd.Series:
         """For each target, P(target is not in its reference state): the probability of disease.

@@ -290,3 +290,23 @@ def test_cli_refuses_options_that_do_not_go_together(capsys, data_dir, argv, mat
     code, _, err = run(capsys, "diagnose", "--network", str(data_dir / "two_disease_orders.yaml"),
                        *argv)
     assert code == 2 and match in err
+
+
+def test_diagnosis_frame_with_intervals(u_small, small):
+    dx = bayesdx.diagnose(small, evidence=EVIDENCE)
+    frame = dx.to_frame(uncertainty=u_small)
+    assert list(frame.columns) == ["target", "state", "prior", "posterior", "median", "ci90_low",
+                                   "ci90_high"]
+    draws = u_small.posterior_draws()
+    for r in frame.itertuples():
+        samples = draws[(r.target, r.state)].to_numpy()
+        np.testing.assert_allclose([r.median, r.ci90_low, r.ci90_high],
+                                   np.quantile(samples, [0.5, 0.05, 0.95]), atol=1e-12)
+    point = u_small.posteriors.set_index(["target", "state"])["point"]
+    np.testing.assert_allclose(frame.set_index(["target", "state"])["posterior"],
+                               point.loc[list(zip(frame.target, frame.state))], atol=1e-12)
+    assert dx.to_frame().equals(frame[["target", "state", "prior", "posterior"]])
+    with pytest.raises(InvalidParameterError, match="same evidence"):
+        bayesdx.diagnose(small).to_frame(uncertainty=u_small)
+    with pytest.raises(InvalidParameterError, match="Uncertainty"):
+        dx.to_frame(uncertainty=dx)
