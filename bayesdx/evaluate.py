@@ -439,7 +439,8 @@ def evaluate(network: Network | str, cases: pd.DataFrame, truth: pd.DataFrame, *
         Same index as ``cases`` (any row order), one column per target evaluated, values are the
         target's true state; a disease is *present* when its state is not the target's reference
         state (a multi-state target is scored one-vs-reference). Several diseases, or none, may
-        be present in a case. Targets left out of ``truth`` are not evaluated.
+        be present in a case. Targets left out of ``truth`` are not evaluated, nor ranked in the
+        differential (top-k and the answer are over the targets of ``truth``).
     none_threshold : float, default 0.5
         The answer to a case is "none" when no disease's probability reaches this; otherwise it
         is the most probable disease.
