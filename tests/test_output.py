@@ -3,7 +3,6 @@ the HTML display and the figures' text."""
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -353,7 +352,8 @@ def test_elide_and_names(bundled):
     outcome = {"emg_denervation": "none", "ncs": "normal", "emg_fasciculation_potentials": "present"}
     assert nm.outcome(outcome) == "EMG: fasciculation potentials: present (rest normal)"
     assert nm.outcome({k: bundled.reference_state(k) for k in outcome}) == "all normal"
-    assert not math.isnan(len(nm.order("emg_ncs")))
+    assert nm.order("emg_ncs") == "EMG/NCS study" and Names(bundled, True).order("emg_ncs") == "emg_ncs"
+    assert nm.order("pedal_pulses") == bundled.label("pedal_pulses")  # a test that is its own order
 
 
 def test_explanation_text_and_html_by_label(bundled):
