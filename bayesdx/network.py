@@ -100,6 +100,21 @@ def pgmpy_model_from_arrays(arrays: ModelArrays):
     return model
 
 
+class _ReadOnlyDict(dict):
+    """A dict that refuses edits: a network's tables, states and parents, shared by its engine and
+    its exports (``net.arrays.cpts[node] = other`` would make them disagree)."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a network's tables are read-only; build a new network instead (e.g. "
+                        "bayesdx.load_network on an edited file, or dataclasses.replace on "
+                        "net.arrays with new tables)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def __reduce__(self):
+        return (type(self), (dict(self),))
+
+
 ROLE_ORDER = ("context", "target", "latent", "finding")
 #: The most cells a diagnosis query may hold: the joint of the targets times (1 + the states of
 #: every other node), since a diagnosis keeps P(targets, X) for each other node X. 2**27 float64
@@ -171,6 +186,9 @@ class Network:
         for table in arrays.cpts.values():  # the tables the engine uses: read-only from here on
             if isinstance(table, np.ndarray) and table.flags.writeable:
                 table.setflags(write=False)
+        if not isinstance(arrays.cpts, _ReadOnlyDict):  # nor can a table be swapped for another
+            arrays = ModelArrays(nodes=tuple(arrays.nodes), states=_ReadOnlyDict(arrays.states),
+                                 parents=_ReadOnlyDict(arrays.parents), cpts=_ReadOnlyDict(arrays.cpts))
         self._arrays = arrays
         self._name = str(name)
         self._spec = spec
