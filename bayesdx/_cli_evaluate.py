@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ._text import DEFAULT_WIDTH, Column, Names, elide, money, table, wrap
+from ._text import DEFAULT_WIDTH, Column, Names, money, table, wrap
 
 __all__ = ["format_evaluation", "add_evaluate_parser"]
 
@@ -20,13 +20,13 @@ def format_evaluation(ev, *, width: int = DEFAULT_WIDTH, names: bool = False) ->
     say = Names(ev.network, names)
     s = ev.summary()
     top = ev.top_k()["any_in_top_k"]
-    lines = [elide(f"Evaluation of {ev.network.name} on {ev.n_cases} cases "
-                   f"({int(s['cases_with_disease'])} with a disease, "
-                   f"{int(s['cases_without'])} without)", width)]
+    lines = wrap(f"Evaluation of {ev.network.name} on {ev.n_cases} cases "
+                 f"({int(s['cases_with_disease'])} with a disease, {int(s['cases_without'])} "
+                 f"without)", width, hang="  ")
     ks = [k for k in (1, 3, 5) if k <= len(top)]
-    lines.append(elide("  accuracy " + _num(s["accuracy"]) + "   "
-                       + "   ".join(f"top-{k} {_num(top.loc[k])}" for k in ks)
-                       + f"   'none' right {_num(s['none_correct'])}", width))
+    lines += wrap("accuracy " + _num(s["accuracy"]) + "   "
+                  + "   ".join(f"top-{k} {_num(top.loc[k])}" for k in ks)
+                  + f"   'none' right {_num(s['none_correct'])}", width, indent="  ")
     lines += wrap(f"(answer: the most probable disease, or 'none' when no disease reaches "
                   f"{ev.none_threshold:g}; top-k: over the cases with a disease)", width, indent="  ")
     lines.append("")

@@ -58,6 +58,10 @@ def check_truth(network: Network, cases: pd.DataFrame, truth: pd.DataFrame, *,
                                        f"only (the true diagnoses go in truth).")
     targets = []
     for column in truth.columns:
+        if isinstance(column, str) and column in network.nodes and column not in network.targets:
+            raise InvalidEvidenceError(
+                f"truth has a column '{column}', a node that is not a target (findings belong in "
+                f"cases); targets: {', '.join(network.targets)}.")
         if not isinstance(column, str) or column not in network.targets:
             raise UnknownNodeError(column, network.targets, network=f"{network.name} (targets)")
         if not network.has_reference_state(column):

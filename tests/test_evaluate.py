@@ -262,8 +262,9 @@ def test_sequential_on_the_bundled_network_with_orders(fasciculation):
     (TINY_CASES, TINY_TRUTH.assign(flu=[None, "absent", "absent", "absent"]),
      InvalidEvidenceError, "'flu' is missing for 1 case"),
     (TINY_CASES, TINY_TRUTH[[]], InvalidEvidenceError, "no target column"),
+    (TINY_CASES, TINY_TRUTH.assign(crp="high"), InvalidEvidenceError, "'crp', a node that is not"),
 ], ids=["unknown-column", "bad-state", "bad-truth-state", "unknown-target", "misaligned",
-        "short-truth", "empty", "target-in-cases", "truth-missing", "no-target"])
+        "short-truth", "empty", "target-in-cases", "truth-missing", "no-target", "finding-in-truth"])
 def test_bad_input_names_the_culprit(two_disease, cases, truth, error, match):
     with pytest.raises(error, match=match):
         bayesdx.evaluate(two_disease, cases, truth)
