@@ -143,6 +143,7 @@ class Engine(abc.ABC):
             raise ValueError(f"group nodes must be unobserved non-targets; got {', '.join(clash)}.")
         if not group:
             return self.joint_query(evidence, targets, []).target_joint
+        _check_group_size(self.arrays, targets, group)
         last = max(range(len(group)), key=lambda i: (self.arrays.card(group[i]), i))
         head = tuple(g for i, g in enumerate(group) if i != last)
         joint = self.joint_query(evidence, (*targets, *head), [group[last]]).node_joints[group[last]]
@@ -175,6 +176,22 @@ class Engine(abc.ABC):
         possible : numpy.ndarray of bool, shape (n_cases,)
             False where P(evidence of that case) = 0.
         """
+
+
+def _check_group_size(arrays: ModelArrays, targets: tuple, group: tuple) -> None:
+    """Refuse a group whose joint with the targets exceeds the query budget, before any work."""
+    import math
+
+    from .exceptions import StateSpaceTooLargeError
+    from .network import MAX_QUERY_CELLS
+
+    cells = math.prod(arrays.card(n) for n in (*targets, *group))
+    if cells > MAX_QUERY_CELLS:
+        shown = ", ".join(group[:6]) + (", ..." if len(group) > 6 else "")
+        raise StateSpaceTooLargeError(
+            f"The joint of {len(targets)} target(s) and {len(group)} readouts taken together "
+            f"({shown})", cells, MAX_QUERY_CELLS,
+            "Split the order into orders of fewer readouts, or choose fewer targets.")
 
 
 def marginals_case_by_case(engine: Engine, evidence_nodes, evidence, nodes, case_marginals):
