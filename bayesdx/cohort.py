@@ -1,4 +1,14 @@
-"""Scoring a cohort: posteriors of the targets for many cases at once."""
+"""Scoring a cohort: posteriors of the targets for many cases at once.
+
+A case's posterior is a function of that case alone, to the last bit: the batched engines
+(``jtree``, ``compiled``) enter a column as a slice, a gather or a 0/1 indicator depending on the
+other cases of the batch, and round differently in each. :func:`posteriors` therefore hands the
+engine blocks of exactly :data:`ROWS_PER_CALL` cases (the last one filled up with unobserved cases)
+plus two fixed rows, one with nothing observed and one with every column observed, so that every
+column enters every call as an indicator and every call has the same shape. Scoring a cohort
+whole, in slices, or as the partitions of a Dask DataFrame (:mod:`bayesdx.distributed`) gives
+the same numbers.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +20,12 @@ import pandas as pd
 from .exceptions import ImpossibleEvidenceError, InvalidEvidenceError, UnknownStateError
 from .network import Network
 
-__all__ = ["posteriors"]
+__all__ = ["posteriors", "ROWS_PER_CALL"]
+
+#: Cases per engine call (each call also carries two fixed rows, see the module docstring).
+ROWS_PER_CALL = 126
+#: Engines that answer one case at a time, whose answers cannot depend on the batch.
+_CASE_BY_CASE = ("enumeration", "pgmpy")
 
 
 def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "raise") -> pd.DataFrame:
@@ -96,7 +111,7 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
             err.rows = list(cases.index[bad])
             raise err
         codes[:, j] = col
-    marginals, possible = network.engine.marginals_batch(columns, codes, network.targets)
+    marginals, possible = marginals_by_case(network, columns, codes)
     if not possible.all():
         bad_rows = list(cases.index[~possible])
         if errors == "raise":
@@ -114,3 +129,39 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
     frame = pd.DataFrame(blocks, index=cases.index)
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["target", "state"])
     return frame
+
+
+def marginals_by_case(network: Network, columns: list[str], codes: np.ndarray):
+    """``network.engine.marginals_batch(columns, codes, network.targets)`` computed so that each
+    case's answer does not depend on the other cases (see the module docstring)."""
+    engine = network.engine
+    n_cases, n_cols = codes.shape
+    if engine.name in _CASE_BY_CASE or n_cols == 0 or n_cases == 0:
+        return engine.marginals_batch(columns, codes, network.targets)
+    fixed = np.full((2, n_cols), -1, dtype=np.int64)
+    fixed[1] = _likely_states(network, tuple(columns))
+    out = {t: np.empty((n_cases, network.arrays.card(t))) for t in network.targets}
+    possible = np.empty(n_cases, dtype=bool)
+    block = np.full((ROWS_PER_CALL + 2, n_cols), -1, dtype=np.int64)
+    block[ROWS_PER_CALL:] = fixed
+    for start in range(0, n_cases, ROWS_PER_CALL):
+        rows = codes[start:start + ROWS_PER_CALL]
+        size = len(rows)
+        block[:size] = rows
+        block[size:ROWS_PER_CALL] = -1
+        marginals, ok = engine.marginals_batch(columns, block, network.targets)
+        for target in network.targets:
+            out[target][start:start + size] = marginals[target][:size]
+        possible[start:start + size] = ok[:size]
+    return out, possible
+
+
+def _likely_states(network: Network, columns: tuple[str, ...]) -> np.ndarray:
+    """The most probable state of each column a priori: the fixed row with every column observed
+    (likely, so that it never drives a block into underflow)."""
+    key = ("cohort_likely_states", columns)
+    cache = network._cache
+    if key not in cache:
+        prior, _ = network.engine.marginals_batch([], np.zeros((1, 0), dtype=np.int64), columns)
+        cache[key] = np.array([int(np.argmax(prior[c][0])) for c in columns], dtype=np.int64)
+    return cache[key]
