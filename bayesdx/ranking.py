@@ -166,6 +166,46 @@ def _deterministic(network, node: str) -> bool:
     return cache[key]
 
 
+def _readout_table(network, r: str, evidence: Mapping[str, int], known: set) -> tuple:
+    """(axes, P(r | its unobserved parents, e)) with its deterministic summary parents folded in.
+
+    A parent that is a deterministic function of known nodes (targets and observed) is summed
+    out, one at a time: P(r | ..., targets) = Σ_a P(a | its parents) P(r | a, ...). Observed
+    parents are sliced at their states. The table depends on the evidence only through r's
+    parents and theirs, so it is computed once per network for each such pattern.
+    """
+    arrays = network.arrays
+    parents = arrays.parents[r]
+    relevant = (*parents, *(q for p in parents for q in arrays.parents[p]))
+    key = ("readout table", r, network.targets, tuple(evidence.get(p, -1) for p in relevant))
+    cache = network._cache
+    if key in cache:
+        return cache[key]
+    folded = [a for a in parents if a not in known and _deterministic(network, a)
+              and set(arrays.parents[a]) <= known]
+    names = list(dict.fromkeys(p for p in parents if p not in evidence))
+    for a in folded:
+        names += [p for p in arrays.parents[a] if p not in evidence and p not in names]
+    names = [n for n in names if n not in folded] + [r] + folded
+    position = {n: k for k, n in enumerate(names)}
+
+    def factor(node):
+        index = tuple(evidence[p] if p in evidence else slice(None) for p in arrays.parents[node])
+        axes = [position[p] for p in arrays.parents[node] if p not in evidence] + [position[node]]
+        shape = [1] * len(names)
+        for k in axes:
+            shape[k] = arrays.card(names[k])
+        return np.transpose(arrays.cpts[node][index], np.argsort(axes)).reshape(shape)
+
+    table = factor(r)
+    for a in folded:
+        table = (table * factor(a)).sum(axis=position[a], keepdims=True)
+    table = table.reshape(table.shape[:len(names) - len(folded)])
+    table.flags.writeable = False
+    cache[key] = (tuple(names[:len(names) - len(folded)]), table)
+    return cache[key]
+
+
 def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequence[str]):
     """P(targets, free | evidence) when every node of ``free`` is an unobserved leaf, else None.
 
@@ -192,10 +232,10 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
                 folded.append(parent)
             else:
                 hidden.append(parent)
-    names = (*targets, *hidden, *free, *folded)
+    names = (*targets, *hidden, *free)
     cards = [arrays.card(n) for n in names]
-    n_core = len(targets) + len(hidden) + len(free)
-    if float(np.prod(cards[:n_core], dtype=float)) > 5e7:  # let the engine batch it instead
+    n_core = len(names)
+    if float(np.prod(cards, dtype=float)) > 5e7:  # let the engine batch it instead
         return None
     if not hidden:
         joint = query.target_joint
@@ -204,29 +244,62 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
     else:
         joint = network.engine.group_joint(evidence, targets, hidden)
     position = {n: k for k, n in enumerate(names)}
-
-    def factor(node):
-        """``node``'s table over all axes (length 1 where it does not depend), observed parents
-        sliced at their states."""
-        index = tuple(evidence[p] if p in evidence else slice(None) for p in arrays.parents[node])
-        axes = [position[p] for p in arrays.parents[node] if p not in evidence] + [position[node]]
-        shape = [1] * len(names)
+    tables = []
+    for r in free:  # each readout's table over (targets, H, free), length 1 where it does not depend
+        axes_names, table = _readout_table(network, r, evidence, known)
+        axes = [position[n] for n in axes_names]
+        shape = [1] * n_core
         for k in axes:
             shape[k] = cards[k]
-        return np.transpose(arrays.cpts[node][index], np.argsort(axes)).reshape(shape)
+        tables.append(np.transpose(table, np.argsort(axes)).reshape(shape))
+    joint = np.reshape(joint, (*joint.shape, *([1] * len(free))))
+    if not hidden or len(free) == 1:
+        product = joint
+        for table in tables:
+            product = product * table
+        hidden_axes = tuple(range(len(targets), len(targets) + len(hidden)))
+        return product.sum(axis=hidden_axes) if hidden_axes else product
+    return _contract_hidden(joint, tables, len(targets), [cards[len(targets) + k]
+                                                          for k in range(len(hidden))])
 
-    product = np.reshape(joint, (*joint.shape, *([1] * (len(free) + len(folded)))))
-    for r in free:
-        table = factor(r)
-        summaries = [a for a in arrays.parents[r] if a in folded]
-        for a in summaries:  # P(r | targets, ...) = Σ_a P(a | its parents) P(r | a, ...)
-            table = table * factor(a)
-        if summaries:
-            table = table.sum(axis=tuple(position[a] for a in summaries), keepdims=True)
-        product = product * table
-    product = product.reshape(product.shape[:n_core])
-    hidden_axes = tuple(range(len(targets), len(targets) + len(hidden)))
-    return product.sum(axis=hidden_axes) if hidden_axes else product
+
+def _contract_hidden(joint: np.ndarray, tables: Sequence[np.ndarray], n_t: int,
+                     hidden_cards: Sequence[int]) -> np.ndarray:
+    """Σ_H joint × Π tables over axes (targets, hidden H, readouts), as one batched matrix
+    product: the readouts are split in two halves, each half's tables multiplied together over
+    (targets, H, its readouts), and H contracted between them, so the full (targets, H, readouts)
+    product is never formed."""
+    n_h, n_f = len(hidden_cards), len(tables)
+    f_cards = [t.shape[n_t + n_h + k] for k, t in enumerate(tables)]
+    total, split, best = float(np.prod(f_cards)), 1, None
+    for k in range(1, n_f):  # the split whose two halves are closest in size
+        gap = abs(np.log(float(np.prod(f_cards[:k]))) - np.log(total) / 2)
+        if best is None or gap < best:
+            split, best = k, gap
+    left, right = joint, tables[split]
+    for table in tables[:split]:
+        left = left * table
+    for table in tables[split + 1:]:
+        right = right * table
+    t_axes, h_axes = list(range(n_t)), list(range(n_t, n_t + n_h))
+    h_size = int(np.prod(hidden_cards))
+
+    def matrix(half, lo, hi, hidden_last):
+        """``half`` with its own readouts' axes (lo:hi) merged and H merged, H last or first."""
+        f_axes = list(range(n_t + n_h + lo, n_t + n_h + hi))
+        half = half.reshape(half.shape[:n_t + n_h] + tuple(half.shape[a] for a in f_axes))
+        shape = list(half.shape)
+        for k, a in enumerate(h_axes):
+            shape[a] = hidden_cards[k]
+        half = np.broadcast_to(half, shape)
+        rest = list(range(n_t + n_h, half.ndim))
+        order = t_axes + (rest + h_axes if hidden_last else h_axes + rest)
+        f_size = int(np.prod([shape[a] for a in rest]))
+        mat = (f_size, h_size) if hidden_last else (h_size, f_size)
+        return np.transpose(half, order).reshape(tuple(shape[:n_t]) + mat)
+
+    out = np.matmul(matrix(left, 0, split, True), matrix(right, split, n_f, False))
+    return out.reshape(out.shape[:n_t] + tuple(f_cards))
 
 
 # -- values ------------------------------------------------------------------------------------
