@@ -66,7 +66,21 @@ def _cut(text: str, limit: int = MAX_QUOTED) -> str:
 
 
 class BayesdxError(Exception):
-    """Base class of every error raised by bayesdx."""
+    """Base class of every error raised by bayesdx.
+
+    Every error pickles with its message and attributes whatever its constructor takes, so it
+    crosses process boundaries (a Dask worker, ``multiprocessing``) as itself.
+    """
+
+    def __reduce__(self):
+        return _rebuild_error, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild_error(cls, args, state):
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 class NetworkSpecError(BayesdxError, ValueError):
