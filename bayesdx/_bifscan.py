@@ -23,7 +23,7 @@ import numpy as np
 
 from .exceptions import _cut, _elide
 
-__all__ = ["read_text", "read_bytes", "decode_text", "scan_bif", "read_bif", "MAX_FILE_BYTES"]
+__all__ = ["read_text", "read_bytes", "decode_text", "scan_bif", "read_bif", "scan_xmlbif", "MAX_FILE_BYTES"]
 
 #: The largest network file read, in bytes (Pathfinder is 1.6 MB, MUNIN 1.2 MB).
 MAX_FILE_BYTES = 256 * 2**20
@@ -316,3 +316,71 @@ def _check_table(node, parents, body, states, where, problems):
     for idx, values in rows.items():
         out[idx] = values
     return out
+
+
+def _elements(text: str, *tags: str) -> list[tuple[str, str]]:
+    """(TAG, inner text) of every ``<TAG ...>...</TAG>`` of ``tags``, paired in one linear pass
+    (no regular expression spans an element, so hostile text cannot make it backtrack)."""
+    out, opened = [], None
+    for m in re.finditer(r"<(/?)(" + "|".join(tags) + r")\b[^<>]*>", text, re.I):
+        tag = m.group(2).upper()
+        if not m.group(1):
+            opened = None if m.group(0).endswith("/>") else (tag, m.end())
+        elif opened is not None and opened[0] == tag:
+            out.append((tag, text[opened[1]:m.start()]))
+            opened = None
+    return out
+
+
+def _xml_tags(body: str, tag: str) -> list[str]:
+    return [inner.strip() for _, inner in _elements(body, tag)]
+
+
+def scan_xmlbif(text: str, where: str) -> list[tuple[str, str | None, str]]:
+    """Every duplicate declaration and malformed table of an XMLBIF ``text``, as (file, node,
+    message): pgmpy's ``XMLBIFReader`` keeps the later of two declarations and reports a wrong
+    table length without the node.
+
+    Examples
+    --------
+    >>> v = "<VARIABLE><NAME>a</NAME><OUTCOME>y</OUTCOME><OUTCOME>n</OUTCOME></VARIABLE>"
+    >>> [m for _, _, m in scan_xmlbif(f"<BIF><NETWORK>{v}{v}</NETWORK></BIF>", "x.xml")][:1]
+    ['a second <VARIABLE> declares it (the first is variable 1)']
+    """
+    problems: list[tuple[str, str | None, str]] = []
+    cards: dict[str, int] = {}
+    for _, body in _elements(text, "VARIABLE"):
+        names = _xml_tags(body, "NAME")
+        if not names:
+            continue
+        node, outcomes = names[0], _xml_tags(body, "OUTCOME")
+        if node in cards:
+            first = list(cards).index(node) + 1
+            problems.append((where, node, f"a second <VARIABLE> declares it (the first is variable {first})"))
+            continue
+        dup = sorted({s for s in outcomes if outcomes.count(s) > 1})
+        if dup:
+            problems.append((where, node, f"duplicate state(s) {_elide(dup)}"))
+        cards[node] = len(outcomes)
+    defined: set[str] = set()
+    for kind, body in _elements(text, "DEFINITION", "PROBABILITY"):
+        fors = _xml_tags(body, "FOR")
+        if not fors:
+            continue
+        node, given = fors[0], _xml_tags(body, "GIVEN")
+        if node in defined:
+            problems.append((where, node, f"a second <{kind}> gives its table"))
+            continue
+        defined.add(node)
+        unknown = [v for v in (node, *given) if v not in cards]
+        if unknown:
+            problems.append((where, node, f"its table names undeclared variable(s) {_elide(unknown)}"))
+            continue
+        tables = _xml_tags(body, "TABLE")
+        values = _values(tables[0] if tables else "", where, node, "table", problems)
+        expected = cards[node] * math.prod(cards[g] for g in given)
+        if values is not None and len(values) != expected:
+            problems.append((where, node, f"table: {len(values)} entries, expected {expected} "
+                                          f"({cards[node]} states x {expected // max(cards[node], 1)} "
+                                          f"parent rows)"))
+    return problems

@@ -214,7 +214,7 @@ def _read_foreign(path: Path, suffix: str, cache: bool | None = None) -> ModelAr
     BIF also: UTF-8, blocks, duplicate declarations, rows, entries and state labels), so every
     problem is a :class:`NetworkSpecError` with its node."""
     from . import _netcache
-    from ._bifscan import decode_text, read_bif, read_bytes
+    from ._bifscan import decode_text, read_bif, read_bytes, scan_xmlbif
 
     where = str(path)
     problems: list = []
@@ -235,6 +235,10 @@ def _read_foreign(path: Path, suffix: str, cache: bool | None = None) -> ModelAr
             raise NetworkSpecError(problems)
         arrays = _normalised(arrays, where)
     else:
+        if suffix in (".xmlbif", ".xml") and text is not None:
+            problems = scan_xmlbif(text, where)
+            if problems:
+                raise NetworkSpecError(problems)
         arrays = _read_with_pgmpy(where, suffix)
     if key is not None:
         _netcache.store(key, arrays)
