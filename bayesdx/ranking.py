@@ -396,9 +396,11 @@ def ranking_frame(tables: OrderTables, values: OrderValues, index_name: str = "o
     rank = values.rank
     orders = [tables.orders[k] for k in rank]
     outcome_probs = []
+    column_sums = tables.stacked.sum(axis=0).tolist()  # one pass, not one strided pass per order
     for k in rank:
-        probs = tables.block(k).sum(axis=0)
-        outcome_probs.append(dict(zip(tables.outcome_labels(k), probs.tolist())))
+        start = int(tables.starts[k])
+        probs = column_sums[start:start + int(tables.cards[k])]
+        outcome_probs.append(dict(zip(tables.outcome_labels(k), probs)))
     columns = {
         "label": [o.label for o in orders],
         "objective": [values.objective.kind] * len(orders),
