@@ -35,9 +35,11 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
     ----------
     network : Network or str
         A loaded network or a bundled name.
-    cases : pandas.DataFrame
+    cases : pandas.DataFrame or dask.dataframe.DataFrame
         One row per case, one column per observed node, values are state labels; missing values
-        (NaN, None, ``pd.NA``) mean "not observed".
+        (NaN, None, ``pd.NA``) mean "not observed". A Dask DataFrame is scored partition by
+        partition on its cluster (:func:`bayesdx.distributed.posteriors`, needs
+        ``pip install "bayesdx[dask]"``).
     errors : {"raise", "nan"}
         What to do with cases whose evidence has probability zero: raise
         :class:`~bayesdx.ImpossibleEvidenceError` naming them (default), or give them NaN
@@ -45,8 +47,9 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
 
     Returns
     -------
-    pandas.DataFrame
-        Same index as ``cases``; columns are a MultiIndex ``(target, state)``.
+    pandas.DataFrame or dask.dataframe.DataFrame
+        Same index as ``cases``; columns are a MultiIndex ``(target, state)``. Lazy (a Dask
+        DataFrame) when ``cases`` is one.
 
     Raises
     ------
@@ -73,6 +76,12 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
         network = load_network(network)
     if errors not in ("raise", "nan"):
         raise ValueError(f"errors must be 'raise' or 'nan'; got {errors!r}.")
+    from .distributed import is_dask_dataframe
+
+    if is_dask_dataframe(cases):
+        from . import distributed
+
+        return distributed.posteriors(network, cases, errors=errors)
     if not isinstance(cases, pd.DataFrame):
         raise InvalidEvidenceError(
             f"cases must be a pandas DataFrame (one row per case, one column per node); "
