@@ -304,9 +304,9 @@ def tornado_lines(frame: pd.DataFrame, network=None, *, width: int = DEFAULT_WID
                                                      else "")) if names else parameter_text(r, network)
         cells.append([what, number(r["value"]), _range_text(r["range_low"], r["range_high"]),
                       number(r["at_low"]), number(r["at_high"])])
-    lines += table([Column("number", "<", flex=True, priority=9), Column("stated", priority=5),
-                    Column("range", priority=4), Column("at low", priority=8),
-                    Column("at high", priority=8)], cells, width, wrap_flex=True, flex_min=26)
+    lines += table([Column("number", "<", flex=True, priority=9), Column("stated", priority=3),
+                    Column("range", priority=5), Column("at low", priority=8),
+                    Column("at high", priority=8)], cells, width, wrap_flex=True, flex_min=36)
     return fit(lines, width)
 
 
@@ -325,8 +325,10 @@ def admissible_lines(frame: pd.DataFrame, network=None, *, width: int = DEFAULT_
         what = (f"#{i} {r['node']} {r['where']}" + (f" [{r['state']}]" if isinstance(r['state'], str)
                                                      else "")) if names else parameter_text(r, network)
         takers = [x for x in (r["changes_low"], r["changes_high"]) if isinstance(x, str)]
-        lo = "0" if r["changes_low"] is None and r["admissible_low"] < 1e-5 else r["admissible_low"]
-        hi = "1" if r["changes_high"] is None and 0.9999 < r["admissible_high"] <= 1 \
+        # the order stays on top to the end of a probability's domain: write 0 or 1
+        lo = "0" if not isinstance(r["changes_low"], str) and r["admissible_low"] < 1e-5 \
+            else r["admissible_low"]
+        hi = "1" if not isinstance(r["changes_high"], str) and 0.9999 < r["admissible_high"] <= 1 \
             else r["admissible_high"]
         cells.append([what, _range_text(r["range_low"], r["range_high"]),
                       _range_text(lo, hi),
