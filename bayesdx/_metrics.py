@@ -101,25 +101,52 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -
 
 
 def calibration_test(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> tuple[float, float, float]:
-    """How far from perfect calibration the ECE is, given Monte Carlo noise.
+    """How far from perfect calibration the cases are, given Monte Carlo noise.
 
     Returns ``(ece_expected, chi2, p_value)``. ``ece_expected`` is the ECE a perfectly calibrated
-    model would show on this many cases (by the normal approximation, sum over bins of
-    sqrt(2/pi) sqrt(sum p(1 - p)) / n). ``chi2`` sums, over bins with variance, (observed count -
-    predicted count)^2 / sum p(1 - p); with probabilities not fitted to these cases it follows a
-    chi-square distribution with one degree of freedom per such bin, which gives ``p_value``
-    (small: the probabilities are miscalibrated for these cases).
+    model would show on this many cases (by the normal approximation, the sum over bins of
+    sqrt(2/pi) sqrt(sum p(1 - p)) / n). For the test, adjacent bins are pooled until each group's
+    variance sum p(1 - p) reaches 1 (so the normal approximation holds for rare outcomes); then
+    ``chi2`` sums, over the groups, (observed count - predicted count)^2 / sum p(1 - p). With
+    probabilities not fitted to these cases it follows a chi-square distribution with one degree
+    of freedom per group, which gives ``p_value`` (small: the probabilities are miscalibrated for
+    these cases; 0 when a certain prediction was wrong).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.random(5000)
+    >>> bool(calibration_test((rng.random(5000) < p).astype(int), p)[2] > 0.001)
+    True
+    >>> bool(calibration_test((rng.random(5000) < p ** 2).astype(int), p)[2] < 1e-9)
+    True
     """
     from scipy import stats
 
     bins = calibration_bins(y, p, n_bins)
     var = bins["variance"]
     diff = bins["sum_observed"] - bins["sum_predicted"]
+    impossible = bool(np.any(((p == 0) & (y == 1)) | ((p == 1) & (y == 0))))
     ece_expected = float(math.sqrt(2 / math.pi) * np.sqrt(var).sum() / y.size)
-    live = var > 1e-12
-    if np.any(~live & (np.abs(diff) > 1e-9)):
+    groups_var, groups_diff = [], []
+    acc_var = acc_diff = 0.0
+    for v, d in zip(var, diff):
+        acc_var += v
+        acc_diff += d
+        if acc_var >= 1.0:
+            groups_var.append(acc_var)
+            groups_diff.append(acc_diff)
+            acc_var = acc_diff = 0.0
+    if groups_var:  # the remainder joins the last group
+        groups_var[-1] += acc_var
+        groups_diff[-1] += acc_diff
+    else:
+        groups_var, groups_diff = [acc_var], [acc_diff]
+    gv, gd = np.array(groups_var), np.array(groups_diff)
+    if impossible or np.any((gv <= 1e-12) & (np.abs(gd) > 1e-9)):
         return ece_expected, math.inf, 0.0  # a certain prediction was wrong
-    chi2 = float((diff[live] ** 2 / var[live]).sum())
+    live = gv > 1e-12
+    chi2 = float((gd[live] ** 2 / gv[live]).sum())
     dof = int(live.sum())
     return ece_expected, chi2, float(stats.chi2.sf(chi2, dof)) if dof else 1.0
 

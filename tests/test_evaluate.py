@@ -136,6 +136,20 @@ def test_self_check_is_calibrated_and_the_check_has_power(two_disease):
     assert shifted.per_disease().loc["flu", "calibration_p"] < 1e-6
 
 
+@pytest.mark.parametrize("name", ["asia", "hepar2", "fasciculation"])
+def test_self_check_on_every_kind_of_network(name, request):
+    network = request.getfixturevalue(name)
+    table = bayesdx.evaluate_self(network, n=3000, seed=21, missing=0.3).per_disease()
+    assert (table["calibration_p"] > 1e-4).all(), table
+    assert (table["ece"] < 3 * table["ece_expected"] + 1e-3).all(), table
+
+
+def test_calibration_test_flags_a_certain_wrong_prediction():
+    y = np.array([1, 0, 0, 1])
+    assert _metrics.calibration_test(y, np.array([0.0, 0.2, 0.3, 0.6]))[2] == 0.0
+    assert _metrics.calibration_test(y, np.array([0.5, 0.5, 0.5, 0.5]))[2] > 0.5
+
+
 # -- sequential mode -------------------------------------------------------------------------------
 
 
