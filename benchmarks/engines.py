@@ -419,12 +419,19 @@ def memory_worker(engine: str, spec: str):
 
 
 # ----------------------------------------------------------------------------- report
+def _loads(res):
+    load = res["load"]
+    if not isinstance(load, dict):
+        return load
+    return "; ".join(f"{k} {v}" for k, v in load.items() if res.get(k))
+
+
 def markdown(res):
     m = res["machine"]
     lines = [MARK_START, "", "### The compiled engine (`engine=\"compiled\"`) side by side", "",
              f"Command: `python benchmarks/engines.py{' --quick' if res['quick'] else ''}"
              f"{' --heldout DIR' if res.get('heldout') else ''}`. Machine: {m['cpu']}, {m['cores']} "
-             f"cores shared with other jobs (load average {res['load']}), Python {m['python']}, numpy "
+             f"cores shared with other jobs (load average, 1/5/15 min, as each section began: {_loads(res)}), Python {m['python']}, numpy "
              f"{m['numpy']}, numba {res['numba']}, pyAgrum {m['pyagrum']}; every engine single-threaded. "
              "CPU time (`process_time`), engines interleaved case by case; medians, and ratios of "
              "medians over the same cases.", ""]
@@ -524,17 +531,25 @@ def main():
         return
     import numba
 
-    res = {"machine": machine(), "numba": numba.__version__, "quick": args.quick,
-           "heldout": bool(args.heldout), "load": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
+    res = {}
+    if args.only and (HERE / "engines.json").exists():  # one section re-run: keep the others
+        res = json.loads((HERE / "engines.json").read_text())
+    res.update({"machine": machine(), "numba": numba.__version__, "quick": args.quick,
+                "heldout": bool(args.heldout) or res.get("heldout", False)})
+    res.setdefault("load", {})
+    if not isinstance(res["load"], dict):
+        res["load"] = {"ranking": res["load"], "diagnose": res["load"], "cohort": res["load"],
+                       "memory": res["load"]}
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     want = lambda s: args.only in (None, s)  # noqa: E731
-    if want("ranking"):
-        res["ranking"] = ranking_section(args.quick, args.heldout)
-    if want("diagnose"):
-        res["diagnose"] = diagnose_section(args.quick, element_rate())
-    if want("cohort"):
-        res["cohort"] = cohort_section(args.quick)
-    if want("memory"):
-        res["memory"] = memory_section(args.quick, args.heldout)
+    sections = {"ranking": lambda: ranking_section(args.quick, args.heldout),
+                "diagnose": lambda: diagnose_section(args.quick, element_rate()),
+                "cohort": lambda: cohort_section(args.quick),
+                "memory": lambda: memory_section(args.quick, args.heldout)}
+    for name, run_section in sections.items():
+        if want(name):
+            res["load"][name] = load  # the load average (1, 5, 15 min) when the section began
+            res[name] = run_section()
     (HERE / "engines.json").write_text(json.dumps(res, indent=1, default=float))
     write_report(res)
 
