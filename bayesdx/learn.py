@@ -7,7 +7,6 @@ The maths of the update (parameter blocks, E-step, M-steps) lives in :mod:`bayes
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import html
 import math
@@ -16,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from . import _em
-from ._sources import Param
 from .exceptions import (ImpossibleEvidenceError, InvalidEvidenceError, InvalidParameterError,
                          UnknownStateError, _check_count)
 from .network import Network
@@ -363,9 +361,12 @@ def _changes(network, families, fit_nodes) -> pd.DataFrame:
 
 
 def _rebuild(network, families, fitted, n_cases, arrays) -> Network:
-    """The new network: fitted tables, and a spec whose numbers and locators say what changed."""
+    """The new network: the file with the fitted numbers, compiled again by the file's compiler
+    (:meth:`Network.with_parameters`; a range is widened where a fitted number left it), whose
+    locators say what changed. With nothing changed, the prior's tables and numbers as they are."""
+    from ._changes import changed_network
+
     spec = network.spec
-    note = f"updated from {n_cases} cases (bayesdx.fit: MAP, this number as the prior)"
     new_values = {}
     for name, fam in fitted.items():
         states = network.states(name)
@@ -377,26 +378,26 @@ def _rebuild(network, families, fitted, n_cases, arrays) -> Network:
             else:
                 for k, s in enumerate(states):
                     new_values[(name, b.where, s)] = float(b.value[k])
-    implied = _implied_marginals(network, families, arrays) if new_values else {}
-    new_values.update(implied)
-    params = []
-    for p in spec.params:
-        key = (p.node, p.where, p.state)
-        if key in new_values:
-            how = note if key not in implied else (
-                f"implied by the parents fitted to {n_cases} cases (bayesdx.fit; odds ratios and "
+    if not new_values:
+        return Network(network.arrays, name=network.name, targets=network.targets,
+                       tests=network.tests, spec=dataclasses.replace(spec, params=list(spec.params)),
+                       source=network.source, engine=network.engine_name,
+                       orders=network._given_orders, decisions=network._given_decisions,
+                       reference_states=network._references)
+    implied = _implied_marginals(network, families, arrays)
+    tuned = changed_network(network, {**new_values, **implied})
+    note = f"updated from {n_cases} cases (bayesdx.fit: MAP, this number as the prior)"
+    restated = (f"implied by the parents fitted to {n_cases} cases (bayesdx.fit; odds ratios and "
                 f"fixed rows kept from the prior)")
-            p = dataclasses.replace(p, value=new_values[key], locator=f"{p.locator}; {how}")
-        params.append(p)
-    nodes = copy.deepcopy(spec.nodes)
-    _write_back(nodes, network, new_values, params)
-    new_spec = dataclasses.replace(spec, params=params, nodes=nodes,
-                                   tables={n: np.asarray(arrays.cpts[n]) for n in network.nodes})
-    return Network(arrays if new_values else network.arrays, name=network.name,
-                   targets=network.targets, tests=network.tests, spec=new_spec,
-                   source=network.source, engine=network.engine_name,
-                   orders=network._given_orders, decisions=network._given_decisions,
-                   reference_states=network._references)
+    params = tuned.spec.params
+    for i, p in enumerate(params):
+        key = (p.node, p.where, p.state)
+        if key in new_values or key in implied:
+            locator = f"{p.locator}; {restated if key in implied else note}"
+            params[i] = dataclasses.replace(p, locator=locator)
+            if p.block is not None:
+                p.block["locator"] = locator
+    return tuned
 
 
 def _implied_marginals(network, families, arrays):
@@ -416,35 +417,3 @@ def _implied_marginals(network, families, arrays):
             if p is not None and abs(float(marg[n][0, k]) - p.value) > 1e-12:
                 out[(n, "cpt.marginal", s)] = float(marg[n][0, k])
     return out
-
-
-def _write_back(nodes, network, values, params: list[Param]) -> None:
-    """Put the fitted numbers (and locators) into the copied ``cpt`` blocks of the spec's nodes."""
-    locators = {(p.node, p.where): p.locator for p in params}
-    for (name, where, state), value in values.items():
-        cpt = nodes[name].cpt
-        block = _locate(cpt, where, network, name)
-        if block is None:
-            continue
-        if state is None:
-            block["p"] = value
-        else:
-            block["probs"] = {**block["probs"], state: value}
-        block["locator"] = locators[(name, where)]
-
-
-def _locate(cpt, where, network, name):
-    head = where.split(" ", 1)[0]
-    if head == "cpt.leak":
-        return cpt["leak"]
-    if head == "cpt.marginal":
-        return cpt["marginal"]
-    for key in ("rows", "fixed"):
-        prefix = f"cpt.{key}["
-        if head.startswith(prefix):
-            return cpt[key][int(head[len(prefix):-1]) - 1]
-    if head.startswith("cpt.causes."):
-        parts = head[len("cpt.causes."):].split(".")
-        block = cpt["causes"][parts[0]]
-        return block[parts[1]] if len(parts) > 1 else block
-    return None

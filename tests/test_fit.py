@@ -226,6 +226,10 @@ def test_provenance_and_the_input_untouched(two_disease, tmp_path):
     engine_marginal = bayesdx.diagnose(result.network).marginal("flu")["present"]
     assert float(moved[(moved.node == "flu") & (moved.state == "present")].value.iloc[0]) == \
         pytest.approx(float(engine_marginal), rel=1e-9)
+    # the tuned file is a file like any other: its numbers can be changed and drawn from
+    again = result.network.with_parameters({("fever", "cpt.leak", None): 0.06})
+    assert again.parameters().set_index(["node", "where"]).loc[("fever", "cpt.leak"), "value"] == 0.06
+    assert len(parameter_priors(result.network)) == len(parameter_priors(two_disease))
     path = tmp_path / "fitted.bif"
     result.network.to_bif(path)
     again = bayesdx.load_network(path, targets=list(two_disease.targets))
