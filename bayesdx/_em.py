@@ -414,10 +414,12 @@ def expected_counts(engine, columns, codes, families, cards, order) -> dict[str,
         new_weights = {}
         for prefix, nodes in requests.items():
             w = weights[prefix]
-            cols, ev = _with_prefix(columns, codes, prefix)
+            live = np.flatnonzero(w > 0)  # only the cases this prefix is possible for
+            cols, ev = _with_prefix(columns, codes[live], prefix)
             marg, _ = engine.marginals_batch(cols, ev, sorted(nodes))
             for node in nodes:
-                m = np.where(w[:, None] > 0, w[:, None] * np.nan_to_num(marg[node]), 0.0)
+                m = np.zeros((n, cards[node]))
+                m[live] = w[live, None] * np.nan_to_num(marg[node])
                 for name, (members, hidden) in plans.items():
                     if len(hidden) == depth + 1 and hidden[depth] == node and \
                             tuple(p for p, _ in prefix) == tuple(hidden[:depth]):
