@@ -112,6 +112,36 @@ def _order(network, shown, layer, sweeps: int = 4):
     return rows
 
 
+def _edge_path(p, n, xs, ys, grid, box_w, sub_gap, slot: int = 0, between=()):
+    """The edge from ``p`` to ``n`` as a polyline that runs between boxes: out of ``p``'s right
+    side (along the channel between its rows to the right edge of its layer when it is not in
+    the last sub-column), through each layer ``between`` along the channel nearest its course,
+    along the channel beside ``n``'s row to the gap left of ``n``'s sub-column, and into ``n``'s
+    left side. ``slot`` spreads edges that share a channel."""
+    from matplotlib.path import Path
+
+    cp, kp, rp, stepp, _, rightp = grid[p]
+    cn, kn, rn, stepn, leftn, _ = grid[n]
+    verts = [(xs[p] + box_w / 2, ys[p])]
+    if cp < kp - 1:  # leave p's layer along the channel nearest n
+        below = ys[n] < ys[p]
+        y = -(rp + (1 if below else 0)) * stepp + slot * 0.02
+        verts += [(xs[p] + box_w / 2 + sub_gap / 2, y), (rightp + 0.15, y)]
+    for step, rows, left, right in between:  # through each layer between, along a channel
+        x0, y0 = verts[-1]
+        t = (left - x0) / max(xs[n] - box_w / 2 - x0, 1e-9)
+        want = y0 + t * (ys[n] - y0)
+        r = min(max(round(-want / step), 0), rows)
+        y = -r * step + slot * 0.02
+        verts += [(left - 0.15, y), (right + 0.15, y)]
+    if cn > 0:  # reach n along the channel on the side of the edge's origin
+        above = verts[-1][1] > ys[n]
+        y = -(rn + (0 if above else 1)) * stepn + slot * 0.02
+        verts += [(leftn - 0.15, y), (xs[n] - box_w / 2 - sub_gap / 2, y)]
+    verts.append((xs[n] - box_w / 2, ys[n]))
+    return Path(verts, [Path.MOVETO] + [Path.LINETO] * (len(verts) - 1))
+
+
 def _wrap(text: str, chars: int) -> list[str]:
     return textwrap.wrap(text, chars, break_long_words=True, break_on_hyphens=False) or [text]
 
@@ -122,9 +152,11 @@ def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES
     diagnosis a belief bar per state inside it.
 
     Columns follow the arrows: context, then the diseases (targets), then what they cause
-    (latent nodes, findings); a long column is split into staggered sub-columns so that edges
-    run between boxes. Labels are wrapped, never cut; all text is at least 9 pt at the default
-    size. Edges leaving a disease take that disease's colour so they can be followed. Observed
+    (latent nodes, findings); a long column is split into sub-columns of aligned rows. Edges
+    run along the channels between rows and the gaps between columns, so that they pass under
+    no box (edges inside one column bend round its left side). Labels are wrapped, never cut;
+    all text is at least 9 pt at the default size. Edges leaving a disease take that disease's
+    colour so they can be followed. Observed
     nodes are outlined in black and shaded yellow. A network of more than ``max_nodes`` nodes is
     drawn as its targets and their neighbours, with a note of what was left out.
 
@@ -148,7 +180,8 @@ def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES
     Returns
     -------
     matplotlib.axes.Axes
-        Each node box has ``gid`` ``"node:<name>"``, or ``"observed:<name>"`` when observed.
+        Each node box has ``gid`` ``"node:<name>"``, or ``"observed:<name>"`` when observed;
+        each edge ``"edge:<parent>><child>"``.
 
     Examples
     --------
@@ -156,7 +189,7 @@ def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES
     >>> from bayesdx.plotting import plot_network
     >>> net = bayesdx.load_network("fasciculation")
     >>> ax = plot_network(net, bayesdx.diagnose(net, evidence={"ck": "gt_1000"}))
-    >>> gids = [p.get_gid() for p in ax.patches if p.get_gid()]
+    >>> gids = [p.get_gid() for p in ax.patches if (p.get_gid() or "").startswith(("node", "obs"))]
     >>> len(gids) == len(net.nodes), "observed:ck" in gids
     (True, True)
     >>> min(t.get_fontsize() for t in ax.texts) >= 9
@@ -203,8 +236,7 @@ def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES
     def layout(per_col):
         # each layer: k staggered sub-columns; node i of the layer in sub-column i % k, slot i
         spans = [(row, max(1, math.ceil(len(row) / per_col))) for row in rows]
-        total_h = max((math.ceil(len(row) / k) + (0.5 if k > 1 else 0)) * pitch
-                      for row, k in spans)
+        total_h = max(math.ceil(len(row) / k) * pitch for row, k in spans)
         total_w = sum(k * box_w + (k - 1) * sub_gap for _, k in spans) + GAP_IN * (len(rows) - 1)
         return spans, total_w, total_h
 
@@ -215,19 +247,19 @@ def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES
                       key=lambda m: abs(math.log(layout(m)[1] / layout(m)[2] / 1.6)))
     spans, total_w, total_h = layout(per_col)
     xs, ys, x = {}, {}, 0.0
+    grid = {}  # node -> (sub-column, sub-columns, row, row step, layer's left x, right x)
+    bands = []  # per layer: (row step, rows, left x, right x)
     for row, k in spans:
-        if k == 1:  # one column, spread over the full height
-            step = total_h / len(row)
-            for i, n in enumerate(row):
-                xs[n], ys[n] = x + box_w / 2, -(i + 0.5) * step
-        else:  # rows of k boxes laid like bricks: odd sub-columns half a row lower
-            n_rows = math.ceil(len(row) / k) + 0.5
-            step = total_h / n_rows
-            for i, n in enumerate(row):
-                r, c = divmod(i, k)
-                xs[n] = x + c * (box_w + sub_gap) + box_w / 2
-                ys[n] = -(r + 0.5 + 0.5 * (c % 2)) * step
-        x += k * box_w + (k - 1) * sub_gap + GAP_IN
+        right = x + k * box_w + (k - 1) * sub_gap
+        # one column is spread over the full height; several are a grid of aligned rows, so
+        # that edges can run along the channels between the rows
+        step = total_h / (len(row) if k == 1 else math.ceil(len(row) / k))
+        for i, n in enumerate(row):
+            r, c = divmod(i, k)
+            xs[n], ys[n] = x + c * (box_w + sub_gap) + box_w / 2, -(r + 0.5) * step
+            grid[n] = (c, k, r, step, x, right)
+        bands.append((step, math.ceil(len(row) / k), x, right))
+        x = right + GAP_IN
     ax = _new_ax(ax, (total_w + 0.4, total_h + 1.4 + (0.3 if note else 0)))
     boxes = {}
     for n in shown:
@@ -261,21 +293,23 @@ def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES
                     ha="right", va="center", fontsize=fs, zorder=4)
     colour = {t: EDGE_COLORS[i % len(EDGE_COLORS)] for i, t in enumerate(
         t for t in network.targets if t in boxes)}
-    kept = set(shown)
+    kept, index = set(shown), {n: i for i, n in enumerate(shown)}
     for n in shown:
         for p in network.parents(n):
             if p not in kept:
                 continue
-            start = (xs[p] + box_w / 2, ys[p])
-            end = (xs[n] - box_w / 2, ys[n])
+            style = {"arrowstyle": "-|>", "mutation_scale": 8, "color": colour.get(p, "#8a8a8a"),
+                     "linewidth": 0.9 if p in colour else 0.6, "alpha": 0.75, "zorder": 1,
+                     "shrinkA": 2, "shrinkB": 2, **(edge_kw or {})}
             if layer[n] == layer[p]:  # inside one column: bend round its left side
-                start, end = (xs[p] - box_w / 2, ys[p]), (xs[n] - box_w / 2, ys[n])
-            ax.add_patch(FancyArrowPatch(start, end, **{
-                "arrowstyle": "-|>", "mutation_scale": 8, "color": colour.get(p, "#8a8a8a"),
-                "linewidth": 0.9 if p in colour else 0.6, "alpha": 0.75, "zorder": 1,
-                "shrinkA": 2, "shrinkB": 2,
-                "connectionstyle": ("arc3,rad=0.4" if layer[n] == layer[p] else "arc3,rad=0.0"),
-                **(edge_kw or {})}))
+                ax.add_patch(FancyArrowPatch((xs[p] - box_w / 2, ys[p]), (xs[n] - box_w / 2, ys[n]),
+                                             connectionstyle="arc3,rad=0.4", gid=f"edge:{p}>{n}",
+                                             **style))
+                continue
+            path = _edge_path(p, n, xs, ys, grid, box_w, sub_gap, slot=index[p] % 5 - 2,
+                              between=[bands[k] for k in range(layer[p] + 1, layer[n])])
+            ax.add_patch(FancyArrowPatch(path=path, gid=f"edge:{p}>{n}", **{
+                k: v for k, v in style.items() if k not in ("shrinkA", "shrinkB")}))
     ax.set_xlim(-0.1, total_w + 0.1)
     ax.set_ylim(-total_h - 0.1, 0.1)
     ax.set_aspect("equal")

@@ -378,3 +378,42 @@ def test_policy_text_by_label_within_width(bundled):
     assert widest(text) <= 80 and "Creatine kinase: gt_1000" in text
     assert "ck=gt_1000" not in text
     assert widest(policy.to_text(width=120)) <= 120
+
+
+def _boxes(ax):
+    return {p.get_gid().split(":", 1)[1]: p for p in ax.patches
+            if (p.get_gid() or "").startswith(("node:", "observed:"))}
+
+
+def test_network_edges_pass_under_no_box(bundled, hepar2):
+    from matplotlib.path import Path
+
+    for net, dx in ((bundled, bayesdx.diagnose(bundled, evidence=DEMO_CASE)), (hepar2, None)):
+        ax = plotting.plot_network(net, dx)
+        ax.figure.canvas.draw()
+        boxes = _boxes(ax)
+        rect = {n: (b.get_x(), b.get_y(), b.get_x() + b.get_width(), b.get_y() + b.get_height())
+                for n, b in boxes.items()}
+        edges = [p for p in ax.patches if (p.get_gid() or "").startswith("edge:")]
+        expected = {(p, n) for n in boxes for p in net.parents(n) if p in boxes}
+        assert {tuple(e.get_gid()[5:].split(">")) for e in edges} == expected
+        crossing = []
+        for edge in edges:
+            parent, child = edge.get_gid()[5:].split(">")
+            if (rect[parent][0], rect[parent][2]) == (rect[child][0], rect[child][2]):
+                continue  # inside one column: an arc round its left side
+            path = edge.get_path()
+            points = []
+            for (x0, y0), (x1, y1), code in zip(path.vertices, path.vertices[1:], path.codes[1:]):
+                if code == Path.LINETO:
+                    t = np.linspace(0, 1, 60)[:, None]
+                    points.append(np.array([x0, y0]) + t * (np.array([x1, y1]) - [x0, y0]))
+            pts = np.concatenate(points)
+            for m, (a, b, c, d) in rect.items():
+                if m in (parent, child):
+                    continue
+                inside = (pts[:, 0] > a + 0.01) & (pts[:, 0] < c - 0.01) & \
+                         (pts[:, 1] > b + 0.01) & (pts[:, 1] < d - 0.01)
+                if inside.any():
+                    crossing.append((parent, child, m))
+        assert not crossing, crossing[:5]
