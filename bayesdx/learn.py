@@ -161,13 +161,14 @@ def _arrays(network, families):
     return dataclasses.replace(network.arrays, cpts=cpts)
 
 
-def _run(network, columns, codes, families, fit_nodes, method, max_iter, tol):
-    """EM (or one closed-form pass) over ``fit_nodes``; the log posterior trace."""
+def _run(network, columns, codes, families, fit_nodes, method, max_iter, tol, index=None):
+    """EM (or one closed-form pass) over ``fit_nodes``; the log posterior trace. ``index``: the
+    data's row labels, for messages."""
     from .inference import get_engine
 
     cards = {n: network.arrays.card(n) for n in network.nodes}
     order = {n: i for i, n in enumerate(network.nodes)}
-    targets = {n: families[n] for n in fit_nodes}
+    fitting = {n: families[n] for n in fit_nodes}
     trace, iterations, converged = [], 0, False
     engine = network.engine
     for _ in range(max_iter + 1):
@@ -177,16 +178,15 @@ def _run(network, columns, codes, families, fit_nodes, method, max_iter, tol):
             raise ImpossibleEvidenceError(
                 {c: network.states(c)[codes[bad, j]] for j, c in enumerate(columns) if codes[bad, j] >= 0},
                 f"{int((~np.isfinite(ll)).sum())} case(s) of the data are impossible under the network, "
-                f"e.g. row {bad}; fit cannot explain them.")
+                f"e.g. index {index[bad] if index is not None else bad}; fit cannot explain them.")
         trace.append(float(ll.sum()) + _em.log_prior(families))
         if len(trace) > 1 and trace[-1] - trace[-2] <= tol * len(codes):
             converged = True
             break
         if iterations == max_iter:
             break
-        counts = _em.expected_counts(engine, columns, codes, targets, cards, order)
-        before = {n: f.snapshot() for n, f in targets.items()}
-        for name, fam in targets.items():
+        counts = _em.expected_counts(engine, columns, codes, fitting, cards, order)
+        for name, fam in fitting.items():
             fam.m_step(counts[name])
         iterations += 1
         engine = get_engine(network.engine_name, _arrays(network, families))
@@ -195,7 +195,6 @@ def _run(network, columns, codes, families, fit_nodes, method, max_iter, tol):
             ll = _em.log_likelihood(engine, columns, codes)
             trace.append(float(ll.sum()) + _em.log_prior(families))
             break
-        del before
     return tuple(trace), float(ll.sum()), iterations, converged
 
 
@@ -317,7 +316,7 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
         same = _rebuild(network, families, {}, 0, network.arrays)
         return FitResult(same, network, 0, method, (), 0.0, 0, True, not_fitted, empty, None)
     trace, ll, iterations, converged = _run(network, columns, codes, families, fit_nodes, method,
-                                            max_iter, tol)
+                                            max_iter, tol, data.index[informative])
     arrays = _arrays(network, families)
     fitted = _rebuild(network, families, {n: families[n] for n in fit_nodes}, n_cases, arrays)
     changes = _changes(network, families, fit_nodes)

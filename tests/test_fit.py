@@ -417,5 +417,5 @@ def test_impossible_case_is_named(two_disease):
     no_leak = two_disease.with_parameters({("fever", "cpt.leak", None): 0.0})
     data = pd.DataFrame({"fever": ["absent", "present"]})
     truth = pd.DataFrame({"flu": ["absent"] * 2, "bronchitis": ["absent"] * 2})
-    with pytest.raises(ImpossibleEvidenceError, match="fever=present.*1 case.*row 1"):
+    with pytest.raises(ImpossibleEvidenceError, match="fever=present.*1 case.*index 1"):
         bayesdx.fit(no_leak, data, truth=truth)
