@@ -211,7 +211,7 @@ def _quantity(ev, quantity):
 
 
 def tornado(network, *, evidence=None, quantity=("posterior", None, None), top: int = 15,
-            objective=None, orders=None) -> pd.DataFrame:
+            objective=None, orders=None, nodes=None) -> pd.DataFrame:
     """The numbers that move a quantity most between the two ends of their stated ranges.
 
     Parameters
@@ -225,6 +225,8 @@ def tornado(network, *, evidence=None, quantity=("posterior", None, None), top: 
         posterior of the first target's first non-reference state.
     top : int, default 15
         How many numbers to keep.
+    nodes : sequence of str, optional
+        Only the numbers of these nodes' tables (default: every ranged table number).
 
     Returns
     -------
@@ -238,9 +240,10 @@ def tornado(network, *, evidence=None, quantity=("posterior", None, None), top: 
     Examples
     --------
     >>> import bayesdx
-    >>> t = bayesdx.sensitivity.tornado("fasciculation", quantity=("posterior", "als", "present"), top=3)
-    >>> t.iloc[0]["node"]
-    'als'
+    >>> t = bayesdx.sensitivity.tornado("fasciculation", quantity=("posterior", "als", "present"),
+    ...                                 nodes=["als", "age_band", "sex"], top=3)
+    >>> t.iloc[0]["node"], t.iloc[0]["state"]
+    ('als', 'present')
     """
     from ._changes import apply_changes
 
@@ -255,8 +258,12 @@ def tornado(network, *, evidence=None, quantity=("posterior", None, None), top: 
     params = net.spec.params
     from .priors import CPT_KINDS
 
+    if nodes is not None:
+        nodes = {net.check_node(n) for n in ([nodes] if isinstance(nodes, str) else nodes)}
     chosen, settings = [], []
     for i, p in enumerate(params):
+        if nodes is not None and p.node not in nodes:
+            continue
         if (p.cpt_type in CPT_KINDS and p.range_low is not None and p.range_high > p.range_low):
             lo = apply_changes(ev.base, params, {i: p.range_low})
             hi = apply_changes(ev.base, params, {i: p.range_high})
@@ -264,6 +271,9 @@ def tornado(network, *, evidence=None, quantity=("posterior", None, None), top: 
                 continue
             chosen.append(i)
             settings.extend([lo, hi])
+    if not settings:
+        raise InvalidParameterError("No number with a range of non-zero width to vary"
+                                    + (f" among the tables of {', '.join(sorted(nodes))}." if nodes else "."))
     res = ev.evaluate(np.array(settings))
     q = fn(res)
     q[~res["valid"]] = np.nan

@@ -70,6 +70,10 @@ def test_tornado_ends_equal_rebuilt_networks(small):
     evidence = {"fever": "present"}
     t = sensitivity.tornado(small, evidence=evidence, quantity=quantity, top=4)
     assert len(t) == 4 and t["swing"].is_monotonic_decreasing
+    only = sensitivity.tornado(small, evidence=evidence, quantity=quantity, nodes=["fever"])
+    assert set(only["node"]) == {"fever"}
+    assert len(only) == sum(1 for p in small.spec.params if p.node == "fever" and p.range_low is not None
+                            and p.range_high > p.range_low)
     for param, row in t.head(3).iterrows():
         for end, col in (("range_low", "at_low"), ("range_high", "at_high")):
             dx = bayesdx.diagnose(small.with_parameters({param: row[end]}), evidence=evidence)
@@ -119,7 +123,8 @@ def test_admissible_deviation_brackets_the_change_of_top_order(small):
     (lambda n: sensitivity.tornado(n, quantity="margin"), "'quantity' parameter"),
     (lambda n: sensitivity.tornado(n, quantity=("posterior", "fever", "present")), "not a target"),
     (lambda n: sensitivity.tornado(n, top=0), "'top' parameter"),
-], ids=["p>1", "below leak", "unknown node", "no values", "quantity", "not a target", "top"])
+    (lambda n: sensitivity.tornado(n, nodes=["fevr"]), "fevr"),
+], ids=["p>1", "below leak", "unknown node", "no values", "quantity", "not a target", "top", "nodes"])
 def test_sensitivity_errors_name_the_culprit(small, call, match):
     with pytest.raises((InvalidParameterError, bayesdx.UnknownNodeError), match=match):
         call(small)
