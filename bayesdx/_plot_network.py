@@ -127,12 +127,17 @@ def _edge_path(p, n, xs, ys, grid, box_w, sub_gap, slot: int = 0, between=()):
         below = ys[n] < ys[p]
         y = -(rp + (1 if below else 0)) * stepp + slot * 0.02
         verts += [(xs[p] + box_w / 2 + sub_gap / 2, y), (rightp + 0.15, y)]
-    for step, rows, left, right in between:  # through each layer between, along a channel
+    for step, rows, left, right, boxes in between:  # through each layer between
         x0, y0 = verts[-1]
         t = (left - x0) / max(xs[n] - box_w / 2 - x0, 1e-9)
-        want = y0 + t * (ys[n] - y0)
-        r = min(max(round(-want / step), 0), rows)
-        y = -r * step + slot * 0.02
+        want = y0 + t * (ys[n] - y0) + slot * 0.02
+        if boxes is not None:  # one column: keep the course unless a box is in the way
+            hit = next(((lo, hi) for lo, hi in boxes if lo - 0.06 < want < hi + 0.06), None)
+            y = want if hit is None else (hit[1] + 0.1 if want > (hit[0] + hit[1]) / 2
+                                          else hit[0] - 0.1)
+        else:  # a grid: along the channel between rows nearest the course
+            r = min(max(round(-want / step), 0), rows)
+            y = -r * step + slot * 0.02
         verts += [(left - 0.15, y), (right + 0.15, y)]
     if cn > 0:  # reach n along the channel on the side of the edge's origin
         above = verts[-1][1] > ys[n]
@@ -258,7 +263,8 @@ def plot_network(network, diagnosis=None, ax=None, *, max_nodes: int = MAX_NODES
             r, c = divmod(i, k)
             xs[n], ys[n] = x + c * (box_w + sub_gap) + box_w / 2, -(r + 0.5) * step
             grid[n] = (c, k, r, step, x, right)
-        bands.append((step, math.ceil(len(row) / k), x, right))
+        spans_y = [(ys[n] - height(n) / 2, ys[n] + height(n) / 2) for n in row] if k == 1 else None
+        bands.append((step, math.ceil(len(row) / k), x, right, spans_y))
         x = right + GAP_IN
     ax = _new_ax(ax, (total_w + 0.4, total_h + 1.4 + (0.3 if note else 0)))
     boxes = {}
