@@ -439,6 +439,8 @@ def evaluate(network: Network | str, cases: pd.DataFrame, truth: pd.DataFrame, *
     cases : pandas.DataFrame
         One row per case, one column per finding (state labels); missing (NaN, None) means not
         observed. Target columns are refused (they belong in ``truth``).
+        A Dask DataFrame (with ``truth`` one of the same partitions) is scored on its cluster,
+        partition by partition (:func:`bayesdx.distributed.evaluate`; not with ``sequential``).
     truth : pandas.DataFrame
         Same index as ``cases`` (any row order), one column per target evaluated, values are the
         target's true state; a disease is *present* when its state is not the target's reference
@@ -503,6 +505,17 @@ def evaluate(network: Network | str, cases: pd.DataFrame, truth: pd.DataFrame, *
     ['decision']
     """
     network = _network(network)
+    from .distributed import is_dask_dataframe
+
+    if is_dask_dataframe(cases):  # per-partition scores on the cluster, aggregated here
+        if sequential is not None:
+            raise InvalidParameterError("The 'sequential' parameter of evaluate is not available "
+                                        "for Dask DataFrames; compute the cases first.")
+        from . import distributed
+
+        return distributed.evaluate(network, cases, truth,
+                                    none_threshold=_probability(none_threshold, "none_threshold"),
+                                    n_bins=_check_count(n_bins, "n_bins", "evaluate"))
     if by not in ("order", "node"):
         raise InvalidParameterError(f"The 'by' parameter of evaluate must be 'order' or 'node'. "
                                     f"Got {by!r} instead.")
