@@ -37,9 +37,11 @@ BY = ("order", "node")
 
 
 def _query(network: Network, encoded: dict[str, int], labels: Mapping[str, str]) -> JointQuery:
+    from ._leafjoints import joint_query
+
     nodes = [n for n in network.nodes if n not in network.targets]
-    try:
-        return network.engine.joint_query(encoded, network.targets, nodes)
+    try:  # unobserved leaves are read from their parents' joints, not by the engine
+        return joint_query(network, encoded, nodes)
     except ZeroProbabilityEvidence:
         raise ImpossibleEvidenceError(dict(labels), _impossible_hint(network, labels)) from None
 

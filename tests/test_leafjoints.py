@@ -1,0 +1,106 @@
+"""Leaves' joints read from their parents' (bayesdx._leafjoints) against brute-force enumeration
+and against the engines' own joints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from oracle import BruteForce
+
+import bayesdx
+from bayesdx._leafjoints import _LeafJoints, joint_query
+from bayesdx.inference import ModelArrays
+from bayesdx.network import Network
+
+ENGINES = ["jtree", "compiled"]
+
+
+def random_network(seed: int, engine: str, tiny: float | None = None):
+    """7-9 nodes: 2 targets, a deterministic summary of a target, hidden causes, leaf findings
+    with the targets, the summary and at most one hidden cause as parents; random evidence."""
+    rng = np.random.default_rng(seed)
+
+    def table(*shape):
+        t = rng.gamma(0.7, size=shape)
+        t[rng.random(shape) < 0.08] = 0.0
+        t[..., 0] += t.sum(axis=-1) == 0
+        return t / t.sum(axis=-1, keepdims=True)
+
+    cards = {"t1": 3, "t2": 2, "s": 2, "h": int(rng.integers(2, 4)), "g": 2}
+    parents = {"t1": (), "t2": (), "s": ("t1",), "h": ("t2",), "g": ("h", "t1")}
+    cpts = {"t1": table(3), "t2": table(2), "s": np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]),
+            "h": table(2, cards["h"]), "g": table(cards["h"], 3, 2)}
+    pool = ["t1", "t2", "s", "h", "g"]
+    for i in range(int(rng.integers(2, 5))):
+        name = f"x{i}"
+        k = int(rng.integers(1, 4))
+        chosen = tuple(str(p) for p in rng.permutation(pool)[:k])
+        parents[name], cards[name] = chosen, int(rng.integers(2, 4))
+        cpts[name] = table(*(cards[p] for p in chosen), cards[name])
+    if tiny is not None:  # a product far below float64's normal range
+        cpts["x0"] = cpts["x0"].copy()
+        cpts["x0"][..., 0] = tiny
+        cpts["x0"][..., 1:] = (1 - tiny) / (cards["x0"] - 1)
+    nodes = tuple(parents)
+    states = {v: tuple(f"s{k}" for k in range(cards[v])) for v in nodes}
+    arrays = ModelArrays(nodes=nodes, states=states, parents=parents, cpts=cpts)
+    net = Network(arrays, name="leaves", targets=["t1", "t2"], engine=engine)
+    evidence = {}
+    for v in ("g", "x1", "h"):
+        if v in nodes and rng.random() < 0.4:
+            evidence[v] = int(rng.integers(0, cards[v]))
+    return net, evidence
+
+
+def leaf_names(query):
+    joints = query.node_joints
+    return list(joints._leaves) if isinstance(joints, _LeafJoints) else []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_leaf_joints_equal_enumeration_and_the_engine(engine):
+    used = 0
+    for seed in range(25):
+        net, ev = random_network(seed, engine)
+        oracle = BruteForce(net.arrays)
+        if oracle.prob(ev) == 0:
+            continue
+        others = [n for n in net.nodes if n not in net.targets]
+        query = joint_query(net, ev, others)
+        direct = net.engine.joint_query(ev, net.targets, others)
+        assert list(query.node_joints) == others
+        np.testing.assert_allclose(query.target_joint, direct.target_joint, atol=1e-14)
+        for x in others:
+            np.testing.assert_allclose(query.node_joints[x], direct.node_joints[x], atol=1e-14)
+            np.testing.assert_allclose(query.node_joints[x], oracle.joint([*net.targets, x], ev),
+                                       atol=1e-12)
+        used += len(leaf_names(query))
+    assert used >= 25  # the shortcut was taken, not only the engine
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_underflowing_leaf_is_asked_of_the_engine(engine):
+    net, ev = random_network(3, engine, tiny=1e-310)
+    ev.pop("x1", None)
+    others = [n for n in net.nodes if n not in net.targets]
+    query = joint_query(net, ev, others)
+    assert "x0" in leaf_names(query)
+    got = query.node_joints["x0"]
+    np.testing.assert_allclose(got, net.engine.joint_query(ev, net.targets, ["x0"]).node_joints["x0"],
+                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got, BruteForce(net.arrays).joint([*net.targets, "x0"], ev), atol=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bundled_diagnosis_reads_its_findings_from_their_parents(engine):
+    net = bayesdx.load_network("fasciculation").with_engine(engine)
+    evidence = {"ck": "gt_1000", "age_band": "age_40_69", "statin_use": "yes"}
+    evidence = {k: v for k, v in evidence.items() if k in net.nodes and v in net.states(k)}
+    encoded = net.encode_evidence(evidence)
+    others = [n for n in net.nodes if n not in net.targets]
+    query = joint_query(net, encoded, others)
+    direct = net.engine.joint_query(encoded, net.targets, others)
+    assert len(leaf_names(query)) >= 20
+    for x in others:
+        np.testing.assert_allclose(query.node_joints[x], direct.node_joints[x], atol=1e-14)
+    assert query.log_prob_evidence == pytest.approx(direct.log_prob_evidence, rel=1e-12)
