@@ -4,7 +4,7 @@ expected counts from the exact engine, and the MAP update of each CPT family.
 A *block* is one sourced distribution of a node as the file writes it: a ``table`` row, the leak
 of a noisy-OR / noisy-MAX node, one cause of it, or a ``fixed`` row. A *family* owns the blocks
 of one node and knows how to build its table from them and how to update them from expected
-counts (the M-step). ``odds`` nodes are held fixed (their calibrated tables are not refitted).
+counts (the M-step). ``odds`` nodes have their own family, in :mod:`bayesdx._emodds`.
 
 The E-step (:func:`expected_counts`) computes, for every fitted node X with parents U, the
 expected counts sum_i P(X, U | case i) from posterior marginals only (``Engine.marginals_batch``,
@@ -52,6 +52,17 @@ def prior_concentrations(network) -> dict[tuple[str, str], float]:
     return out
 
 
+def prior_ratio_sds(network) -> dict[tuple[str, str], float]:
+    """Standard deviation of the log of every odds ratio with a log-normal prior, by (node, where)
+    (:func:`bayesdx.priors.parameter_priors`); an odds ratio held as a point mass is left out."""
+    from .priors import parameter_priors
+
+    frame = parameter_priors(network)
+    keep = (frame["family"] == "lognormal") & (frame["sigma"] > 0)
+    return {(n, w): float(sd) for n, w, sd in zip(frame["node"][keep], frame["where"][keep],
+                                                   frame["sigma"][keep])}
+
+
 @dataclass
 class Block:
     """One sourced distribution of a node and its current value."""
@@ -86,8 +97,6 @@ def _row_update(block: Block, n: np.ndarray) -> None:
 
 
 class _Family:
-    fitted = True
-    reason = ""
 
     def __init__(self, node, shape, blocks, prior_table):
         self.node, self.shape, self.blocks = node, shape, blocks
@@ -120,20 +129,6 @@ class _TableFamily(_Family):
     def m_step(self, counts):
         for b in self.blocks:
             _row_update(b, counts[b.mask].sum(axis=0))
-
-
-class _FrozenFamily(_Family):
-    fitted = False
-
-    def __init__(self, node, shape, blocks, prior_table, reason):
-        super().__init__(node, shape, blocks, prior_table)
-        self.reason = reason
-
-    def table(self):
-        return self.prior_table
-
-    def m_step(self, counts):
-        pass
 
 
 class _NoisyFamily(_Family):
@@ -283,6 +278,7 @@ def build_families(network, strength: float = 1.0) -> dict:
     their equivalent sample sizes (:func:`prior_concentrations` times ``strength``)."""
     spec = network.spec
     ess = prior_concentrations(network)
+    ratio_sd = prior_ratio_sds(network)
     params: dict[tuple, list] = {}
     for p in spec.params:
         params.setdefault((p.node, p.where), []).append(p)
@@ -345,11 +341,9 @@ def build_families(network, strength: float = 1.0) -> dict:
             blocks += rows(cpt.get("fixed") or [], "cpt.fixed", "fixed")
             families[name] = _NoisyFamily(name, shape, blocks, prior_table)
         else:
-            families[name] = _FrozenFamily(
-                name, shape, [], prior_table,
-                "an odds node (its base odds are calibrated to the marginal over its parents): "
-                "its conditional table is kept from the prior; fitting odds ratios is not "
-                "implemented yet")
+            from ._emodds import odds_family
+
+            families[name] = odds_family(network, name, shape, prior_table, ess, ratio_sd, rows)
     return families
 
 

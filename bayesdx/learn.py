@@ -48,7 +48,7 @@ class FitResult:
     converged : bool
         True when the last step raised the log posterior by less than ``tol`` per case.
     not_fitted : dict of str to str
-        Nodes whose numbers were kept from the prior, with the reason.
+        Nodes whose numbers were kept exactly as the prior's, with the reason.
     bootstrap : pandas.DataFrame or None
         With ``bootstrap=B``: one row per fitted number, see :func:`fit`.
     """
@@ -224,10 +224,13 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
     logits of the leak and of each cause's link distribution); their ``fixed`` rows are fitted
     like table rows. Unobserved cells, latent nodes and diseases without a truth column are
     handled by EM, with the exact engine's posterior marginals for the expected counts; the log
-    posterior never decreases. ``odds`` nodes keep their tables (listed in ``not_fitted``; their
-    marginal is restated as implied by the fitted parents). A node whose numbers the data cannot
-    bear on (neither it nor a descendant observed) keeps its numbers exactly, and cases that
-    observe nothing are dropped: data with no information give back the prior network exactly.
+    posterior never decreases. ``odds`` nodes are fitted as such too (:mod:`bayesdx._emodds`):
+    their base odds, odds ratios (log-normal priors) and fixed rows, the stated marginal's prior
+    read as the average over the prior network's parent distribution; the tuned file states the
+    marginal the fitted network implies (which calibrates back to the fitted base odds). A node
+    whose numbers the data cannot bear on (neither it nor a descendant observed) keeps its
+    numbers exactly (listed in ``not_fitted``), and cases that observe nothing are dropped: data
+    with no information give back the prior network exactly.
 
     Parameters
     ----------
@@ -303,8 +306,9 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
     n_cases = int(informative.sum())
     families = _em.build_families(network, strength=float(prior_strength))
     informed = _informed(network, columns, codes)
-    fit_nodes = [n for n in network.nodes if families[n].fitted and n in informed]
-    not_fitted = {n: f.reason for n, f in families.items() if not f.fitted}
+    fit_nodes = [n for n in network.nodes if n in informed]
+    not_fitted = {n: "neither it nor a descendant is observed in the data" for n in network.nodes
+                  if n not in informed}
     if method == "map" and n_cases:
         gap = _incomplete(network, columns, codes, fit_nodes)
         if gap:
@@ -319,7 +323,7 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
                                             max_iter, tol, data.index[informative])
     arrays = _arrays(network, families)
     fitted = _rebuild(network, families, {n: families[n] for n in fit_nodes}, n_cases, arrays)
-    changes = _changes(network, families, fit_nodes)
+    changes = _changes(network, fitted)
     boot = None
     if bootstrap:
         from ._fitboot import bootstrap_intervals
@@ -336,26 +340,20 @@ _CHANGE_COLUMNS = ["node", "label", "where", "state", "prior", "fitted", "change
 
 
 
-def _changes(network, families, fit_nodes) -> pd.DataFrame:
-    params = {(p.node, p.where, p.state): p for p in network.spec.params}
+def _changes(network, tuned) -> pd.DataFrame:
+    """One row per number whose value differs between the prior and the tuned network."""
+    before, after = network.parameters(), tuned.parameters()
+    moved = before["value"].to_numpy() != after["value"].to_numpy()
     rows = []
-    for name in fit_nodes:
-        states = network.states(name)
-        for b in families[name].blocks:
-            if np.array_equal(b.value, b.prior):
-                continue
-            pairs = ([(None, b.prior[1], b.value[1])] if b.scalar
-                     else [(s, b.prior[k], b.value[k]) for k, s in enumerate(states)])
-            for state, before, after in pairs:
-                p = params.get((name, b.where, state))
-                if p is None:
-                    continue
-                low, high = p.range_low, p.range_high
-                outside = bool(low is not None and not low - 1e-12 <= after <= high + 1e-12)
-                rows.append({"node": name, "label": network.label(name), "where": b.where,
-                             "state": state, "prior": float(before), "fitted": float(after),
-                             "change": float(after - before), "range_low": low, "range_high": high,
-                             "outside_range": outside})
+    for i in np.flatnonzero(moved):
+        p, q = before.iloc[i], after.iloc[i]
+        low, high = p["range_low"], p["range_high"]
+        value = float(q["value"])
+        outside = bool(pd.notna(low) and not low - 1e-12 <= value <= high + 1e-12)
+        rows.append({"node": p["node"], "label": network.label(p["node"]), "where": p["where"],
+                     "state": p["state"], "prior": float(p["value"]), "fitted": value,
+                     "change": value - float(p["value"]), "range_low": low, "range_high": high,
+                     "outside_range": outside})
     return pd.DataFrame(rows, columns=_CHANGE_COLUMNS)
 
 
@@ -383,7 +381,7 @@ def _rebuild(network, families, fitted, n_cases, arrays) -> Network:
                        source=network.source, engine=network.engine_name,
                        orders=network._given_orders, decisions=network._given_decisions,
                        reference_states=network._references)
-    implied = _implied_marginals(network, families, arrays)
+    implied = _implied_marginals(network, arrays)
     tuned = changed_network(network, {**new_values, **implied})
     note = f"updated from {n_cases} cases (bayesdx.fit: MAP, this number as the prior)"
     restated = (f"implied by the parents fitted to {n_cases} cases (bayesdx.fit; odds ratios and "
@@ -392,18 +390,18 @@ def _rebuild(network, families, fitted, n_cases, arrays) -> Network:
     for i, p in enumerate(params):
         key = (p.node, p.where, p.state)
         if key in new_values or key in implied:
-            locator = f"{p.locator}; {restated if key in implied else note}"
+            locator = f"{p.locator}; {restated if key in implied and p.node not in fitted else note}"
             params[i] = dataclasses.replace(p, locator=locator)
             if p.block is not None:
                 p.block["locator"] = locator
     return tuned
 
 
-def _implied_marginals(network, families, arrays):
+def _implied_marginals(network, arrays):
     """The marginal of every odds node under the fitted network, where it moved."""
     from .inference import get_engine
 
-    odds = [n for n, f in families.items() if not f.fitted and network.spec.nodes[n].cpt["type"] == "odds"]
+    odds = [n for n in network.nodes if network.spec.nodes[n].cpt["type"] == "odds"]
     if not odds:
         return {}
     engine = get_engine(network.engine_name, arrays)
