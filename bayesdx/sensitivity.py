@@ -85,10 +85,15 @@ class Sweep:
         Index ``value``; one column per ranked order: its value under the objective.
     top : pandas.Series
         Index ``value``: the name of the top order at each value.
+    point : float
+        The number's value in the network (the stated value, or the value it was changed to),
+        e.g. the prior of ALS for a sweep of ``"als"``.
     """
 
-    def __init__(self, parameter, values, posteriors, order_values, top, labels, objective):
+    def __init__(self, parameter, values, posteriors, order_values, top, labels, objective,
+                 point=float("nan")):
         self.parameter = parameter
+        self.point = float(point)
         self.values = values
         self.posteriors = posteriors
         self.order_values = order_values
@@ -156,6 +161,8 @@ def sweep(network, parameter, values, *, evidence=None, objective=None, orders=N
     >>> s = bayesdx.sensitivity.sweep("fasciculation", "als", [0.005, 0.03, 0.10])
     >>> [round(float(p), 3) for p in s.posteriors[("als", "present")]]
     [0.005, 0.03, 0.1]
+    >>> s.point  # the prior as the file states it
+    0.03
     """
     ev = _evaluator(network, evidence, objective, orders)
     net = ev.network
@@ -180,7 +187,8 @@ def sweep(network, parameter, values, *, evidence=None, objective=None, orders=N
     order_values = pd.DataFrame(res["value"], index=index, columns=pd.Index(names, name="order"))
     top = pd.Series([names[k] if k >= 0 else None for k in res["top"]], index=index, name="top")
     labels = {t: net.label(t) for t in net.targets} | {o.name: o.label for o in ev.orders}
-    return Sweep(name, values, posteriors, order_values, top, labels, ev.objective)
+    return Sweep(name, values, posteriors, order_values, top, labels, ev.objective,
+                 point=float(ev.base[rows[0]]))
 
 
 def _quantity(ev, quantity):
@@ -317,8 +325,12 @@ def admissible_deviations(network, *, evidence=None, parameters=None, top: int =
         Indexed by ``param``: ``node``, ``label``, ``where``, ``state``, ``value``, ``range_low``,
         ``range_high``, ``top_order`` (its label), ``admissible_low``, ``admissible_high`` (the
         interval; the domain's end when the order stays on top all the way), ``changes_low``,
-        ``changes_high`` (the label of the order that takes over beyond each end, missing (NA) if
-        none does, ``"(an invalid network)"`` where the file's checks reject the numbers beyond) and ``robust_in_range`` (whether the whole stated range is admissible).
+        ``changes_high`` (the label of the order that takes over beyond each end,
+        ``"(an invalid network)"`` where the file's checks reject the numbers beyond, and NaN
+        where none does: one missing-value convention, test it with ``pandas.isna``) and
+        ``robust_in_range`` (whether the whole stated range is admissible, an end of the range
+        within ``tolerance`` of an admissible end counting as inside, since the bisection locates
+        that end no closer).
 
     Examples
     --------
@@ -363,6 +375,7 @@ def admissible_deviations(network, *, evidence=None, parameters=None, top: int =
         res = ev.evaluate(np.array(settings))
         return np.where(np.array(built) & res["valid"], res["top"], -2)
 
+    width = max(1e-12, tolerance)
     out = []
     for side in (0, 1):
         grids = []
@@ -382,7 +395,6 @@ def admissible_deviations(network, *, evidence=None, parameters=None, top: int =
                 continue
             j = int(change[0])
             found.append([ys[j], ys[j + 1], int(tops[r][j])])  # [still top, changed]
-        width = max(1e-12, tolerance)
         for _ in range(60):
             active = [r for r, f in enumerate(found) if f[2] is not None and abs(f[1] - f[0]) > width]
             if not active:
@@ -403,13 +415,27 @@ def admissible_deviations(network, *, evidence=None, parameters=None, top: int =
     frame["admissible_high"] = [hi for hi, _ in out[1]]
 
     def who(t):
-        return None if t is None else ("(an invalid network)" if t == -2 else labels[t] if t >= 0 else None)
+        if t is None or (t < 0 and t != -2):
+            return np.nan
+        return "(an invalid network)" if t == -2 else labels[t]
 
-    frame["changes_low"] = [who(t) for _, t in out[0]]
-    frame["changes_high"] = [who(t) for _, t in out[1]]
+    frame["changes_low"] = pd.Series([who(t) for _, t in out[0]], index=frame.index, dtype=object)
+    frame["changes_high"] = pd.Series([who(t) for _, t in out[1]], index=frame.index, dtype=object)
+
+    def inside(i, end, admissible, side):
+        """Whether a range end lies within the admissible end, to the bisection's tolerance on
+        the number's own scale."""
+        if math.isnan(end):
+            return True
+        fwd, back, _, ylo, yhi = scale(i)
+        y_end, y_adm = (float(np.clip(fwd(min(max(x, back(ylo)), back(yhi))), ylo, yhi))
+                        for x in (end, admissible))
+        return y_end >= y_adm - width if side == 0 else y_end <= y_adm + width
+
     frame["robust_in_range"] = [
-        bool((math.isnan(lo) or lo >= a_lo - 1e-12) and (math.isnan(hi) or hi <= a_hi + 1e-12))
-        for lo, hi, a_lo, a_hi in zip(frame["range_low"].astype(float), frame["range_high"].astype(float),
-                                      frame["admissible_low"], frame["admissible_high"])]
+        inside(i, lo, a_lo, 0) and inside(i, hi, a_hi, 1)
+        for i, lo, hi, a_lo, a_hi in zip(rows, frame["range_low"].astype(float),
+                                         frame["range_high"].astype(float),
+                                         frame["admissible_low"], frame["admissible_high"])]
     frame.index.name = "param"
     return frame

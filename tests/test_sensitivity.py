@@ -128,3 +128,42 @@ def test_admissible_deviation_brackets_the_change_of_top_order(small):
 def test_sensitivity_errors_name_the_culprit(small, call, match):
     with pytest.raises((InvalidParameterError, bayesdx.UnknownNodeError), match=match):
         call(small)
+
+
+def test_range_ending_where_the_network_turns_invalid_is_robust(small):
+    # the noisy-OR cause's range starts at its leak: below it the file's checks reject the table
+    a = sensitivity.admissible_deviations(small, parameters=[26])
+    row = a.loc[26]
+    assert row["changes_low"] == "(an invalid network)"
+    assert row["admissible_low"] == pytest.approx(row["range_low"], rel=1e-3)
+    # the oracle: networks rebuilt at both ends of the stated range keep the recommendation
+    top = bayesdx.diagnose(small).next_test
+    for end in (row["range_low"], row["range_high"]):
+        assert bayesdx.diagnose(small.with_parameters({26: end})).next_test == top
+    assert row["robust_in_range"]
+    with pytest.raises(InvalidParameterError, match="invalid network"):
+        sensitivity.sweep(small, 26, [row["range_low"] * 0.99])
+
+
+def test_admissible_deviations_missing_changes_are_nan(small):
+    a = sensitivity.admissible_deviations(small, top=6, objective="information")
+    for col in ("changes_low", "changes_high"):
+        assert all(isinstance(x, str) or (isinstance(x, float) and np.isnan(x)) for x in a[col])
+    assert a[["changes_low", "changes_high"]].isna().to_numpy().any()
+    # robust exactly when both ends of the range lie within the admissible interval (to tolerance)
+    for _, row in a.iterrows():
+        inside = row["admissible_low"] <= row["range_low"] * (1 + 1e-3) \
+            and row["range_high"] <= row["admissible_high"] * (1 + 1e-3)
+        assert row["robust_in_range"] == inside
+
+
+def test_sweep_records_the_stated_value(small):
+    from bayesdx._changes import resolve_parameter
+
+    key = ("fever", "cpt.causes.flu", None)
+    s = sensitivity.sweep(small, key, [0.6, 0.9])
+    assert s.point == float(small.parameters().loc[resolve_parameter(small, key), "value"])
+    changed = small.with_parameters({key: 0.75})
+    assert sensitivity.sweep(changed, key, [0.6]).point == 0.75
+    prior = sensitivity.sweep("fasciculation", "als", [0.01])
+    assert prior.point == pytest.approx(float(bayesdx.diagnose("fasciculation").marginal("als")["present"]), abs=1e-9)
