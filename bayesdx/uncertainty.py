@@ -13,7 +13,12 @@ import pandas as pd
 
 from .exceptions import InvalidParameterError, _check_count
 
-__all__ = ["Uncertainty", "uncertainty"]
+__all__ = ["MAX_DRAWS", "Uncertainty", "uncertainty"]
+
+#: The most draws :func:`uncertainty` takes in one call. Draws are answered in chunks and only
+#: each target's marginal and each order's value are kept per draw, so memory grows by about
+#: 8 bytes x (target states + orders) per draw: under 40 MB at this bound on the bundled network.
+MAX_DRAWS = 100_000
 
 
 def _ci_names(level: float) -> tuple[str, str]:
@@ -42,7 +47,7 @@ class Uncertainty:
     def __init__(self, network, evidence, point, draws_out, level, seed, rule):
         self.network = network
         self.evidence = dict(evidence)
-        self.draws = int(draws_out["target_probs"].shape[0])
+        self.draws = int(draws_out["marginals"].shape[0])
         self.level = float(level)
         self.objective = point.objective
         self.seed = seed
@@ -56,16 +61,8 @@ class Uncertainty:
         """Every draw's posterior of every target state: one row per draw, columns
         (target, state) as a MultiIndex."""
         net = self.network
-        cards = [net.arrays.card(t) for t in net.targets]
-        joint = self._out["target_probs"].reshape((self.draws, *cards))
-        columns, data = [], []
-        for k, t in enumerate(net.targets):
-            axes = tuple(1 + j for j in range(len(cards)) if j != k)
-            marg = joint.sum(axis=axes)
-            for s, state in enumerate(net.states(t)):
-                columns.append((t, state))
-                data.append(marg[:, s])
-        frame = pd.DataFrame(np.column_stack(data), columns=pd.MultiIndex.from_tuples(
+        columns = [(t, state) for t in net.targets for state in net.states(t)]
+        frame = pd.DataFrame(self._out["marginals"].copy(), columns=pd.MultiIndex.from_tuples(
             columns, names=["target", "state"]))
         frame.index.name = "draw"
         return frame
@@ -220,7 +217,9 @@ def uncertainty(network, *, evidence: Mapping[str, str] | None = None, draws: in
     evidence : mapping of str to str, optional
         Observed findings ``{node: state}``.
     draws : int, default 1000
-        Number of parameter draws.
+        Number of parameter draws, at most :data:`MAX_DRAWS` (100,000). They are drawn and
+        answered in chunks of 100 (the same draws for a seed on every machine), keeping only
+        each target's marginal and each order's value per draw, so memory stays bounded.
     seed : int or numpy.random.Generator, optional
         For reproducible draws.
     level : float, default 0.9
@@ -237,7 +236,8 @@ def uncertainty(network, *, evidence: Mapping[str, str] | None = None, draws: in
     Raises
     ------
     InvalidParameterError
-        A bad ``draws``, ``level`` or ``rule``, or a network with no sourced numbers.
+        A bad ``draws`` (not a whole number from 1 to :data:`MAX_DRAWS`), ``level`` or ``rule``,
+        or a network with no sourced numbers.
 
     Warns
     -----
@@ -262,6 +262,9 @@ def uncertainty(network, *, evidence: Mapping[str, str] | None = None, draws: in
 
         network = load_network(network)
     draws = _check_count(draws, "draws", "uncertainty")
+    if draws > MAX_DRAWS:
+        raise InvalidParameterError(f"The 'draws' parameter of uncertainty must be an int from 1 to "
+                                    f"{MAX_DRAWS:,}. Got {draws:,} instead.")
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise InvalidParameterError(f"The 'level' parameter of uncertainty must be a number in (0, 1), "
                                     f"e.g. 0.9. Got {level!r} instead.")
@@ -277,6 +280,7 @@ def uncertainty(network, *, evidence: Mapping[str, str] | None = None, draws: in
         n = min(CHUNK, draws - start)
         _, tables = evaluator.draw(n, rng, blocks)
         out = evaluator.answer(tables, n)
+        out["marginals"] = _marginals(network, out.pop("target_probs"))
         for k, v in out.items():
             parts.setdefault(k, []).append(v)
     out = {k: (np.concatenate(v) if v[0] is not None else None) for k, v in parts.items()}
@@ -287,3 +291,12 @@ def uncertainty(network, *, evidence: Mapping[str, str] | None = None, draws: in
         out = {k: (v[keep] if v is not None else None) for k, v in out.items()}
     return Uncertainty(network, evidence or {}, evaluator.point, out, level,
                        seed if not isinstance(seed, np.random.Generator) else None, rule)
+
+
+def _marginals(network, target_probs: np.ndarray) -> np.ndarray:
+    """Each target's marginal per draw, (draws, states of every target in turn), from the
+    targets' joint (draws, product of their cards)."""
+    cards = [network.arrays.card(t) for t in network.targets]
+    joint = target_probs.reshape((-1, *cards))
+    return np.column_stack([joint.sum(axis=tuple(1 + j for j in range(len(cards)) if j != k))
+                            for k in range(len(cards))])

@@ -4,6 +4,7 @@ scipy's Beta quantiles."""
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
@@ -270,6 +271,27 @@ def test_uncertainty_is_seeded_and_its_frames_are_tidy(small):
     assert (u1.actions["prob_taken"].between(0, 1)).all()
 
 
+def test_draws_are_answered_in_chunks_that_do_not_change_them(small):
+    net = small["two_disease_orders"]
+    evidence = {"fever": "present"}
+    long = bayesdx.uncertainty(net, evidence=evidence, draws=230, seed=8)
+    short = bayesdx.uncertainty(net, evidence=evidence, draws=100, seed=8)
+    np.testing.assert_array_equal(long.posterior_draws().to_numpy()[:100],
+                                  short.posterior_draws().to_numpy())
+    # the kept marginals are those of the targets' joint, drawn and answered apart
+    ev = SettingsEvaluator(net, evidence)
+    rng = np.random.default_rng(8)
+    blocks = [b for b in _blocks(net) if b.family != "point"]
+    joint = np.concatenate([ev.answer(ev.draw(n, rng, blocks)[1], n)["target_probs"]
+                            for n in (100, 100, 30)])
+    cards = [net.arrays.card(t) for t in net.targets]
+    joint = joint.reshape(-1, *cards)
+    draws = long.posterior_draws()
+    for k, t in enumerate(net.targets):
+        marg = joint.sum(axis=tuple(1 + j for j in range(len(cards)) if j != k))
+        np.testing.assert_allclose(draws[t].to_numpy(), marg, rtol=0, atol=1e-15)
+
+
 def test_foreign_networks_and_bad_options_raise(small):
     asia = bayesdx.load_network(DATA / "asia.bif", targets=["lung"])
     with pytest.raises(InvalidParameterError, match="no ranges"):
@@ -278,6 +300,8 @@ def test_foreign_networks_and_bad_options_raise(small):
     for bad in (0, -3, 2.5, "10", True):
         with pytest.raises(InvalidParameterError, match="'draws' parameter"):
             bayesdx.uncertainty(net, draws=bad)
+    with pytest.raises(InvalidParameterError, match="'draws' parameter .* from 1 to 100,000"):
+        bayesdx.uncertainty(net, draws=importlib.import_module("bayesdx.uncertainty").MAX_DRAWS + 1)
     for bad in (0, 1, 1.5, "0.9"):
         with pytest.raises(InvalidParameterError, match="'level' parameter"):
             bayesdx.uncertainty(net, draws=5, level=bad)
