@@ -52,6 +52,7 @@ _NO_CST = np.zeros((1, 1), np.int64)
 
 
 _KERNEL = None
+_WARM: list = []  # non-empty once run_prior has run (and so been compiled) in this process
 
 
 def _kernel():
@@ -186,9 +187,16 @@ class CompiledEngine(Engine):
         self._plan = plan = TreePlan(cliques, edges, cards, families, cpts, phi0_max_entries)
         fp.clear()
         kernel.run_prior(plan.S, plan.F)
+        flagged = fp.raised()
+        if flagged and not _WARM:  # the first call may have compiled the kernel, raising flags itself
+            self._plan = plan = TreePlan(cliques, edges, cards, families, cpts, phi0_max_entries)
+            fp.clear()
+            kernel.run_prior(plan.S, plan.F)
+            flagged = fp.raised()
+        _WARM.append(True)
         if fp.available():
             #: True when the kernels' float64 tables cannot hold this network: numpy answers.
-            self._extreme = fp.raised()
+            self._extreme = flagged
         else:
             tiny = [float(c[c > 0].min()) for c in cpts if (c > 0).any()]
             self._extreme = bool(tiny) and min(tiny) < 1e-100
