@@ -172,11 +172,13 @@ def _readout_table(network, r: str, evidence: Mapping[str, int], known: set) -> 
     A parent that is a deterministic function of known nodes (targets and observed) is summed
     out, one at a time: P(r | ..., targets) = Σ_a P(a | its parents) P(r | a, ...). Observed
     parents are sliced at their states. The table depends on the evidence only through r's
-    parents and theirs, so it is computed once per network for each such pattern.
+    parents and those of its deterministic parents, so it is computed once per network for each
+    such pattern.
     """
     arrays = network.arrays
     parents = arrays.parents[r]
-    relevant = (*parents, *(q for p in parents for q in arrays.parents[p]))
+    relevant = (*parents, *(q for p in parents if _deterministic(network, p)
+                            for q in arrays.parents[p]))
     key = ("readout table", r, network.targets, tuple(evidence.get(p, -1) for p in relevant))
     cache = network._cache
     if key in cache:
