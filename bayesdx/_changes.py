@@ -1,5 +1,7 @@
-"""Networks with changed numbers: :meth:`bayesdx.Network.with_parameters` and
-:meth:`~bayesdx.Network.with_prior`.
+"""Networks derived from another: with changed numbers (:meth:`bayesdx.Network.with_parameters`,
+:meth:`~bayesdx.Network.with_prior`), and with other targets, healthy states, engine or orders
+(:func:`derived`); and the provenance table of the numbers a change names
+(:meth:`~bayesdx.Network.parameters`).
 
 A change edits a copy of the file's own mappings (each :class:`~bayesdx._sources.Param` keeps the
 mapping that holds it) and recompiles the copy with the file's compiler, so a changed network is
@@ -17,9 +19,34 @@ from dataclasses import replace
 
 from .exceptions import InvalidParameterError, _elide, _suggest
 
-__all__ = ["resolve_parameter", "changed_network", "prior_changes"]
+__all__ = ["resolve_parameter", "changed_network", "prior_changes", "derived", "parameter_frame"]
 
 CPT_KINDS = ("table", "noisy_or", "noisy_max", "odds")
+
+
+def derived(network, **fields):
+    """The same network with some constructor arguments replaced (``targets``, ``tests``,
+    ``engine``, ``orders``, ``decisions``, ``reference_states``); its tables and engine cache are
+    shared, since they do not depend on those."""
+    from .network import Network
+
+    kept = {"targets": network.targets, "tests": network.tests, "spec": network.spec,
+            "source": network.source, "engine": network.engine_name,
+            "orders": network._given_orders, "decisions": network._given_decisions,
+            "reference_states": network.reference_states}
+    return Network(network.arrays, name=network.name, **{**kept, **fields}, _cache=network._cache)
+
+
+def parameter_frame(network):
+    """:meth:`Network.parameters`: one row per number of the file with its provenance."""
+    import pandas as pd
+
+    columns = ["node", "cpt_type", "where", "state", "value", "ref", "locator", "grade",
+               "range_low", "range_high"]
+    if network.spec is None:
+        return pd.DataFrame(columns=columns)
+    records = [{**p.__dict__, "ref": ", ".join(p.ref)} for p in network.spec.params]
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def _label(p) -> str:

@@ -1,9 +1,17 @@
-"""Importing pgmpy quietly: some pgmpy releases emit FutureWarnings about their own modules at
-import time, which bayesdx users can do nothing about."""
+"""The pgmpy seam: importing pgmpy quietly (some pgmpy releases emit FutureWarnings about their
+own modules at import time, which bayesdx users can do nothing about), and converting between a
+pgmpy ``DiscreteBayesianNetwork`` and :class:`~bayesdx.inference.ModelArrays`."""
 
 from __future__ import annotations
 
 import warnings
+
+import networkx as nx
+import numpy as np
+
+from .inference import ModelArrays
+
+__all__ = ["load_pgmpy", "arrays_from_pgmpy", "pgmpy_model_from_arrays"]
 
 
 def load_pgmpy() -> None:
@@ -16,3 +24,75 @@ def load_pgmpy() -> None:
         import pgmpy.inference  # noqa: F401
         import pgmpy.models  # noqa: F401
         import pgmpy.readwrite  # noqa: F401
+
+
+def arrays_from_pgmpy(model) -> ModelArrays:
+    """Convert a pgmpy ``DiscreteBayesianNetwork`` into :class:`ModelArrays`.
+
+    State order follows each CPD's ``state_names``; parent order follows the CPD's evidence
+    order. Nodes are listed in a topological order (ties broken by name, so the order is stable).
+    """
+    graph = nx.DiGraph(model.edges())
+    graph.add_nodes_from(model.nodes())
+    nodes = tuple(nx.lexicographical_topological_sort(graph))
+    states: dict[str, tuple[str, ...]] = {}
+    parents: dict[str, tuple[str, ...]] = {}
+    cpts: dict[str, np.ndarray] = {}
+    for node in nodes:
+        cpd = model.get_cpds(node)
+        if cpd is None:
+            raise ValueError(f"Node '{node}' has no CPD.")
+        variables = list(cpd.variables)  # [node, *evidence]
+        evidence = tuple(variables[1:])
+        values = np.asarray(cpd.get_values(), dtype=float)  # (card, prod(evidence cards))
+        cards = [len(cpd.state_names[v]) for v in variables]
+        table = values.reshape(cards)  # node first, then evidence in order
+        table = np.moveaxis(table, 0, -1)  # evidence..., node
+        states[node] = tuple(str(s) for s in cpd.state_names[node])
+        for var in evidence:
+            states.setdefault(var, tuple(str(s) for s in cpd.state_names[var]))
+        parents[node] = evidence
+        cpts[node] = np.ascontiguousarray(table)
+    # parents' state order as seen from the parent's own CPD must agree with the child's view
+    for node in nodes:
+        cpd = model.get_cpds(node)
+        for var in parents[node]:
+            child_view = tuple(str(s) for s in cpd.state_names[var])
+            own = tuple(str(s) for s in model.get_cpds(var).state_names[var])
+            if child_view != own:
+                if sorted(child_view) != sorted(own):
+                    err = ValueError(f"the table of '{node}' gives parent '{var}' the states "
+                                     f"{list(child_view)[:8]}, but '{var}' has {list(own)[:8]}")
+                    err.node = node  # type: ignore[attr-defined]
+                    raise err
+                order = [child_view.index(s) for s in own]
+                axis = parents[node].index(var)
+                cpts[node] = np.ascontiguousarray(np.take(cpts[node], order, axis=axis))
+            states[var] = own
+    return ModelArrays(nodes=nodes, states=states, parents=parents, cpts=cpts)
+
+
+def pgmpy_model_from_arrays(arrays: ModelArrays):
+    """Build a pgmpy ``DiscreteBayesianNetwork`` from :class:`ModelArrays`."""
+    load_pgmpy()
+    from pgmpy.factors.discrete import TabularCPD
+    from pgmpy.models import DiscreteBayesianNetwork
+
+    model = DiscreteBayesianNetwork()
+    model.add_nodes_from(arrays.nodes)
+    model.add_edges_from((p, n) for n in arrays.nodes for p in arrays.parents[n])
+    for node in arrays.nodes:
+        pars = list(arrays.parents[node])
+        table = np.moveaxis(arrays.cpts[node], -1, 0)
+        values = table.reshape(arrays.card(node), -1)
+        model.add_cpds(
+            TabularCPD(
+                node,
+                arrays.card(node),
+                values,
+                evidence=pars or None,
+                evidence_card=[arrays.card(p) for p in pars] or None,
+                state_names={v: list(arrays.states[v]) for v in [node, *pars]},
+            )
+        )
+    return model

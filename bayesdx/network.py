@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-import networkx as nx
 import numpy as np
 
 from .exceptions import (
@@ -21,83 +20,11 @@ from .exceptions import (
     UnknownStateError,
     _suggest,
 )
+from ._changes import changed_network, derived, parameter_frame, prior_changes
+from ._pgmpy import arrays_from_pgmpy, pgmpy_model_from_arrays
 from .inference import ModelArrays
 
-__all__ = ["arrays_from_pgmpy", "pgmpy_model_from_arrays"]
-
-
-def arrays_from_pgmpy(model) -> ModelArrays:
-    """Convert a pgmpy ``DiscreteBayesianNetwork`` into :class:`ModelArrays`.
-
-    State order follows each CPD's ``state_names``; parent order follows the CPD's evidence
-    order. Nodes are listed in a topological order (ties broken by name, so the order is stable).
-    """
-    graph = nx.DiGraph(model.edges())
-    graph.add_nodes_from(model.nodes())
-    nodes = tuple(nx.lexicographical_topological_sort(graph))
-    states: dict[str, tuple[str, ...]] = {}
-    parents: dict[str, tuple[str, ...]] = {}
-    cpts: dict[str, np.ndarray] = {}
-    for node in nodes:
-        cpd = model.get_cpds(node)
-        if cpd is None:
-            raise ValueError(f"Node '{node}' has no CPD.")
-        variables = list(cpd.variables)  # [node, *evidence]
-        evidence = tuple(variables[1:])
-        values = np.asarray(cpd.get_values(), dtype=float)  # (card, prod(evidence cards))
-        cards = [len(cpd.state_names[v]) for v in variables]
-        table = values.reshape(cards)  # node first, then evidence in order
-        table = np.moveaxis(table, 0, -1)  # evidence..., node
-        states[node] = tuple(str(s) for s in cpd.state_names[node])
-        for var in evidence:
-            states.setdefault(var, tuple(str(s) for s in cpd.state_names[var]))
-        parents[node] = evidence
-        cpts[node] = np.ascontiguousarray(table)
-    # parents' state order as seen from the parent's own CPD must agree with the child's view
-    for node in nodes:
-        cpd = model.get_cpds(node)
-        for var in parents[node]:
-            child_view = tuple(str(s) for s in cpd.state_names[var])
-            own = tuple(str(s) for s in model.get_cpds(var).state_names[var])
-            if child_view != own:
-                if sorted(child_view) != sorted(own):
-                    err = ValueError(f"the table of '{node}' gives parent '{var}' the states "
-                                     f"{list(child_view)[:8]}, but '{var}' has {list(own)[:8]}")
-                    err.node = node  # type: ignore[attr-defined]
-                    raise err
-                order = [child_view.index(s) for s in own]
-                axis = parents[node].index(var)
-                cpts[node] = np.ascontiguousarray(np.take(cpts[node], order, axis=axis))
-            states[var] = own
-    return ModelArrays(nodes=nodes, states=states, parents=parents, cpts=cpts)
-
-
-def pgmpy_model_from_arrays(arrays: ModelArrays):
-    """Build a pgmpy ``DiscreteBayesianNetwork`` from :class:`ModelArrays`."""
-    from ._pgmpy import load_pgmpy
-
-    load_pgmpy()
-    from pgmpy.factors.discrete import TabularCPD
-    from pgmpy.models import DiscreteBayesianNetwork
-
-    model = DiscreteBayesianNetwork()
-    model.add_nodes_from(arrays.nodes)
-    model.add_edges_from((p, n) for n in arrays.nodes for p in arrays.parents[n])
-    for node in arrays.nodes:
-        pars = list(arrays.parents[node])
-        table = np.moveaxis(arrays.cpts[node], -1, 0)
-        values = table.reshape(arrays.card(node), -1)
-        model.add_cpds(
-            TabularCPD(
-                node,
-                arrays.card(node),
-                values,
-                evidence=pars or None,
-                evidence_card=[arrays.card(p) for p in pars] or None,
-                state_names={v: list(arrays.states[v]) for v in [node, *pars]},
-            )
-        )
-    return model
+__all__ = ["arrays_from_pgmpy", "pgmpy_model_from_arrays"]  # the pgmpy seam, kept importable here
 
 
 class _ReadOnlyDict(dict):
@@ -363,11 +290,8 @@ class Network:
     def with_orders(self, orders=None, decisions=None) -> Network:
         """The same network ranking other orders and/or deciding with another decision model
         (None keeps the current ones)."""
-        return Network(self._arrays, name=self._name, targets=self._targets, tests=self._tests,
-                       spec=self._spec, source=self._source, engine=self._engine_name,
-                       orders=self._given_orders if orders is None else orders,
-                       decisions=self._given_decisions if decisions is None else decisions,
-                       reference_states=self._references, _cache=self._cache)
+        return derived(self, orders=self._given_orders if orders is None else orders,
+                       decisions=self._given_decisions if decisions is None else decisions)
 
     @property
     def engine_name(self) -> str:
@@ -513,24 +437,15 @@ class Network:
         Orders and a decision model given to the constructor are not carried over (they may read
         other tests or targets); the file's are derived again for the new targets and tests.
         """
-        return Network(self._arrays, name=self._name, targets=targets, tests=tests, spec=self._spec,
-                       source=self._source, engine=self._engine_name,
-                       reference_states=self._references, _cache=self._cache)
+        return derived(self, targets=targets, tests=tests, orders=None, decisions=None)
 
     def with_reference_states(self, reference_states: Mapping[str, str]) -> Network:
         """The same network with these healthy states named (added to those already given)."""
-        return Network(self._arrays, name=self._name, targets=self._targets, tests=self._tests,
-                       spec=self._spec, source=self._source, engine=self._engine_name,
-                       orders=self._given_orders, decisions=self._given_decisions,
-                       reference_states={**self._references, **dict(reference_states)},
-                       _cache=self._cache)
+        return derived(self, reference_states={**self._references, **dict(reference_states)})
 
     def with_engine(self, engine: str) -> Network:
         """The same network answered by another inference engine (e.g. ``"pgmpy"``)."""
-        return Network(self._arrays, name=self._name, targets=self._targets, tests=self._tests,
-                       spec=self._spec, source=self._source, engine=engine,
-                       orders=self._given_orders, decisions=self._given_decisions,
-                       reference_states=self._references, _cache=self._cache)
+        return derived(self, engine=engine)
 
     def with_parameters(self, changes: Mapping) -> Network:
         """A new network whose file has other numbers; this one is untouched.
@@ -556,8 +471,6 @@ class Network:
         >>> round(float(bayesdx.diagnose(high).marginal("als")["present"]), 3)
         0.1
         """
-        from ._changes import changed_network
-
         return changed_network(self, changes)
 
     def with_prior(self, node: str, value) -> Network:
@@ -572,8 +485,6 @@ class Network:
         >>> round(float(bayesdx.diagnose(net).marginal("als")["present"]), 4)
         0.005
         """
-        from ._changes import changed_network, prior_changes
-
         return changed_network(self, prior_changes(self, node, value))
 
     # -- tables ----------------------------------------------------------------------------
@@ -615,16 +526,7 @@ class Network:
             ref, locator, grade, range_low, range_high. Empty for foreign formats, which carry
             no provenance.
         """
-        import pandas as pd
-
-        columns = ["node", "cpt_type", "where", "state", "value", "ref", "locator", "grade",
-                   "range_low", "range_high"]
-        if self._spec is None:
-            return pd.DataFrame(columns=columns)
-        records = [
-            {**p.__dict__, "ref": ", ".join(p.ref)} for p in self._spec.params
-        ]
-        return pd.DataFrame.from_records(records, columns=columns)
+        return parameter_frame(self)
 
     # -- export --------------------------------------------------------------------------
     def to_bif(self, path) -> None:
