@@ -65,7 +65,7 @@ def test_cut_anywhere_same_bits(hepar2, fasciculation):
     """In memory: a cohort scored whole, in random slices or case by case gives the same bits
     (the property the Dask path rests on)."""
     rng = np.random.default_rng(7)
-    for net, n in ((hepar2, 500), (fasciculation, 130)):
+    for net, n in ((hepar2, 500), (fasciculation, 70)):
         cases, _ = _cases(net, n, seed=1)
         whole = bayesdx.posteriors(net, cases, errors="nan").to_numpy()
         for _ in range(2):
@@ -81,9 +81,9 @@ def test_cut_anywhere_same_bits(hepar2, fasciculation):
 @pytest.mark.parametrize("which", ["fasciculation", "hepar2"], ids=["yaml", "bif-tables"])
 def test_cluster_equals_in_memory_bit_for_bit(client, which, fasciculation, hepar2):
     net = fasciculation if which == "fasciculation" else hepar2
-    cases, _ = _cases(net, 900 if which == "hepar2" else 200, seed=3)
+    cases, _ = _cases(net, 900 if which == "hepar2" else 120, seed=3)
     expected = bayesdx.posteriors(net, cases)
-    lazy = bayesdx.posteriors(net, _uneven(cases, [1, 130, 131, 377]))
+    lazy = bayesdx.posteriors(net, _uneven(cases, [1, 60, 61, 100]))
     assert isinstance(lazy, dd.DataFrame)
     got = client.compute(lazy).result()
     assert got.index.equals(expected.index)
@@ -106,8 +106,8 @@ def test_cluster_equals_in_memory_bit_for_bit(client, which, fasciculation, hepa
 def test_engine_built_once_per_worker(client, hepar2):
     net = hepar2.with_targets(["Cirrhosis"])  # a network no other test ships
     key = bd.ShippedNetwork.from_network(net).key
-    cases, _ = _cases(net, 600, seed=5)
-    ddf = dd.from_pandas(cases, npartitions=12, sort=False)
+    cases, _ = _cases(net, 300, seed=5)
+    ddf = dd.from_pandas(cases, npartitions=8, sort=False)
     first = client.compute(bayesdx.posteriors(net, ddf)).result()
     second = client.compute(bayesdx.posteriors(net, ddf)).result()
     assert np.array_equal(first.to_numpy(), second.to_numpy())
@@ -116,9 +116,9 @@ def test_engine_built_once_per_worker(client, hepar2):
 
 
 def test_worker_restarted_mid_run_loses_no_rows(client, hepar2):
-    cases, _ = _cases(hepar2, 24_000, seed=11)
+    cases, _ = _cases(hepar2, 12_000, seed=11)
     expected = bayesdx.posteriors(hepar2, cases)
-    lazy = bayesdx.posteriors(hepar2, dd.from_pandas(cases, npartitions=40, sort=False))
+    lazy = bayesdx.posteriors(hepar2, dd.from_pandas(cases, npartitions=30, sort=False))
     future = client.compute(lazy)
 
     def scored(dask_scheduler):
@@ -162,19 +162,19 @@ def test_errors_name_the_case_and_the_column(client, hepar2):
     assert np.array_equal(got.to_numpy(), expected.to_numpy(), equal_nan=True)
 
 
-def test_evaluate_on_the_cluster_equals_in_memory(client, fasciculation):
-    cases, truth = bayesdx.simulate(fasciculation, 300, seed=4, missing=0.3)
-    expected = bayesdx.evaluate(fasciculation, cases, truth)
-    got = bayesdx.evaluate(fasciculation, dd.from_pandas(cases, npartitions=3),
+def test_evaluate_on_the_cluster_equals_in_memory(client, hepar2):
+    cases, truth = bayesdx.simulate(hepar2, 800, seed=4, missing=0.3)
+    expected = bayesdx.evaluate(hepar2, cases, truth)
+    got = bayesdx.evaluate(hepar2, dd.from_pandas(cases, npartitions=3),
                            dd.from_pandas(truth, npartitions=3))
     assert np.array_equal(got.scores.to_numpy(), expected.scores.to_numpy())
     pd.testing.assert_frame_equal(got.per_disease(), expected.per_disease())
     pd.testing.assert_frame_equal(got.top_k(), expected.top_k())
     with pytest.raises(bayesdx.InvalidEvidenceError, match="same partitions"):
-        bayesdx.evaluate(fasciculation, dd.from_pandas(cases, npartitions=3),
+        bayesdx.evaluate(hepar2, dd.from_pandas(cases, npartitions=3),
                          dd.from_pandas(truth, npartitions=2))
     with pytest.raises(bayesdx.InvalidParameterError, match="sequential"):
-        bayesdx.evaluate(fasciculation, dd.from_pandas(cases, npartitions=3),
+        bayesdx.evaluate(hepar2, dd.from_pandas(cases, npartitions=3),
                          dd.from_pandas(truth, npartitions=3), sequential="information")
 
 
