@@ -237,7 +237,7 @@ def posteriors(network: Network, ddf, *, errors: str = "raise"):
     Examples
     --------
     >>> import bayesdx, dask.dataframe as dd
-    >>> cases, _ = bayesdx.simulate("fasciculation", 300, seed=0, missing=0.5)
+    >>> cases, _ = bayesdx.simulate("fasciculation", 120, seed=0, missing=0.5)
     >>> lazy = bayesdx.posteriors("fasciculation", dd.from_pandas(cases, npartitions=3))
     >>> post = lazy.compute(scheduler="sync")
     >>> post.equals(bayesdx.posteriors("fasciculation", cases))
