@@ -48,6 +48,7 @@ def joint_query(network, evidence: Mapping[str, int], nodes: Sequence[str]) -> J
         if len(hidden) <= 1:
             leaves[x] = hidden[0] if hidden else None
     asked = [x for x in nodes if x not in leaves]
+    asked += [h for h in dict.fromkeys(leaves.values()) if h is not None and h not in asked]
     query = network.engine.joint_query(evidence, targets, asked)
     if not leaves:
         return query
@@ -62,10 +63,13 @@ class _LeafJoints(Mapping):
     def __init__(self, network, evidence, query, nodes, leaves, known):
         self._network, self._evidence, self._query = network, evidence, query
         self._nodes, self._leaves, self._known = nodes, leaves, known
+        self._asked = set(nodes)
         self._made: dict = {}
 
     def __getitem__(self, name):
         if name not in self._leaves:
+            if name not in self._asked:
+                raise KeyError(name)
             return self._query.node_joints[name]
         got = self._made.get(name)
         if got is None:

@@ -104,3 +104,21 @@ def test_bundled_diagnosis_reads_its_findings_from_their_parents(engine):
     for x in others:
         np.testing.assert_allclose(query.node_joints[x], direct.node_joints[x], atol=1e-14)
     assert query.log_prob_evidence == pytest.approx(direct.log_prob_evidence, rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_leaves_asked_without_their_hidden_parent(engine):
+    """A leaf's hidden parent is asked of the engine even when the caller did not ask for it, and
+    is not among the answer's nodes."""
+    for seed in range(25):
+        net, ev = random_network(seed, engine)
+        oracle = BruteForce(net.arrays)
+        if oracle.prob(ev) == 0:
+            continue
+        query = joint_query(net, ev, ["x0"])
+        assert list(query.node_joints) == ["x0"]
+        np.testing.assert_allclose(query.node_joints["x0"], oracle.joint([*net.targets, "x0"], ev),
+                                   atol=1e-12)
+        for other in ("h", "g"):
+            with pytest.raises(KeyError):
+                query.node_joints[other]
