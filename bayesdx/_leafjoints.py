@@ -100,8 +100,8 @@ class _LeafJoints(Mapping):
         return f"<node joints of {len(self._nodes)} nodes>"
 
 
-def _contract(joint: np.ndarray, has_hidden: bool, targets: Sequence[str], axes_names: Sequence[str],
-              table: np.ndarray, card: int) -> np.ndarray:
+def _contract(joint: np.ndarray, has_hidden: bool, targets: Sequence[str],
+              axes_names: Sequence[str], table: np.ndarray, card: int) -> np.ndarray:
     """Σ_h P(targets, h) P(x | its parents) as matrix products batched over the targets x
     depends on: ``joint`` is P(targets[, h]), ``table`` is over ``axes_names`` (targets x
     depends on, then h if any, then x, in any order)."""

@@ -247,7 +247,7 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
         joint = network.engine.group_joint(evidence, targets, hidden)
     position = {n: k for k, n in enumerate(names)}
     tables = []
-    for r in free:  # each readout's table over (targets, H, free), length 1 where it does not depend
+    for r in free:  # each readout's table over (targets, H, free), 1 where it does not depend
         axes_names, table = _readout_table(network, r, evidence, known)
         axes = [position[n] for n in axes_names]
         shape = [1] * n_core
