@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""``bayesdx.diagnose`` on the bundled network with this tree's ranking code against an earlier
+"""``bayesdx.diagnose`` (the bundled network by default) with this tree's ranking code against an earlier
 commit's, interleaved case by case in one process (CPU-time medians).
 
-    python benchmarks/diagnose_before_after.py [--before COMMIT] [--cases N]
+    python benchmarks/diagnose_before_after.py [--before COMMIT] [--cases N] [--network NET]
 
 The earlier commit's ``bayesdx/ranking.py`` is loaded from git beside the current one, and its
 diagnosis query is the engine's ``joint_query`` over every non-target node (as it was before
@@ -63,6 +63,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--before", default="130d5f9")
     parser.add_argument("--cases", type=int, default=150)
+    parser.add_argument("--network", default="fasciculation",
+                        help="a bundled name or a path (e.g. tests/data/fasciculation_v1.yaml)")
     args = parser.parse_args()
     old = load_old(args.before)
     current.query = results._query
@@ -74,7 +76,7 @@ def main():
 
     print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     for engine in ("compiled", "jtree"):
-        net = bayesdx.load_network("fasciculation").with_engine(engine)
+        net = bayesdx.load_network(args.network).with_engine(engine)
         context = [v for v in net.nodes if net.role(v) == "context"]
         cases = draw_cases(net.arrays, [*context, *net.tests], args.cases, seed=77, always=context)
         labels = [{k: net.states(k)[s] for k, s in ev.items()} for ev in cases]
