@@ -3,11 +3,15 @@
 A case's posterior is a function of that case alone, to the last bit: the batched engines
 (``jtree``, ``compiled``) enter a column as a slice, a gather or a 0/1 indicator depending on the
 other cases of the batch, and round differently in each. :func:`posteriors` therefore hands the
-engine blocks of exactly :data:`ROWS_PER_CALL` cases (the last one filled up with unobserved cases)
-plus two fixed rows, one with nothing observed and one with every column observed, so that every
-column enters every call as an indicator and every call has the same shape. Scoring a cohort
-whole, in slices, or as the partitions of a Dask DataFrame (:mod:`bayesdx.distributed`) gives
-the same numbers.
+engine blocks of one fixed size (the last one filled up with unobserved cases) ending with two
+fixed rows, one with nothing observed and one with every column observed, so that every column
+enters every call as an indicator and every call has the same shape. The size is
+:data:`ROWS_PER_CALL`, or whole multiples of the engine's own cohort chunk when that is smaller,
+so that the engine splits every call into chunks of one size and every case is computed the same
+way wherever it sits in its block. Scoring a cohort whole, in slices, or as the partitions of a
+Dask DataFrame (:mod:`bayesdx.distributed`) gives the same numbers. The price: columns observed
+in every case are no longer sliced out of the tables, about 1.6x the CPU of one whole-cohort call
+on the bundled network and 1.8x on Hepar II.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from .network import Network
 
 __all__ = ["posteriors", "ROWS_PER_CALL"]
 
-#: Cases per engine call (each call also carries two fixed rows, see the module docstring).
-ROWS_PER_CALL = 126
+#: Rows per engine call, the two fixed rows included (see the module docstring).
+ROWS_PER_CALL = 128
 #: Engines that answer one case at a time, whose answers cannot depend on the batch.
 _CASE_BY_CASE = ("enumeration", "pgmpy")
 
@@ -151,18 +155,33 @@ def marginals_by_case(network: Network, columns: list[str], codes: np.ndarray):
     fixed[1] = _likely_states(network, tuple(columns))
     out = {t: np.empty((n_cases, network.arrays.card(t))) for t in network.targets}
     possible = np.empty(n_cases, dtype=bool)
-    block = np.full((ROWS_PER_CALL + 2, n_cols), -1, dtype=np.int64)
-    block[ROWS_PER_CALL:] = fixed
-    for start in range(0, n_cases, ROWS_PER_CALL):
-        rows = codes[start:start + ROWS_PER_CALL]
+    per_call = _rows_per_call(engine) - 2
+    block = np.full((per_call + 2, n_cols), -1, dtype=np.int64)
+    block[per_call:] = fixed
+    for start in range(0, n_cases, per_call):
+        rows = codes[start:start + per_call]
         size = len(rows)
         block[:size] = rows
-        block[size:ROWS_PER_CALL] = -1
+        block[size:per_call] = -1
         marginals, ok = engine.marginals_batch(columns, block, network.targets)
         for target in network.targets:
             out[target][start:start + size] = marginals[target][:size]
         possible[start:start + size] = ok[:size]
     return out, possible
+
+
+def _rows_per_call(engine) -> int:
+    """:data:`ROWS_PER_CALL`, or the least multiple of the engine's cohort chunk (cases per
+    propagation when every column is an indicator) reaching it."""
+    total = getattr(engine, "total_clique_size", None)
+    if engine.name == "jtree":
+        budget = min(engine.cohort_batch_floats, engine.max_batch_floats)
+    elif engine.name == "compiled":
+        budget = engine.cohort_chunk_floats
+    else:
+        return ROWS_PER_CALL
+    chunk = max(1, int(budget // max(float(total), 1.0)))
+    return ROWS_PER_CALL if chunk >= ROWS_PER_CALL else chunk * -(-ROWS_PER_CALL // chunk)
 
 
 def _likely_states(network: Network, columns: tuple[str, ...]) -> np.ndarray:
