@@ -368,3 +368,24 @@ def test_prior_changes_keep_the_row_and_set_the_posterior_prior(p):
     assert float(dx.marginal("flu")["present"]) == pytest.approx(p, abs=1e-9)
     frame = new.parameters()
     assert frame[(frame.node == "flu") & (frame["where"] == "cpt.marginal")]["value"].sum() == pytest.approx(1.0)
+
+
+def test_contraction_plans_leave_python_random_alone_and_serve_any_chunk(bundled):
+    import random
+
+    from bayesdx import _batchinfer
+
+    evidence = {"ck": "gt_1000", "fasciculations_exam": "present"}
+    ev = SettingsEvaluator(bundled, evidence)
+    values, tables = ev.draw(7, np.random.default_rng(2), _blocks(bundled))
+    _batchinfer._plan.cache_clear()
+    random.seed(12)
+    expected = random.random()
+    random.seed(12)
+    seven = ev.answer(tables, 7)  # plans with random greedy trials, which reseed random
+    assert random.random() == expected
+    three = ev.answer({n: t[4:] for n, t in tables.items()}, 3)  # the same plans, fewer draws
+    np.testing.assert_array_equal(three["target_probs"], seven["target_probs"][4:])
+    np.testing.assert_array_equal(three["value"], seven["value"][4:])
+    dx = bayesdx.diagnose(_rebuilt(bundled, values[5]), evidence=evidence)
+    np.testing.assert_allclose(seven["target_probs"][5], dx._order_tables.target_probs, atol=1e-9)
