@@ -5,8 +5,8 @@
 kept nodes (the other nodes sum to 1 and are left out), with the evidence entered by slicing each
 table at its observed state. The contraction order is planned once per query pattern by
 opt_einsum (a random greedy elimination order, the same idea as a junction tree's, with the draw
-axis counted in every size) and reused for every chunk of draws; each pairwise step is one batched matrix product (the draw axis, and the
-variables both tables keep, as its batch axes).
+axis counted in every size) and reused for every chunk of draws; each pairwise step is one
+batched matrix product (the draw axis, and the variables both tables keep, as its batch axes).
 """
 
 from __future__ import annotations

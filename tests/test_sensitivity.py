@@ -166,4 +166,5 @@ def test_sweep_records_the_stated_value(small):
     changed = small.with_parameters({key: 0.75})
     assert sensitivity.sweep(changed, key, [0.6]).point == 0.75
     prior = sensitivity.sweep("fasciculation", "als", [0.01])
-    assert prior.point == pytest.approx(float(bayesdx.diagnose("fasciculation").marginal("als")["present"]), abs=1e-9)
+    stated = float(bayesdx.diagnose("fasciculation").marginal("als")["present"])
+    assert prior.point == pytest.approx(stated, abs=1e-9)
