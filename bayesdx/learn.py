@@ -107,9 +107,6 @@ def _check_data(network, data, truth):
     if not isinstance(data, pd.DataFrame):
         raise InvalidEvidenceError(f"The 'data' parameter of fit must be a pandas DataFrame (one row "
                                    f"per case, one column per node); got {type(data).__name__}.")
-    if len(data) == 0:
-        raise InvalidParameterError("The 'data' parameter of fit has no rows: there is nothing to "
-                                    "fit (the prior network is the answer).")
     columns, codes = _encode(network, data, "data")
     if truth is not None:
         if not isinstance(truth, pd.DataFrame):

@@ -107,6 +107,18 @@ def test_no_information_returns_the_prior_exactly(two_disease):
     pd.testing.assert_frame_equal(result.network.parameters(), before)
 
 
+@pytest.mark.parametrize("method", ["em", "map"])
+def test_zero_cases_return_the_prior_exactly(two_disease, method):
+    no_rows = pd.DataFrame({"fever": pd.Series([], dtype=object), "crp": pd.Series([], dtype=object)})
+    result = bayesdx.fit(two_disease, no_rows, method=method)
+    assert result.n_cases == 0 and result.converged and result.to_frame().empty
+    for node in two_disease.nodes:
+        assert result.network.arrays.cpts[node].tobytes() == two_disease.arrays.cpts[node].tobytes()
+    pd.testing.assert_frame_equal(result.network.parameters(), two_disease.parameters())
+    with pytest.raises(UnknownNodeError, match="fevr"):
+        bayesdx.fit(two_disease, pd.DataFrame({"fevr": pd.Series([], dtype=object)}))
+
+
 def test_map_is_counts_plus_pseudo_counts(two_disease):
     cases, truth = bayesdx.simulate(two_disease, 400, seed=5)
     result = bayesdx.fit(two_disease, cases, truth=truth, method="map")
@@ -410,8 +422,6 @@ def test_clear_errors(two_disease):
         bayesdx.fit(two_disease, pd.DataFrame({"fevr": ["present"]}))
     with pytest.raises(UnknownStateError, match="maybe.*fever"):
         bayesdx.fit(two_disease, pd.DataFrame({"fever": ["maybe"]}))
-    with pytest.raises(InvalidParameterError, match="no rows"):
-        bayesdx.fit(two_disease, ok.iloc[:0])
     with pytest.raises(InvalidParameterError, match=r"\['smoker'\].*not targets"):
         bayesdx.fit(two_disease, ok, truth=pd.DataFrame({"smoker": ["yes", "no"]}))
     with pytest.raises(InvalidParameterError, match="same index"):
