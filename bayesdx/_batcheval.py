@@ -147,7 +147,19 @@ class SettingsEvaluator:
         targets = net.targets
         cards_t = tuple(net.arrays.card(t) for t in targets)
         n_t = int(np.prod(cards_t))
-        joint = _contract(parents, tables, ev, targets, d).reshape(d, n_t)
+        # P(targets, hidden, e) for each leaf group's hidden parents; P(targets, e) is the smallest
+        # of them summed over its hidden axes (one contraction fewer), else contracted on its own
+        cores = {}
+        for plan in self.leaf_plans:
+            if plan is not None and plan[0] and plan[0] not in cores:
+                cores[plan[0]] = (_contract(parents, tables, ev, (*targets, *plan[0]), d),
+                                  (*targets, *plan[0]))
+        if cores:
+            hidden, (core, _) = min(cores.items(), key=lambda item: item[1][0].size)
+            joint = core.sum(axis=tuple(range(1 + len(targets), 1 + len(targets) + len(hidden))))
+            joint = joint.reshape(d, n_t)
+        else:
+            joint = _contract(parents, tables, ev, targets, d).reshape(d, n_t)
         pe = joint.sum(axis=1)
         possible = pe > 0
         if not possible.any():
@@ -158,15 +170,12 @@ class SettingsEvaluator:
         from ._batchinfer import contract_factors, family_factor
 
         blocks, outcome_sets = [], []
-        cores = {(): (joint.reshape((d, *cards_t)), tuple(targets))}
+        cores[()] = (joint.reshape((d, *cards_t)), tuple(targets))
         for order, free, plan in zip(self.orders, self.tables0.readouts, self.leaf_plans):
             if plan is None:
                 group = _contract(parents, tables, ev, (*targets, *free), d)
             else:
                 hidden, folded = plan
-                if hidden not in cores:
-                    cores[hidden] = (_contract(parents, tables, ev, (*targets, *hidden), d),
-                                     (*targets, *hidden))
                 factors = [cores[hidden]] + [family_factor(parents, tables, ev, n)
                                              for n in (*free, *folded)]
                 group = contract_factors(factors, (*targets, *free), d)
