@@ -84,7 +84,7 @@ def main(argv=None):
     import bayesdx
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     client = Client(cluster)
     rows = []
     try:

@@ -61,7 +61,7 @@ def main(argv=None) -> None:
         client = Client(args.scheduler)
     else:
         client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                     processes=True, dashboard_address=None))
+                                     processes=True, dashboard_address=":0"))
     print(client)
     shipped = ShippedNetwork.from_network(net)
     n_parts = -(-args.cases // args.partition)

@@ -24,7 +24,7 @@ HEPAR_TARGETS = ["Cirrhosis", "PBC", "Steatosis"]
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, worker_dashboard_address=None)
+                                       dashboard_address=":0", worker_dashboard_address=None)
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
