@@ -41,7 +41,7 @@ from . import _fpflags as fp
 from . import _triangulate as tri
 from ._jtplan import TreePlan
 from .exceptions import NumericalRangeError
-from .inference import ENGINES, Engine, ModelArrays, ZeroProbabilityEvidence
+from .inference import Engine, ModelArrays, ZeroProbabilityEvidence
 from ._precision import check_answer
 from .jtree import JTreeJointQuery, JunctionTreeEngine
 
@@ -399,6 +399,3 @@ class CompiledEngine(Engine):
                 m[~ok] = np.nan
                 out[name][:] = m
         return out, possible
-
-
-ENGINES.setdefault("compiled", CompiledEngine)

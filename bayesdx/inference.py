@@ -12,8 +12,8 @@ The rest of bayesdx never calls an inference library directly. It builds a :clas
 :meth:`Engine.group_joint` (P(targets, several nodes together | evidence), what an order of several
 readouts is valued on) is built on ``joint_query`` for every engine.
 
-Engines are registered by name in :data:`ENGINES`; :func:`get_engine` builds (and the
-:class:`~bayesdx.network.Network` caches) one per network.
+Engines are listed by name in :data:`bayesdx.engines.ENGINES`; :func:`bayesdx.engines.get_engine`
+builds (and the :class:`~bayesdx.network.Network` caches) one per network.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ import numpy as np
 
 from .exceptions import BayesdxError
 
-__all__ = ["ModelArrays", "JointQuery", "Engine", "EnumerationEngine", "ENGINES", "get_engine"]
+#: The most cells a diagnosis query may hold: the joint of the targets times (1 + the states of
+#: every other node), since a diagnosis keeps P(targets, X) for each other node X. 2**27 float64
+#: cells are 1 GiB. A network whose targets exceed it is refused when it is built, and an order
+#: whose readouts' joint with the targets exceeds it is refused before any work
+#: (:class:`~bayesdx.exceptions.StateSpaceTooLargeError`).
+MAX_QUERY_CELLS = 2**27
+
+__all__ = ["ModelArrays", "JointQuery", "Engine", "EnumerationEngine", "PgmpyEngine", "MAX_QUERY_CELLS"]
 
 
 @dataclass(frozen=True)
@@ -183,7 +190,6 @@ def _check_group_size(arrays: ModelArrays, targets: tuple, group: tuple) -> None
     import math
 
     from .exceptions import StateSpaceTooLargeError
-    from .network import MAX_QUERY_CELLS
 
     cells = math.prod(arrays.card(n) for n in (*targets, *group))
     if cells > MAX_QUERY_CELLS:
@@ -358,33 +364,3 @@ class PgmpyEngine(Engine):
                     for n in nodes}
 
         return marginals_case_by_case(self, evidence_nodes, evidence, nodes, case)
-
-
-ENGINES: dict[str, type[Engine]] = {
-    "enumeration": EnumerationEngine,
-    "pgmpy": PgmpyEngine,
-}
-#: The engine a network uses unless told otherwise: the numpy junction tree (:mod:`bayesdx.jtree`).
-#: The same junction tree executed by compiled kernels (:mod:`bayesdx.compiled`,
-#: ``engine="compiled"``) is faster (1.2x on ``diagnose`` to 3x on cohorts) but its first use on
-#: a machine compiles its kernels for one to two minutes, too long a wait for a newcomer's first
-#: ``bayesdx demo``; it is opt-in until that compile is cut. Both are registered at the end of
-#: this module.
-DEFAULT_ENGINE = "jtree"
-
-
-def get_engine(name: str, arrays: ModelArrays) -> Engine:
-    """Build the engine registered as ``name`` for ``arrays``."""
-    try:
-        cls = ENGINES[name]
-    except KeyError:
-        from .exceptions import _suggest
-
-        raise ValueError(
-            f"Unknown engine {name!r}.{_suggest(name, ENGINES)} Valid engines: {', '.join(ENGINES)}."
-        ) from None
-    return cls(arrays)
-
-
-from . import jtree as _jtree  # noqa: E402,F401 - registers "jtree" in ENGINES
-from . import compiled as _compiled  # noqa: E402,F401 - registers "compiled" (numba loads lazily)

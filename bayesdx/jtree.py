@@ -79,7 +79,7 @@ import numpy as np
 
 from . import _triangulate as tri
 from ._precision import NumericalRangeError, WideningMixin, check_answer, strict
-from .inference import ENGINES, Engine, JointQuery, ModelArrays, ZeroProbabilityEvidence
+from .inference import Engine, JointQuery, ModelArrays, ZeroProbabilityEvidence
 
 __all__ = ["JTreeJointQuery", "JunctionTreeEngine"]
 
@@ -643,6 +643,3 @@ class JunctionTreeEngine(WideningMixin, Engine):
                             f"the posterior of '{name}' in a cohort case is not finite or does not "
                             f"sum to 1; no answer is returned rather than a wrong one")
                 out[name][span] = m
-
-
-ENGINES.setdefault("jtree", JunctionTreeEngine)

@@ -161,7 +161,7 @@ def _arrays(network, families):
 def _run(network, columns, codes, families, fit_nodes, method, max_iter, tol, index=None):
     """EM (or one closed-form pass) over ``fit_nodes``; the log posterior trace. ``index``: the
     data's row labels, for messages."""
-    from .inference import get_engine
+    from .engines import get_engine
 
     cards = {n: network.arrays.card(n) for n in network.nodes}
     order = {n: i for i, n in enumerate(network.nodes)}
@@ -396,7 +396,7 @@ def _rebuild(network, families, fitted, n_cases, arrays) -> Network:
 
 def _implied_marginals(network, arrays):
     """The marginal of every odds node under the fitted network, where it moved."""
-    from .inference import get_engine
+    from .engines import get_engine
 
     odds = [n for n in network.nodes if network.spec.nodes[n].cpt["type"] == "odds"]
     if not odds:

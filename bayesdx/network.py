@@ -22,6 +22,7 @@ from .exceptions import (
 )
 from ._changes import changed_network, derived, parameter_frame, prior_changes
 from ._pgmpy import arrays_from_pgmpy, pgmpy_model_from_arrays
+from . import inference as _inference
 from .inference import ModelArrays
 
 __all__ = ["arrays_from_pgmpy", "pgmpy_model_from_arrays"]  # the pgmpy seam, kept importable here
@@ -43,11 +44,6 @@ class _ReadOnlyDict(dict):
 
 
 ROLE_ORDER = ("context", "target", "latent", "finding")
-#: The most cells a diagnosis query may hold: the joint of the targets times (1 + the states of
-#: every other node), since a diagnosis keeps P(targets, X) for each other node X. 2**27 float64
-#: cells are 1 GiB. A network whose targets exceed it is refused when it is built
-#: (:class:`~bayesdx.exceptions.StateSpaceTooLargeError`), before any inference.
-MAX_QUERY_CELLS = 2**27
 #: State names read as a node's healthy / off state (see :meth:`Network.reference_state`).
 OFF_STATES = ("absent", "normal", "no", "none", "negative", "false", "off", "healthy")
 
@@ -74,7 +70,7 @@ class Network:
     source : str, optional
         Where the network came from (a path or ``"bundled:NAME"``).
     engine : str, optional
-        Name of the inference engine (see :data:`bayesdx.inference.ENGINES`).
+        Name of the inference engine (see :data:`bayesdx.engines.ENGINES`).
     orders : sequence of bayesdx.orders.Order, optional
         The test orders to rank, instead of those the file declares (see :attr:`orders`).
     decisions : bayesdx.decision.DecisionModel, optional
@@ -108,7 +104,7 @@ class Network:
         reference_states: Mapping[str, str] | None = None,
         _cache: dict | None = None,
     ):
-        from .inference import DEFAULT_ENGINE, ENGINES
+        from .engines import DEFAULT_ENGINE, ENGINES
 
         for table in arrays.cpts.values():  # the tables the engine uses: read-only from here on
             if isinstance(table, np.ndarray) and table.flags.writeable:
@@ -177,13 +173,13 @@ class Network:
         joint = math.prod(self._arrays.card(t) for t in self._targets)
         others = sum(self._arrays.card(n) for n in self._arrays.nodes if n not in self._targets)
         cells = joint * (1 + others)
-        if cells > MAX_QUERY_CELLS:
+        if cells > _inference.MAX_QUERY_CELLS:
             shown = ", ".join(self._targets[:8]) + (", ..." if len(self._targets) > 8 else "")
             raise StateSpaceTooLargeError(
                 f"A diagnosis on network '{name}' with {len(self._targets)} targets ({shown}; "
                 f"{joint:,} joint states, times 1 + {others:,} states of the other nodes)", cells,
-                MAX_QUERY_CELLS, "Choose fewer targets (the diagnoses to compute), or raise "
-                "bayesdx.network.MAX_QUERY_CELLS.")
+                _inference.MAX_QUERY_CELLS, "Choose fewer targets (the diagnoses to compute), or "
+                "raise bayesdx.inference.MAX_QUERY_CELLS.")
 
     def _check_nodes(self, nodes: Iterable[str], what: str) -> tuple[str, ...]:
         out: list[str] = []
@@ -303,7 +299,7 @@ class Network:
         """The compiled inference engine (built on first use, cached per network tables)."""
         key = ("engine", self._engine_name)
         if key not in self._cache:
-            from .inference import get_engine
+            from .engines import get_engine
 
             self._cache[key] = get_engine(self._engine_name, self._arrays)
         return self._cache[key]

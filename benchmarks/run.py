@@ -298,7 +298,7 @@ def check(label, other, ours, theirs, tol=1e-8):
 
 def time_diagnose(net, quick):
     import bayesdx
-    from bayesdx.inference import ENGINES
+    from bayesdx.engines import ENGINES
 
     if "jtree" not in ENGINES:
         return None

@@ -23,7 +23,8 @@ import pytest
 
 import bayesdx
 from bayesdx.compiled import CompiledEngine
-from bayesdx.inference import ENGINES, EnumerationEngine, ModelArrays, ZeroProbabilityEvidence
+from bayesdx.engines import ENGINES
+from bayesdx.inference import EnumerationEngine, ModelArrays, ZeroProbabilityEvidence
 from bayesdx.jtree import JunctionTreeEngine
 from test_jtree import bif_arrays, jtree  # the same cached networks and reference engines
 

@@ -100,7 +100,7 @@ def test_reference_engines_agree_on_asia(asia):
     oracle = BruteForce(asia.arrays)
     labels = {"xray": "yes", "smoke": "no"}
     ev = asia.encode_evidence(labels)
-    for engine in bayesdx.inference.ENGINES:
+    for engine in bayesdx.engines.ENGINES:
         dx = bayesdx.diagnose(asia.with_engine(engine), evidence=labels)
         for node in asia.nodes:
             np.testing.assert_allclose(dx.marginal(node).to_numpy(), oracle.marginal(node, ev), atol=TOL,

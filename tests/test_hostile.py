@@ -489,7 +489,7 @@ def test_target_sets_over_the_budget_are_refused_before_work(alarm, pick):
         bayesdx.load_network(alarm, targets=targets)
     assert time.perf_counter() - start < 5
     err = info.value
-    assert err.cells > err.budget == bayesdx.network.MAX_QUERY_CELLS
+    assert err.cells > err.budget == bayesdx.inference.MAX_QUERY_CELLS
     assert f"{err.cells:,}" in str(err) and f"{err.budget:,}" in str(err) and targets[0] in str(err)
     assert isinstance(err, ValueError)
 
@@ -498,7 +498,7 @@ def test_budget_is_configurable_and_small_target_sets_pass(alarm, monkeypatch):
     import bayesdx.network
 
     assert bayesdx.load_network(alarm, targets=_alarm_roots(alarm)[:3]).targets
-    monkeypatch.setattr(bayesdx.network, "MAX_QUERY_CELLS", 10)
+    monkeypatch.setattr(bayesdx.inference, "MAX_QUERY_CELLS", 10)
     with pytest.raises(bayesdx.StateSpaceTooLargeError, match="over the budget of 10 cells"):
         bayesdx.load_network(alarm, targets=["HYPOVOLEMIA"])
 

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayesdx import _triangulate as tri
+from bayesdx.engines import ENGINES
 from bayesdx.inference import (
-    ENGINES,
     EnumerationEngine,
     JointQuery,
     ModelArrays,
