@@ -78,7 +78,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _triangulate as tri
-from ._precision import NumericalRangeError, WideningMixin, check_answer, strict
+from ._jtcohort import CohortMixin
+from ._precision import WideningMixin, check_answer, strict
 from .inference import Engine, JointQuery, ModelArrays, ZeroProbabilityEvidence
 
 __all__ = ["JTreeJointQuery", "JunctionTreeEngine"]
@@ -117,7 +118,7 @@ class JTreeJointQuery(JointQuery):
         return out
 
 
-class JunctionTreeEngine(WideningMixin, Engine):
+class JunctionTreeEngine(CohortMixin, WideningMixin, Engine):
     """Exact inference by a junction tree compiled once per network.
 
     Parameters
@@ -568,78 +569,3 @@ class JunctionTreeEngine(WideningMixin, Engine):
                 store.pop(next(iter(store)))
             cache = store[key] = {}
         return cache
-
-    def marginals_batch(self, evidence_nodes, evidence, nodes):
-        evidence_nodes = list(evidence_nodes)
-        evidence = np.asarray(evidence, dtype=np.int64)
-        if evidence.ndim != 2 or evidence.shape[1] != len(evidence_nodes):
-            raise ValueError(
-                f"evidence must have shape (n_cases, {len(evidence_nodes)}); got {evidence.shape}."
-            )
-        n_cases = evidence.shape[0]
-        e_idx = [self._index[n] for n in evidence_nodes]
-        n_idx = [self._index[n] for n in nodes]
-        if len(set(e_idx)) != len(e_idx):
-            raise ValueError("An evidence node is listed twice.")
-        for j, v in enumerate(e_idx):
-            col = evidence[:, j]
-            if col.size and (col.max() >= self._cards[v] or col.min() < -1):
-                raise ValueError(f"State index out of range for node '{evidence_nodes[j]}'.")
-        out = {n: np.full((n_cases, self._cards[v]), np.nan) for n, v in zip(nodes, n_idx)}
-        possible = np.zeros(n_cases, dtype=bool)
-        # columns observed in every case are gathered (clamped), the others enter as indicators
-        kinds = []
-        for j, v in enumerate(e_idx):
-            col = evidence[:, j]
-            observed = col >= 0
-            if not observed.any():
-                continue
-            if observed.all():
-                kinds.append((j, v, "clamp"))
-            else:
-                lookup = np.hstack([np.eye(self._cards[v]), np.ones((self._cards[v], 1))])
-                kinds.append((j, v, lookup))  # column -1 (unobserved) is all ones
-        budget = min(self.cohort_batch_floats, self.max_batch_floats)
-        fixed = frozenset(v for _, v, kind in kinds if isinstance(kind, str))
-        chunk = max(1, int(budget // max(self._fine.sliced_size(fixed), 1.0)))
-        for start in range(0, n_cases, chunk):
-            stop = min(n_cases, start + chunk)
-            self._exact(self._marginals_chunk, kinds, evidence[start:stop], nodes, n_idx, out,
-                        possible, start)
-        return out, possible
-
-    def _marginals_chunk(self, kinds, rows, nodes, n_idx, out, possible, offset, trees):
-        batch = rows.shape[0]
-        shared, clamp, indicators = {}, {}, {}
-        for j, v, kind in kinds:
-            col = rows[:, j]
-            if isinstance(kind, str):
-                if batch < 64 and (col == col[0]).all():
-                    shared[v] = int(col[0])
-                else:
-                    clamp[v] = col
-            else:
-                indicators[v] = kind[:, col]  # (card, batch)
-        read_vars = [v for v in n_idx if v not in shared and v not in clamp]
-        tree, sched = self._pick(shared, clamp, indicators, read_vars, batch, trees)
-        log_z, z, beliefs, fixed = self._propagate(tree, sched, shared, clamp, indicators, batch)
-        reads = dict(zip(read_vars, sched[4]))
-        ok = np.isfinite(log_z)
-        possible[offset : offset + batch] = ok
-        span = slice(offset, offset + batch)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv_z = np.where(ok, 1.0 / z, np.nan)
-            for name, v in zip(nodes, n_idx):
-                if v in shared or v in clamp:
-                    m = np.zeros((batch, self._cards[v]))
-                    m[np.arange(batch), clamp[v] if v in clamp else shared[v]] = 1.0
-                    m[~ok] = np.nan
-                else:
-                    m = (self._read(tree, beliefs, reads[v], fixed) * inv_z).T
-                    rows_ok = m[ok]
-                    if rows_ok.size and not (np.isfinite(rows_ok).all() and
-                                             np.abs(rows_ok.sum(axis=1) - 1.0).max() <= 1e-9):
-                        raise NumericalRangeError(
-                            f"the posterior of '{name}' in a cohort case is not finite or does not "
-                            f"sum to 1; no answer is returned rather than a wrong one")
-                out[name][span] = m
