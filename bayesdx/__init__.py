@@ -48,7 +48,7 @@ from ._plot_uncertainty import (  # matplotlib is imported on first use, not her
     plot_uncertainty,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str):
