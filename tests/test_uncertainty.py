@@ -389,3 +389,27 @@ def test_contraction_plans_leave_python_random_alone_and_serve_any_chunk(bundled
     np.testing.assert_array_equal(three["value"], seven["value"][4:])
     dx = bayesdx.diagnose(_rebuilt(bundled, values[5]), evidence=evidence)
     np.testing.assert_allclose(seven["target_probs"][5], dx._order_tables.target_probs, atol=1e-9)
+
+
+def test_leaf_products_equal_the_contraction_of_all_their_tables(bundled):
+    from bayesdx import _batcheval, _batchinfer
+
+    from bayesdx.cli import DEMO_CASE
+
+    ev = SettingsEvaluator(bundled, dict(DEMO_CASE))
+    _, tables = ev.draw(4, np.random.default_rng(5), _blocks(bundled))
+    parents, e, targets = ev.compiler.spec_parents(), ev.encoded, bundled.targets
+    checked = 0
+    for free, plan in zip(ev.tables0.readouts, ev.leaf_plans):
+        if plan is None or len(free) < 2:
+            continue
+        hidden, folded = plan
+        core = _batchinfer.contract(parents, tables, e, [*targets, *hidden], 4)
+        fast = _batcheval._leaf_product(core, targets, hidden, free, [
+            _batcheval._folded_readout(parents, tables, e, r, folded, 4) for r in free], 4)
+        every = [(core, (*targets, *hidden))] + [_batchinfer.family_factor(parents, tables, e, n)
+                                                 for n in (*free, *folded)]
+        slow = _batchinfer.contract_factors(every, (*targets, *free), 4)
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-18)
+        checked += bool(hidden) + bool(folded)
+    assert checked >= 2  # a group with hidden parents and one with folded summaries
