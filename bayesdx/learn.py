@@ -250,7 +250,10 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
         With B > 0, refit on B resamples of the cases (with replacement, EM started from the
         fit) and report 95% percentile intervals in ``FitResult.bootstrap``: one row per fitted
         number with columns node, where, state, value (the fit), prior, boot_mean, boot_sd,
-        ci95_low, ci95_high, n_boot.
+        ci95_low, ci95_high, n_boot. Each changed number of ``.network`` then takes its
+        bootstrap interval as its range and ``measured`` as its grade (read as a 95% interval by
+        :mod:`bayesdx.priors`), so :func:`bayesdx.uncertainty` on the fitted network draws from
+        the uncertainty the local cases leave.
     seed : int, numpy.random.Generator or None
         Randomness of the bootstrap.
 
@@ -327,6 +330,10 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
 
         boot = bootstrap_intervals(network, columns, codes, families, fit_nodes, method, max_iter,
                                    tol, bootstrap, seed, _run)
+        if not changes.empty:
+            from ._fitboot import bootstrap_ranges
+
+            fitted = bootstrap_ranges(fitted, boot, n_cases)
     return FitResult(fitted, network, n_cases, method, trace, ll, iterations, converged,
                      not_fitted, changes, boot)
 

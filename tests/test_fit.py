@@ -296,6 +296,35 @@ def test_bootstrap_intervals(two_disease):
     pd.testing.assert_frame_equal(c.to_frame(), a.to_frame())
 
 
+def test_bootstrap_intervals_become_the_fitted_numbers_ranges(two_disease):
+    cases, truth = bayesdx.simulate(two_disease, 5000, seed=10)
+    result = bayesdx.fit(two_disease, cases, truth=truth, bootstrap=8, seed=1)
+    boot = result.bootstrap.set_index(["node", "where", "state"])
+    params = result.network.parameters().set_index(["node", "where", "state"])
+    changed = result.to_frame().set_index(["node", "where", "state"]).index.intersection(boot.index)
+    assert len(changed) > 0  # numbers restated from fitted parents (odds marginals) have no bootstrap
+    for key in changed:
+        row, p = boot.loc[key], params.loc[key]
+        assert p.grade == "measured" and "bootstrap 95% interval over 8 resamples of 5000 cases" in p.locator
+        assert p.range_low == min(row.ci95_low, p.value) and p.range_high == max(row.ci95_high, p.value)
+    untouched = params.index.difference(boot.index)
+    before = two_disease.parameters().set_index(["node", "where", "state"])
+    pd.testing.assert_frame_equal(params.loc[untouched, ["grade", "range_low", "range_high"]],
+                                  before.loc[untouched, ["grade", "range_low", "range_high"]])
+    # the ranges live in the file too: a further change keeps them, and uncertainty reads them
+    again = result.network.with_parameters({}).parameters().set_index(["node", "where", "state"])
+    pd.testing.assert_frame_equal(again.loc[changed, ["grade", "range_low", "range_high"]],
+                                  params.loc[changed, ["grade", "range_low", "range_high"]])
+    priors = bayesdx.priors.parameter_priors(result.network).set_index(["node", "where", "state"])
+    assert (priors.loc[changed, "level"] == 0.95).all()
+    # 5000 cases leave less uncertainty than the file's expert ranges
+    width = {}
+    for name, net in [("prior", two_disease), ("fitted", result.network)]:
+        post = bayesdx.uncertainty(net, draws=200, seed=0).posteriors
+        width[name] = (post["ci90_high"] - post["ci90_low"]).to_numpy()
+    assert np.isfinite(width["fitted"]).all() and (width["fitted"] < width["prior"]).all()
+
+
 def test_bundled_network_smoke(fasciculation):
     cases, truth = bayesdx.simulate(fasciculation, 200, seed=4, missing=0.1)
     result = bayesdx.fit(fasciculation, cases, truth=truth, max_iter=1)
