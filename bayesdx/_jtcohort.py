@@ -14,7 +14,28 @@ import numpy as np
 
 from ._precision import NumericalRangeError
 
-__all__ = ["CohortMixin"]
+__all__ = ["CohortMixin", "check_batch"]
+
+
+def check_batch(index, cards, evidence_nodes, evidence, nodes):
+    """A cohort's evidence as an int64 (n_cases, n_evidence) array of state indices (-1: not
+    observed), with the engine indices of the evidence columns and of the nodes asked for;
+    ValueError naming the column for a wrong shape, a repeated node or an index out of range."""
+    evidence_nodes = list(evidence_nodes)
+    evidence = np.asarray(evidence, dtype=np.int64)
+    if evidence.ndim != 2 or evidence.shape[1] != len(evidence_nodes):
+        raise ValueError(
+            f"evidence must have shape (n_cases, {len(evidence_nodes)}); got {evidence.shape}."
+        )
+    e_idx = [index[n] for n in evidence_nodes]
+    n_idx = [index[n] for n in nodes]
+    if len(set(e_idx)) != len(e_idx):
+        raise ValueError("An evidence node is listed twice.")
+    for j, v in enumerate(e_idx):
+        col = evidence[:, j]
+        if col.size and (col.max() >= cards[v] or col.min() < -1):
+            raise ValueError(f"State index out of range for node '{evidence_nodes[j]}'.")
+    return evidence, e_idx, n_idx
 
 
 class CohortMixin:
@@ -22,21 +43,9 @@ class CohortMixin:
     ``_fine``, ``_pick``, ``_propagate``, ``_read`` and ``_exact``)."""
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
-        evidence_nodes = list(evidence_nodes)
-        evidence = np.asarray(evidence, dtype=np.int64)
-        if evidence.ndim != 2 or evidence.shape[1] != len(evidence_nodes):
-            raise ValueError(
-                f"evidence must have shape (n_cases, {len(evidence_nodes)}); got {evidence.shape}."
-            )
+        evidence, e_idx, n_idx = check_batch(self._index, self._cards, evidence_nodes, evidence,
+                                             nodes)
         n_cases = evidence.shape[0]
-        e_idx = [self._index[n] for n in evidence_nodes]
-        n_idx = [self._index[n] for n in nodes]
-        if len(set(e_idx)) != len(e_idx):
-            raise ValueError("An evidence node is listed twice.")
-        for j, v in enumerate(e_idx):
-            col = evidence[:, j]
-            if col.size and (col.max() >= self._cards[v] or col.min() < -1):
-                raise ValueError(f"State index out of range for node '{evidence_nodes[j]}'.")
         out = {n: np.full((n_cases, self._cards[v]), np.nan) for n, v in zip(nodes, n_idx)}
         possible = np.zeros(n_cases, dtype=bool)
         # columns observed in every case are gathered (clamped), the others enter as indicators

@@ -39,6 +39,7 @@ import numpy as np
 
 from . import _fpflags as fp
 from . import _triangulate as tri
+from ._jtcohort import check_batch
 from ._jtplan import TreePlan
 from .exceptions import NumericalRangeError
 from .inference import Engine, ModelArrays, ZeroProbabilityEvidence
@@ -334,25 +335,14 @@ class CompiledEngine(Engine):
     def marginals_batch(self, evidence_nodes, evidence, nodes):
         if self._extreme:
             return self._numpy().marginals_batch(evidence_nodes, evidence, nodes)
-        evidence_nodes = list(evidence_nodes)
-        evidence = np.asarray(evidence, dtype=np.int64)
-        if evidence.ndim != 2 or evidence.shape[1] != len(evidence_nodes):
-            raise ValueError(
-                f"evidence must have shape (n_cases, {len(evidence_nodes)}); got {evidence.shape}."
-            )
-        n_cases = evidence.shape[0]
         cards = self._cards
-        e_idx = [self._index[n] for n in evidence_nodes]
-        n_idx = [self._index[n] for n in nodes]
-        if len(set(e_idx)) != len(e_idx):
-            raise ValueError("An evidence node is listed twice.")
+        evidence, e_idx, n_idx = check_batch(self._index, cards, evidence_nodes, evidence, nodes)
+        n_cases = evidence.shape[0]
         kind = np.zeros(len(cards), np.int64)
         evs = np.zeros(len(cards), np.int64)
         rows = []
         for j, v in enumerate(e_idx):
             col = evidence[:, j]
-            if col.size and (col.max() >= cards[v] or col.min() < -1):
-                raise ValueError(f"State index out of range for node '{evidence_nodes[j]}'.")
             observed = col >= 0
             if not observed.any():
                 continue
