@@ -176,9 +176,12 @@ class SettingsEvaluator:
                 group = _contract(parents, tables, ev, (*targets, *free), d)
             else:
                 hidden, folded = plan
+                # several readouts: each one's deterministic summaries summed into its own table
+                # first (exact for point-mass rows), so the contraction multiplies small tables
                 if len(free) > 1 and all(np.all((tables[f] == 0) | (tables[f] == 1)) for f in folded):
-                    group = _leaf_product(cores[hidden][0], targets, hidden, free, [
-                        _folded_readout(parents, tables, ev, r, folded, d) for r in free], d)
+                    group = contract_factors([cores[hidden]] + [
+                        _folded_readout(parents, tables, ev, r, folded, d) for r in free],
+                        (*targets, *free), d)
                 else:
                     factors = [cores[hidden]] + [family_factor(parents, tables, ev, n)
                                                  for n in (*free, *folded)]
@@ -244,7 +247,6 @@ def _contract(parents, tables, evidence, keep, d):
     return contract(parents, tables, evidence, list(keep), d)
 
 
-
 def _folded_readout(parents, tables, evidence, r, folded, d):
     """(P(r | its parents among the targets and hidden nodes, e) per draw, its axes with ``r``
     last): the readout's table sliced at the evidence, its deterministic parents summed out."""
@@ -258,32 +260,3 @@ def _folded_readout(parents, tables, evidence, r, folded, d):
     keep += [v for _, axes in sums for v in axes if v not in folded and v not in keep]
     keep = (*keep, r)
     return contract_factors([own, *sums], keep, d), keep
-
-
-def _leaf_product(core, targets, hidden, free, readouts, d):
-    """P(targets, free, e) = sum over hidden of core (d, targets, hidden) x the product of the
-    leaf readouts' tables (each (array, axes) with its readout last): one hidden configuration
-    at a time, each table broadcast over the nodes it does not read, so no intermediate holds
-    more than (d, targets, free). Exact when the readouts' summed-out parents are deterministic."""
-    axes = (*targets, *hidden, *free)
-
-    def spread(arr, names):
-        size = {a: arr.shape[1 + names.index(a)] for a in names}
-        perm = (0, *[1 + names.index(a) for a in axes if a in names])
-        return np.transpose(arr, perm).reshape((d, *[size.get(a, 1) for a in axes]))
-
-    nt = len(targets)
-    spread_core = spread(core, (*targets, *hidden))
-    spread_readouts = [spread(arr, tuple(names)) for arr, names in readouts]
-    shape = (d, *core.shape[1:1 + nt], *[arr.shape[-1] for arr, _ in readouts])
-    out = np.zeros(shape)
-    for config in np.ndindex(*core.shape[1 + nt:]):
-        def at(arr):
-            return arr[(slice(None),) * (1 + nt) + tuple(
-                i if arr.shape[1 + nt + k] > 1 else 0 for k, i in enumerate(config))]
-
-        acc = at(spread_core)
-        for g in spread_readouts:
-            acc = acc * at(g)
-        out += acc
-    return out

@@ -391,7 +391,7 @@ def test_contraction_plans_leave_python_random_alone_and_serve_any_chunk(bundled
     np.testing.assert_allclose(seven["target_probs"][5], dx._order_tables.target_probs, atol=1e-9)
 
 
-def test_leaf_products_equal_the_contraction_of_all_their_tables(bundled):
+def test_folded_readouts_equal_the_contraction_of_all_their_tables(bundled):
     from bayesdx import _batcheval, _batchinfer
 
     from bayesdx.cli import DEMO_CASE
@@ -405,8 +405,9 @@ def test_leaf_products_equal_the_contraction_of_all_their_tables(bundled):
             continue
         hidden, folded = plan
         core = _batchinfer.contract(parents, tables, e, [*targets, *hidden], 4)
-        fast = _batcheval._leaf_product(core, targets, hidden, free, [
-            _batcheval._folded_readout(parents, tables, e, r, folded, 4) for r in free], 4)
+        fast = _batchinfer.contract_factors([(core, (*targets, *hidden))] + [
+            _batcheval._folded_readout(parents, tables, e, r, folded, 4) for r in free],
+            (*targets, *free), 4)
         every = [(core, (*targets, *hidden))] + [_batchinfer.family_factor(parents, tables, e, n)
                                                  for n in (*free, *folded)]
         slow = _batchinfer.contract_factors(every, (*targets, *free), 4)
