@@ -4,14 +4,13 @@
 A setting is a row of values for every row of :meth:`bayesdx.Network.parameters`. For a batch of
 settings, :class:`SettingsEvaluator` compiles the tables (:class:`~bayesdx._batchcompile.BatchCompiler`),
 computes P(targets | evidence) and every order's P(targets, outcome | evidence) by batched
-contractions (:func:`~bayesdx._batchinfer.contract`), and values the orders with the same
-functions :func:`bayesdx.diagnose` uses (:func:`bayesdx.orders.outcome_table`,
-:func:`bayesdx.ranking.value_orders`), one setting at a time on those small tables.
+contractions (:func:`~bayesdx._batchinfer.contract`), and values the orders of every setting at
+once with the same function :func:`bayesdx.diagnose` uses (:func:`bayesdx.ranking.value_orders`,
+with the settings as a leading batch axis of the outcome tables).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,6 +22,10 @@ __all__ = ["SettingsEvaluator", "CHUNK"]
 #: Settings per batch: bounds memory (tables and outcome tables of one chunk) and fixes the
 #: order in which draws are taken, so a seed gives the same draws on every machine.
 CHUNK = 100
+
+#: Settings whose orders are valued in one vectorised pass: enough to spread Python's cost, few
+#: enough that the outcome tables of the pass stay in the processor's cache.
+VALUE_SLICE = 8
 
 
 def compiler(network):
@@ -64,6 +67,29 @@ class SettingsEvaluator:
         self.compiler = compiler(network)
         self.base = network.parameters()["value"].to_numpy(dtype=float)
         self.leaf_plans = [self._leaf_plan(free) for free in self.tables0.readouts]
+        self._report_columns()
+
+    def _report_columns(self):
+        """Each order's reports (zero-probability ones kept: they add nothing to any value) and,
+        for an order with a reflex readout, the 0/1 matrix merging its readouts' state
+        combinations into reports (:func:`bayesdx.orders.outcome_columns`)."""
+        from .orders import outcome_columns
+
+        merges, outcomes = [], []
+        for order, free in zip(self.orders, self.tables0.readouts):
+            column, outs = outcome_columns(self.network, order, self.encoded)
+            if any(r in order.reflex for r in free):
+                merge = np.zeros((column.size, len(outs)))
+                merge[np.arange(column.size), column] = 1.0
+            else:
+                merge = None
+            merges.append(merge)
+            outcomes.append(outs)
+        self.merges, self.outcomes = merges, tuple(outcomes)
+        cards = np.array([len(o) for o in outcomes], dtype=np.int64)
+        self.cards = cards
+        self.starts = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64) if len(cards) \
+            else cards
 
     def _leaf_plan(self, free):
         """(hidden, folded) when every readout of ``free`` is a leaf, as in
@@ -139,7 +165,6 @@ class SettingsEvaluator:
         """Per setting: ``target_probs`` (d, n_t), ``value`` (d, n_orders), ``top`` (d,) the index of
         the best order, ``acts`` (d, n_actions) the actions taken now (decision model only) and
         ``possible`` (d,) whether P(evidence) > 0."""
-        from .orders import outcome_table
         from .ranking import OrderTables, value_orders
 
         net, ev = self.network, self.encoded
@@ -166,12 +191,12 @@ class SettingsEvaluator:
             raise ImpossibleEvidenceError(self.labels, "(under every setting evaluated)")
         scale = np.where(possible, pe, 1.0)
         target_probs = joint / scale[:, None]
-        states = net.arrays.states
         from ._batchinfer import contract_factors, family_factor
 
-        blocks, outcome_sets = [], []
+        blocks = []
         cores[()] = (joint.reshape((d, *cards_t)), tuple(targets))
-        for order, free, plan in zip(self.orders, self.tables0.readouts, self.leaf_plans):
+        for order, free, plan, merge in zip(self.orders, self.tables0.readouts, self.leaf_plans,
+                                            self.merges):
             if plan is None:
                 group = _contract(parents, tables, ev, (*targets, *free), d)
             else:
@@ -186,39 +211,31 @@ class SettingsEvaluator:
                     factors = [cores[hidden]] + [family_factor(parents, tables, ev, n)
                                                  for n in (*free, *folded)]
                     group = contract_factors(factors, (*targets, *free), d)
-            group = group / scale.reshape((d,) + (1,) * (len(targets) + len(free)))
-            if any(r in order.reflex for r in free):
-                per = [outcome_table(net, order, ev, group_joint=group[i]) for i in range(d)]
-                blocks.append([p.joint for p in per])
-                outcome_sets.append([p.outcomes for p in per])
-            else:
-                flat = group.reshape(d, n_t, -1)
-                outs = tuple(dict(zip(free, combo))
-                             for combo in itertools.product(*(states[r] for r in free)))
-                blocks.append([flat[i] for i in range(d)])
-                outcome_sets.append([outs] * d)
+            flat = group.reshape(d, n_t, -1) / scale[:, None, None]
+            # a reflex order's combinations of readout states merged into its reports
+            blocks.append(flat if merge is None else flat @ merge)
         n_o = len(self.orders)
-        value = np.full((d, n_o), np.nan)
+        stacked = np.concatenate(blocks, axis=-1) if blocks else np.zeros((d, n_t, 0))
+        # the draws' orders valued a slice of draws at a time (the slice's tables stay in the
+        # cache), by the function diagnose uses with the draws as a leading batch axis
+        value = np.empty((d, n_o))
         top = np.full(d, -1)
-        acts = None
-        indicator = self.point._indicator
-        if self.decisions is not None:
-            acts = np.zeros((d, len(self.decisions.actions)), dtype=bool)
-        for i in range(d):
-            if not possible[i]:
-                continue
-            cols = [b[i] for b in blocks]
-            cards = np.array([c.shape[1] for c in cols], dtype=np.int64)
-            starts = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64) if n_o else cards
-            stacked = np.concatenate(cols, axis=1) if cols else np.zeros((n_t, 0))
-            t = OrderTables(self.orders, self.tables0.readouts, tuple(o[i] for o in outcome_sets),
-                            cards_t, target_probs[i], stacked, starts, cards)
-            vals = value_orders(t, self.objective, net, self.decisions, indicator)
-            value[i] = vals.value
+        acts = None if self.decisions is None else np.zeros((d, len(self.decisions.actions)), bool)
+        for lo in range(0, d, VALUE_SLICE):
+            hi = min(d, lo + VALUE_SLICE)
+            tables_d = OrderTables(self.orders, self.tables0.readouts, self.outcomes, cards_t,
+                                   target_probs[lo:hi], stacked[lo:hi], self.starts, self.cards)
+            vals = value_orders(tables_d, self.objective, net, self.decisions,
+                                self.point._indicator)
+            value[lo:hi] = vals.value
             if n_o:
-                top[i] = int(vals.rank[0])
+                top[lo:hi] = vals.rank[:, 0]
             if acts is not None:
-                acts[i] = vals.decisions.acts_now
+                acts[lo:hi] = vals.decisions.acts_now
+        value[~possible] = np.nan
+        top[~possible] = -1
+        if acts is not None:
+            acts[~possible] = False
         return {"target_probs": target_probs, "value": value, "top": top, "acts": acts,
                 "possible": possible}
 

@@ -173,7 +173,7 @@ class DecisionModel:
 @dataclass(frozen=True)
 class DecisionValues:
     """Decision values of several orders, from one stacked outcome table (see
-    :func:`decision_values`).
+    :func:`decision_values`). Batched tables put their batch axes before the shapes below.
 
     Attributes
     ----------
@@ -198,7 +198,7 @@ class DecisionValues:
     @property
     def value(self) -> np.ndarray:
         """ΔMEU of each order before its cost, in utility units."""
-        return self.gain.sum(axis=1)
+        return self.gain.sum(axis=-1)
 
 
 def decision_values(model: DecisionModel, indicator: np.ndarray, target_probs: np.ndarray,
@@ -210,11 +210,12 @@ def decision_values(model: DecisionModel, indicator: np.ndarray, target_probs: n
     model : DecisionModel
     indicator : numpy.ndarray, shape (n_t, n_actions)
         :meth:`DecisionModel.indicator` of the network.
-    target_probs : numpy.ndarray, shape (n_t,)
+    target_probs : numpy.ndarray, shape (..., n_t)
         P(targets | evidence), flat.
-    stacked : numpy.ndarray, shape (n_t, m)
+    stacked : numpy.ndarray, shape (..., n_t, m)
         P(targets = t, outcome | evidence) of every order side by side; order k owns the columns
-        ``starts[k] : starts[k] + cards[k]``.
+        ``starts[k] : starts[k] + cards[k]``. Leading axes (e.g. one per parameter draw) are
+        batch axes: the attributes of the result gain them in front.
     starts, cards : sequence of int
 
     Returns
@@ -234,27 +235,30 @@ def decision_values(model: DecisionModel, indicator: np.ndarray, target_probs: n
     0.5
     """
     b, c = model.benefits, model.harms
-    p_help = np.asarray(target_probs, dtype=float) @ indicator  # (n_a,)
-    eu_act_now = (b + c) * p_help - c
+    stacked = np.asarray(stacked, dtype=float)
+    p_help = np.asarray(target_probs, dtype=float).reshape(stacked.shape[:-1]) @ indicator
+    eu_act_now = (b + c) * p_help - c  # (..., n_a)
     acts_now = eu_act_now > 0
     eu_now = np.where(acts_now, eu_act_now, 0.0)
-    stacked = np.asarray(stacked, dtype=float)
-    help_joint = indicator.T @ stacked  # (n_a, m): P(action helps, outcome)
-    p_out = stacked.sum(axis=0)  # (m,)
-    eu_act = (b + c)[:, None] * help_joint - c[:, None] * p_out[None, :]
+    help_joint = indicator.T @ stacked  # (..., n_a, m): P(action helps, outcome)
+    p_out = stacked.sum(axis=-2)  # (..., m)
+    eu_act = (b + c)[:, None] * help_joint - c[:, None] * p_out[..., None, :]
     acts = eu_act > 0
     best = np.where(acts, eu_act, 0.0)
     n = len(starts)
+    lead = stacked.shape[:-2]
     if n == 0:
-        return DecisionValues(eu_now, acts_now, np.zeros((0, len(b))), np.zeros(0), acts)
+        return DecisionValues(eu_now, acts_now, np.zeros(lead + (0, len(b))), np.zeros(lead + (0,)),
+                              acts)
     bounds = np.column_stack([starts, np.add(starts, cards)]).ravel()
-    padded = np.concatenate([best, np.zeros((len(b), 1))], axis=1)
-    after = np.add.reduceat(padded, bounds, axis=1)[:, ::2].T  # (n_orders, n_a)
+    padded = np.concatenate([best, np.zeros(best.shape[:-1] + (1,))], axis=-1)
+    after = np.swapaxes(np.add.reduceat(padded, bounds, axis=-1)[..., ::2], -1, -2)  # (..., n_o, n_a)
     # rounding can leave -1e-17 where a result changes nothing: the gain is >= 0 by convexity
-    gain = np.maximum(after - eu_now[None, :], 0.0)
+    gain = np.maximum(after - eu_now[..., None, :], 0.0)
     gain[gain < 1e-15 * max(1.0, float(np.max(b)))] = 0.0
-    same = np.all(acts == acts_now[:, None], axis=0) * p_out
-    same_decision = np.add.reduceat(np.append(same, 0.0), bounds)[::2]
+    same = np.all(acts == acts_now[..., :, None], axis=-2) * p_out
+    same = np.concatenate([same, np.zeros(same.shape[:-1] + (1,))], axis=-1)
+    same_decision = np.add.reduceat(same, bounds, axis=-1)[..., ::2]
     return DecisionValues(eu_now, acts_now, gain, np.minimum(same_decision, 1.0), acts)
 
 

@@ -303,15 +303,34 @@ def outcome_table(network, order: Order, evidence: Mapping[str, int], *,
     OutcomeTable
         With zero-probability outcomes dropped.
     """
-    states = network.arrays.states
     free = tuple(r for r in order.readouts if r not in evidence)
     if group_joint is None:
         group_joint = network.engine.group_joint(evidence, network.targets, free)
     n_t = int(np.prod([network.arrays.card(t) for t in network.targets]))
     flat = np.reshape(group_joint, (n_t, -1))
+    column, outcomes = outcome_columns(network, order, evidence)
+    merged = np.zeros((n_t, len(outcomes)))
+    np.add.at(merged.T, column, flat.T)
+    keep = merged.sum(axis=0) > 0
+    outcomes = tuple(o for o, k in zip(outcomes, keep) if k)
+    return OutcomeTable(order, free, outcomes, merged[:, keep])
+
+
+def outcome_columns(network, order: Order, evidence: Mapping[str, int]) -> tuple[np.ndarray, tuple]:
+    """Which report each combination of the unobserved readouts' states gives.
+
+    Returns
+    -------
+    column : numpy.ndarray of int
+        For each combination (C order over the unobserved readouts), the index of its report.
+    outcomes : tuple of dict
+        Every possible report ``{readout: state}``, zero-probability ones included.
+    """
+    states = network.arrays.states
+    free = tuple(r for r in order.readouts if r not in evidence)
     cards = [len(states[r]) for r in free]
     keys: dict[tuple, int] = {}
-    column = np.empty(flat.shape[1], dtype=np.int64)
+    column = np.empty(int(np.prod(cards)), dtype=np.int64)
     for i, combo in enumerate(itertools.product(*(range(c) for c in cards))):
         value = dict(zip(free, combo))
         value.update({r: evidence[r] for r in order.readouts if r in evidence})
@@ -319,14 +338,8 @@ def outcome_table(network, order: Order, evidence: Mapping[str, int], *,
             value[r] if r in free and _reported(order, r, value, states) else -1 for r in free
         )
         column[i] = keys.setdefault(key, len(keys))
-    merged = np.zeros((n_t, len(keys)))
-    np.add.at(merged.T, column, flat.T)
-    keep = merged.sum(axis=0) > 0
-    outcomes = tuple(
-        {r: states[r][s] for r, s in zip(free, key) if s >= 0}
-        for key, k in sorted(keys.items(), key=lambda kv: kv[1]) if keep[k]
-    )
-    return OutcomeTable(order, free, outcomes, merged[:, keep])
+    outcomes = tuple({r: states[r][s] for r, s in zip(free, key) if s >= 0} for key in keys)
+    return column, outcomes
 
 
 def _reported(order: Order, readout: str, value: Mapping[str, int], states) -> bool:

@@ -329,13 +329,15 @@ class OrderValues:
 
 def subset_joint(target_probs: np.ndarray, stacked: np.ndarray, target_cards: Sequence[int],
                  axes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(P(subset), P(subset, outcome)) for the targets on ``axes``, flat over the subset."""
-    other = tuple(i for i in range(len(target_cards)) if i not in set(axes))
-    shaped = stacked.reshape((*target_cards, stacked.shape[1]))
-    pt = np.reshape(target_probs, target_cards)
+    """(P(subset), P(subset, outcome)) for the targets on ``axes``, flat over the subset (leading
+    batch axes of ``stacked`` kept)."""
+    lead = stacked.shape[:-2]
+    other = tuple(len(lead) + i for i in range(len(target_cards)) if i not in set(axes))
+    shaped = stacked.reshape((*lead, *target_cards, stacked.shape[-1]))
+    pt = np.reshape(target_probs, (*lead, *target_cards))
     if other:
         shaped, pt = shaped.sum(axis=other), pt.sum(axis=other)
-    return pt.reshape(-1), shaped.reshape(-1, stacked.shape[1])
+    return pt.reshape(*lead, -1), shaped.reshape(*lead, -1, stacked.shape[-1])
 
 
 def target_information_bits(tables: OrderTables, axes: Sequence[int]) -> np.ndarray:
@@ -346,7 +348,12 @@ def target_information_bits(tables: OrderTables, axes: Sequence[int]) -> np.ndar
 
 def value_orders(tables: OrderTables, objective: Objective, network, decisions,
                  indicator: np.ndarray | None = None) -> OrderValues:
-    """Value every order of ``tables`` under ``objective`` in one vectorised pass."""
+    """Value every order of ``tables`` under ``objective`` in one vectorised pass.
+
+    ``tables.stacked`` of shape (..., n_t, m) with ``target_probs`` (..., n_t) values many
+    tables at once (e.g. one per parameter draw): the values, information, decision columns and
+    ``rank`` (each batch ranked along the last axis) gain the leading axes; the costs do not.
+    """
     n = len(tables.orders)
     info = mutual_information_stacked_bits(tables.target_probs, tables.stacked, tables.starts,
                                            tables.cards)
@@ -355,7 +362,7 @@ def value_orders(tables: OrderTables, objective: Objective, network, decisions,
     with np.errstate(divide="ignore", invalid="ignore"):
         per_usd = np.where(cost > 0, info / np.where(cost > 0, cost, 1.0),
                            np.where((cost == 0) & (info > 0), np.inf, np.nan))
-    nan = np.full(n, np.nan)
+    nan = np.full(info.shape, np.nan)
     cost_utils, dv, same, dvals = nan, nan, nan, None
     if decisions is not None:
         from .decision import decision_values
@@ -377,15 +384,18 @@ def value_orders(tables: OrderTables, objective: Objective, network, decisions,
         axes = [network.targets.index(t) for t in objective.targets]
         value = target_information_bits(tables, axes)
     else:
-        value = np.zeros(n)
+        value = np.zeros(info.shape)
         for target, weight in objective.weights.items():
             if weight > 0:
                 value = value + weight * target_information_bits(
                     tables, [network.targets.index(target)])
     # ranking order: value descending, then cheaper first (unknown cost last), then name
     names = np.array([o.name for o in tables.orders], dtype=object)
+    by_name = np.empty(n, dtype=np.int64)
+    by_name[np.argsort(names, kind="stable")] = np.arange(n)
     tie = np.where(np.isnan(cost), np.inf, cost)
-    rank = np.lexsort((names, tie, -value)) if n else np.zeros(0, dtype=np.int64)
+    keys = [np.broadcast_to(k, value.shape) for k in (by_name, tie, -value)]
+    rank = np.lexsort(keys, axis=-1) if n else np.zeros(value.shape, dtype=np.int64)
     out = OrderValues(objective, value, info, per_usd, cost, cost_utils, dv, same, dvals, rank)
     for array in (value, info, per_usd, cost, cost_utils, dv, same, rank):
         array.flags.writeable = False

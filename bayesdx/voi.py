@@ -112,32 +112,45 @@ def mutual_information_stacked_bits(target_probs, stacked, starts, cards) -> np.
 
     Parameters
     ----------
-    target_probs : array_like, shape (n,)
+    target_probs : array_like, shape (..., n)
         P(T = t) for each of the n rows.
-    stacked : numpy.ndarray, shape (n, m)
+    stacked : numpy.ndarray, shape (..., n, m)
         Row t holds P(T = t, X_k = x) for every variable k and state x; the columns of X_k are
-        ``stacked[:, starts[k] : starts[k] + cards[k]]`` (other columns are ignored).
+        ``stacked[..., starts[k] : starts[k] + cards[k]]`` (other columns are ignored). Leading
+        axes (e.g. one per parameter draw) are batch axes: each is valued on its own.
     starts, cards : sequence of int
         Where each variable's columns begin, and how many there are.
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray, shape (..., len(starts))
         One gain per variable, as in :func:`mutual_information_many_bits` (noise below
         :data:`NOISE_BITS` reported as 0).
+
+    Examples
+    --------
+    Two batches of one perfect and one useless test:
+
+    >>> pt = np.array([[0.5, 0.5], [0.9, 0.1]])
+    >>> stacked = np.array([[[0.5, 0.0, 0.25, 0.25], [0.0, 0.5, 0.25, 0.25]],
+    ...                     [[0.9, 0.0, 0.45, 0.45], [0.0, 0.1, 0.05, 0.05]]])
+    >>> mutual_information_stacked_bits(pt, stacked, [0, 2], [2, 2]).round(3)
+    array([[1.   , 0.   ],
+           [0.469, 0.   ]])
     """
-    pt = np.asarray(target_probs, dtype=float).reshape(-1)
     stacked = np.asarray(stacked, dtype=float)
+    pt = np.asarray(target_probs, dtype=float).reshape(stacked.shape[:-1])
     if len(starts) == 0:
-        return np.zeros(0)
+        return np.zeros(stacked.shape[:-2] + (0,))
     # I(T ; X) = H(T) + H(X) - H(T, X), with sum_t P(t, x) log P(t, x) taken per column
     logs = np.log2(stacked, out=np.zeros_like(stacked), where=stacked > 0)
-    px = stacked.sum(axis=0)
+    px = stacked.sum(axis=-2)
     log_px = np.log2(px, out=np.zeros_like(px), where=px > 0)
-    per_column = np.einsum("ij,ij->j", stacked, logs) - px * log_px
-    per_column = np.append(per_column, 0.0)  # the 0 lets the last range end at m
+    per_column = np.einsum("...ij,...ij->...j", stacked, logs) - px * log_px
+    # the 0 lets the last range end at m
+    per_column = np.concatenate([per_column, np.zeros(per_column.shape[:-1] + (1,))], axis=-1)
     bounds = np.column_stack([starts, np.add(starts, cards)]).ravel()
-    h_t = -float(_plogp(pt).sum())
-    gains = h_t + np.add.reduceat(per_column, bounds)[::2]
+    h_t = -_plogp(pt).sum(axis=-1)
+    gains = h_t[..., None] + np.add.reduceat(per_column, bounds, axis=-1)[..., ::2]
     gains[gains < NOISE_BITS] = 0.0
     return gains

@@ -414,3 +414,82 @@ def test_folded_readouts_equal_the_contraction_of_all_their_tables(bundled):
         np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-18)
         checked += bool(hidden) + bool(folded)
     assert checked >= 2  # a group with hidden parents and one with folded summaries
+
+
+# -- orders valued for every draw at once ---------------------------------------------------------
+
+
+def _objectives(net):
+    from bayesdx import Objective
+
+    return {"information": Objective("information"), "cost": Objective("cost", alpha=0.002),
+            "focus": Objective("focus", targets=[net.targets[0], net.targets[2]]),
+            "weights": Objective("focus", weights={net.targets[0]: 2.0, net.targets[1]: 0.5}),
+            "decision": Objective("decision")}
+
+
+def _random_tables(point, d, rng):
+    """Batched outcome tables shaped like ``point``'s: random P(targets) and, per order, random
+    P(outcome | targets) (some exact zeros), so each batch is a consistent set of tables."""
+    from bayesdx.ranking import OrderTables
+
+    n_t = point.target_probs.size
+    pt = rng.dirichlet(np.ones(n_t), size=d)
+    pt[:, ::7] = 0.0
+    pt /= pt.sum(axis=1, keepdims=True)
+    blocks = []
+    for c in point.cards:
+        cond = rng.dirichlet(np.ones(c), size=(d, n_t))
+        cond[:, ::5, 0] = 0.0
+        cond /= cond.sum(axis=2, keepdims=True)
+        blocks.append(pt[:, :, None] * cond)
+    return OrderTables(point.orders, point.readouts, point.outcomes, point.target_cards, pt,
+                       np.concatenate(blocks, axis=2), point.starts, point.cards)
+
+
+def test_value_orders_on_a_batch_equals_it_on_each_table(bundled):
+    """ranking.value_orders (voi.mutual_information_stacked_bits, decision.decision_values) with a
+    leading batch axis gives what it gives on each table alone, for every objective."""
+    from bayesdx.ranking import OrderTables, value_orders
+
+    from bayesdx.cli import DEMO_CASE
+
+    point = bayesdx.diagnose(bundled, evidence=dict(DEMO_CASE))
+    batch = _random_tables(point._order_tables, 5, np.random.default_rng(8))
+    model, ind = bundled.decisions, point._indicator
+    for name, objective in _objectives(bundled).items():
+        many = value_orders(batch, objective, bundled, model, ind)
+        for i in range(5):
+            one = value_orders(OrderTables(batch.orders, batch.readouts, batch.outcomes,
+                                           batch.target_cards, batch.target_probs[i],
+                                           batch.stacked[i], batch.starts, batch.cards),
+                               objective, bundled, model, ind)
+            for field in ("value", "info_gain_bits", "info_per_usd", "decision_value_utils",
+                          "same_decision_prob"):
+                np.testing.assert_allclose(getattr(many, field)[i], getattr(one, field),
+                                           rtol=1e-12, atol=1e-12, err_msg=f"{name}: {field}")
+            np.testing.assert_array_equal(many.cost_utils, one.cost_utils)
+            np.testing.assert_array_equal(many.rank[i], one.rank, err_msg=name)
+            np.testing.assert_array_equal(many.decisions.acts_now[i], one.decisions.acts_now)
+            np.testing.assert_allclose(many.decisions.gain[i], one.decisions.gain, atol=1e-12)
+
+
+def test_every_objective_of_every_draw_equals_a_rebuilt_network(bundled):
+    """The batched valuation (reflex orders' reports merged per draw included) against diagnose
+    on networks rebuilt with the drawn numbers, under each objective."""
+    from bayesdx.cli import DEMO_CASE
+
+    evidence = dict(DEMO_CASE)
+    first = SettingsEvaluator(bundled, evidence)
+    assert any(m is not None for m in first.merges)  # reflex orders are in the case
+    values, tables = first.draw(2, np.random.default_rng(21), _blocks(bundled))
+    rebuilt = [_rebuilt(bundled, values[i]) for i in range(2)]
+    for name, objective in _objectives(bundled).items():
+        ev = SettingsEvaluator(bundled, evidence, objective)
+        out = ev.answer(tables, 2)
+        for i, net in enumerate(rebuilt):
+            dx = bayesdx.diagnose(net, evidence=evidence, objective=objective)
+            np.testing.assert_allclose(out["value"][i], dx._order_values.value, atol=1e-9,
+                                       err_msg=name)
+            assert out["top"][i] == dx._order_values.rank[0], name
+            np.testing.assert_array_equal(out["acts"][i], dx._order_values.decisions.acts_now)
