@@ -9,10 +9,10 @@ import argparse
 import math
 import warnings
 
+from .uncertainty import MAX_DRAWS  # the command line takes what the function takes
+
 __all__ = ["MAX_DRAWS", "add_uncertainty_options", "how_sure"]
 
-#: The most parameter draws the command line takes (about a minute on the bundled network).
-MAX_DRAWS = 100_000
 DEFAULT_DRAWS = 1000
 #: Rows of the tornado, and numbers whose admissible deviation is searched.
 TORNADO_ROWS, ADMISSIBLE_ROWS = 8, 5

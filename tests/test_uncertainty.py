@@ -493,3 +493,14 @@ def test_every_objective_of_every_draw_equals_a_rebuilt_network(bundled):
                                        err_msg=name)
             assert out["top"][i] == dx._order_values.rank[0], name
             np.testing.assert_array_equal(out["acts"][i], dx._order_values.decisions.acts_now)
+
+
+def test_the_command_line_takes_the_draws_the_function_takes():
+    import argparse
+
+    from bayesdx import _cli_uncertainty
+
+    bound = importlib.import_module("bayesdx.uncertainty").MAX_DRAWS
+    assert _cli_uncertainty._draws(str(bound)) == bound
+    with pytest.raises(argparse.ArgumentTypeError, match=f"{bound:,}"):
+        _cli_uncertainty._draws(str(bound + 1))
