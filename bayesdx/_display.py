@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from ._text import DEFAULT_WIDTH, Names, fit, money, percent, wrap
+from ._text import DEFAULT_WIDTH, Names, elide, fit, money, percent, wrap
 
 __all__ = ["target_summary", "diagnosis_text", "diagnosis_html", "session_text", "session_html",
            "ranking_display"]
@@ -67,15 +67,9 @@ def diagnosis_text(dx, width: int = DEFAULT_WIDTH) -> str:
                       width)
         label_w = min(max(len(str(lab)) for lab in top["label"]), width - 14)
         for label, value in zip(top["label"], top["value"]):
-            lines.append(f"  {_cut(str(label), label_w):<{label_w}}  {value:.4g}")
+            lines.append(f"  {elide(label, label_w):<{label_w}}  {value:.4g}")
     lines += wrap(("Stop: " if dx.should_stop else "Continue: ") + dx.stop_reason, width, "", "  ")
     return "\n".join(fit(lines, width))
-
-
-def _cut(text: str, width: int) -> str:
-    from ._text import elide
-
-    return elide(text, width)
 
 
 def _bar(p: float, colour: str = "#3572b0", width: int = 160) -> str:
