@@ -419,9 +419,9 @@ def _answers(p: np.ndarray, none_threshold: float):
     return answers(p, none_threshold)
 
 
-def _probability(value: object, name: str, *, low_open: bool = True) -> float:
+def _probability(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not (0 < value <= 1 if low_open else 0 <= value <= 1):
+            or not 0 < value <= 1:
         raise InvalidParameterError(f"The '{name}' parameter of evaluate must be a probability in "
                                     f"(0, 1]. Got {value!r} instead.")
     return float(value)
