@@ -34,10 +34,8 @@ from ._plot_base import (  # noqa: F401 - re-exported colours
     _check_targets,
     _diagnoses_of,
     _new_ax,
-    _reference_index,
     _rows,
     _set_title,
-    _short,
     _step_labels,
 )
 from ._plot_fagan import FaganInputs, fagan_inputs, plot_fagan
