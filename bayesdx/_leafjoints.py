@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .inference import JointQuery
+from .inference import JointQuery, LazyJoints
 
 __all__ = ["LeafJointQuery", "joint_query", "MIN_TARGET_STATES"]
 
@@ -67,24 +67,21 @@ def joint_query(network, evidence: Mapping[str, int], nodes: Sequence[str]) -> J
                           float(getattr(query, "log_prob_evidence", float("nan"))))
 
 
-class _LeafJoints(Mapping):
+class _LeafJoints(LazyJoints):
     """``node_joints``: the engine's, and each leaf's built on first access."""
 
     def __init__(self, network, evidence, query, nodes, leaves, known):
+        super().__init__(nodes)
         self._network, self._evidence, self._query = network, evidence, query
-        self._nodes, self._leaves, self._known = nodes, leaves, known
+        self._leaves, self._known = leaves, known
         self._asked = set(nodes)
-        self._made: dict = {}
 
-    def __getitem__(self, name):
-        if name not in self._leaves:
-            if name not in self._asked:
-                raise KeyError(name)
-            return self._query.node_joints[name]
-        got = self._made.get(name)
-        if got is None:
-            got = self._made[name] = self._leaf(name)
-        return got
+    def _build(self, name):
+        if name in self._leaves:
+            return self._leaf(name)
+        if name not in self._asked:
+            raise KeyError(name)
+        return self._query.node_joints[name]
 
     def _leaf(self, x: str) -> np.ndarray:
         from .ranking import _readout_table
@@ -99,16 +96,6 @@ class _LeafJoints(Mapping):
                                  network.arrays.card(x))
         except FloatingPointError:  # the engine checks every step and widens where it must
             return network.engine.joint_query(self._evidence, targets, [x]).node_joints[x]
-
-    def __iter__(self):
-        return iter(self._nodes)
-
-    def __len__(self):
-        return len(self._nodes)
-
-    def __repr__(self):
-        return f"<node joints of {len(self._nodes)} nodes>"
-
 
 def _contract(joint: np.ndarray, has_hidden: bool, targets: Sequence[str],
               axes_names: Sequence[str], table: np.ndarray, card: int) -> np.ndarray:

@@ -42,7 +42,7 @@ from . import _triangulate as tri
 from ._jtcohort import check_batch
 from ._jtplan import TreePlan
 from .exceptions import NumericalRangeError
-from .inference import Engine, ModelArrays, ZeroProbabilityEvidence
+from .inference import Engine, LazyJoints, ModelArrays, ZeroProbabilityEvidence
 from ._precision import check_answer
 from .jtree import JTreeJointQuery, JunctionTreeEngine
 
@@ -83,43 +83,30 @@ class CompiledJointQuery(JTreeJointQuery):
         return dict(self._gains_bits)
 
 
-class _NodeJoints(Mapping):
+class _NodeJoints(LazyJoints):
     """``node_joints`` of a :class:`CompiledJointQuery`: P(targets, X | e) of each node, built on
     first access (a view into the stacked joints when every target is free)."""
 
     def __init__(self, nodes, index, columns, stacked, kind, evs, target_joint, free_cards, where, cards):
-        self._nodes, self._index, self._columns, self._stacked = nodes, index, columns, stacked
+        super().__init__(nodes)
+        self._index, self._columns, self._stacked = index, columns, stacked
         self._kind, self._evs, self._tj, self._free_cards, self._where = kind, evs, target_joint, free_cards, where
         self._cards = cards
-        self._made: dict = {}
 
-    def __getitem__(self, name):
-        got = self._made.get(name)
-        if got is None:
-            v = self._index[name]  # KeyError for a node not requested
-            card, shape = self._cards[v], self._tj.shape
-            if self._kind[v] == SLICED:
-                got = np.zeros((*shape, card))
-                got[..., self._evs[v]] = self._tj
-            else:
-                o = self._columns[name][0]
-                part = self._stacked[:, o:o + card]
-                if self._where is None:
-                    got = part.reshape((*shape, card))
-                else:
-                    got = np.zeros((*shape, card))
-                    got[self._where] = part.reshape((*self._free_cards, card))
-            self._made[name] = got
+    def _build(self, name):
+        v = self._index[name]  # KeyError for a node not requested
+        card, shape = self._cards[v], self._tj.shape
+        if self._kind[v] == SLICED:
+            got = np.zeros((*shape, card))
+            got[..., self._evs[v]] = self._tj
+            return got
+        o = self._columns[name][0]
+        part = self._stacked[:, o:o + card]
+        if self._where is None:
+            return part.reshape((*shape, card))
+        got = np.zeros((*shape, card))
+        got[self._where] = part.reshape((*self._free_cards, card))
         return got
-
-    def __iter__(self):
-        return iter(self._nodes)
-
-    def __len__(self):
-        return len(self._nodes)
-
-    def __repr__(self):
-        return f"<node joints of {len(self._nodes)} nodes>"
 
 
 class CompiledEngine(Engine):

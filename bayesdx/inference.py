@@ -87,6 +87,33 @@ class JointQuery:
     node_joints: dict[str, np.ndarray]
 
 
+class LazyJoints(Mapping):
+    """``node_joints`` built one node at a time on first access and kept: a subclass gives
+    :meth:`_build` (raising ``KeyError`` for a node it was not asked for)."""
+
+    def __init__(self, nodes: Sequence[str]):
+        self._nodes = tuple(nodes)
+        self._made: dict = {}
+
+    def _build(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def __getitem__(self, name):
+        got = self._made.get(name)
+        if got is None:
+            got = self._made[name] = self._build(name)
+        return got
+
+    def __iter__(self):
+        return iter(self._nodes)
+
+    def __len__(self):
+        return len(self._nodes)
+
+    def __repr__(self):
+        return f"<node joints of {len(self._nodes)} nodes>"
+
+
 class ZeroProbabilityEvidence(BayesdxError, ValueError):
     """Raised by engines when P(evidence) = 0; the public API turns it into
     :class:`~bayesdx.exceptions.ImpossibleEvidenceError` with state labels."""
