@@ -74,10 +74,9 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
     >>> bool(post["thyroid_disease"]["subclinical_hypo"].iloc[1] > post["thyroid_disease"]["subclinical_hypo"].iloc[0])
     True
     """
-    if not isinstance(network, Network):
-        from .io import load_network
+    from .io import as_network
 
-        network = load_network(network)
+    network = as_network(network)
     if errors not in ("raise", "nan"):
         raise ValueError(f"errors must be 'raise' or 'nan'; got {errors!r}.")
     from .distributed import is_dask_dataframe

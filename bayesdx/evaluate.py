@@ -33,11 +33,9 @@ DISEASE_COLUMNS = ["label", "cases", "present", "prevalence", "mean_probability"
 
 
 def _network(network) -> Network:
-    if isinstance(network, Network):
-        return network
-    from .io import load_network
+    from .io import as_network
 
-    return load_network(network)
+    return as_network(network)
 
 
 def check_truth(network: Network, cases: pd.DataFrame, truth: pd.DataFrame, *,

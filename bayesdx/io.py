@@ -68,6 +68,12 @@ def bundled_networks() -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
+def as_network(network) -> Network:
+    """``network`` itself if it is a :class:`Network`, else ``load_network(network)`` (a bundled
+    name or a path): the first step of every function that takes either."""
+    return network if isinstance(network, Network) else load_network(network)
+
+
 def load_network(
     source,
     *,

@@ -291,10 +291,9 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
     >>> params.loc[params["node"] == "age_band", "locator"].iloc[0]
     '...; updated from 500 cases (bayesdx.fit: MAP, this number as the prior)'
     """
-    if not isinstance(network, Network):
-        from .io import load_network
+    from .io import as_network
 
-        network = load_network(network)
+    network = as_network(network)
     if network.spec is None:
         raise InvalidParameterError(
             f"fit needs a bayesdx YAML network, whose source blocks give the prior; network "

@@ -120,10 +120,9 @@ def simulate(network: Network | str, n: int, *, seed=None, observe=None,
     (1000, True)
     >>> post = bayesdx.posteriors("fasciculation", findings)   # ready for scoring
     """
-    if not isinstance(network, Network):
-        from .io import load_network
+    from .io import as_network
 
-        network = load_network(network)
+    network = as_network(network)
     n = _check_count(n, "n", "simulate", low=0)
     if isinstance(missing, bool) or not isinstance(missing, (int, float, np.floating)) \
             or not 0.0 <= float(missing) < 1.0:
