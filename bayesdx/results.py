@@ -501,10 +501,3 @@ class Diagnosis:
         from ._display import diagnosis_html
 
         return diagnosis_html(self)
-
-
-def display_ranking(ranking: pd.DataFrame) -> pd.DataFrame:
-    """The ranking without the columns that are long (readouts, outcomes), constant (objective)
-    or empty (all NaN), for display."""
-    frame = ranking.drop(columns=["objective", "readouts", "outcome_probs"])
-    return frame.loc[:, [c for c in frame.columns if not frame[c].isna().all()]]
