@@ -251,16 +251,15 @@ class Explanation:
         """The explanation as text: the value by target, then the ``max_outcomes`` most probable
         outcomes with the targets they move by at least one percentage point and the actions
         they change; at most ``width`` columns, by label (``names=True``: by name)."""
-        from ._text import MIN_WIDTH, Column, Names, percent, table, wrap
+        from ._text import MIN_WIDTH, Column, Names, number, percent, table, wrap
 
         width = max(int(width), MIN_WIDTH)
         nm = Names(self._network, names)
         lines = self._head(width, names)
         shares = self._shares
         lines.append("  Share of the value by target:")
-        cells = [[nm.node(t), "" if math.isnan(row["share"]) else percent(row["share"]),
-                  f"{row['info_gain_bits']:.4f}",
-                  "" if math.isnan(row["decision_value_utils"]) else f"{row['decision_value_utils']:.3g}"]
+        cells = [[nm.node(t), percent(row["share"]), f"{row['info_gain_bits']:.4f}",
+                  number(row["decision_value_utils"])]
                  for t, row in shares.iterrows()]
         cols = [Column("target", "<", flex=True), Column("share"), Column("bits")]
         if any(c[3] for c in cells):
