@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._text import DEFAULT_WIDTH, MIN_WIDTH, WIDE, Column, Names, money, number, percent, table, wrap
+from ._text import (DEFAULT_WIDTH, MIN_WIDTH, WIDE, Column, Names, _missing, money, number, percent,
+                    table, wrap)
 from .exceptions import BayesdxError
 
 __all__ = ["main", "DISCLAIMER", "DEMO_CASE"]
@@ -207,9 +208,7 @@ def format_diagnosis(dx, top: int = 10, *, width: int = DEFAULT_WIDTH, names: bo
 
 def _num(value, spec: str) -> str:
     """``value`` formatted with ``spec`` (e.g. ``".3f"``); blank when NaN or None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return format(value, spec)
+    return "" if _missing(value) else format(value, spec)
 
 
 def _clean(v):
