@@ -119,10 +119,9 @@ def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = Non
     >>> by_node.ranking.index.name
     'test'
     """
-    if not isinstance(network, Network):
-        from .io import load_network
+    from .io import as_network
 
-        network = load_network(network)
+    network = as_network(network)
     encoded = network.encode_evidence(evidence)
     labels = {n: network.states(n)[s] for n, s in encoded.items()}
     query = _query(network, encoded, labels)

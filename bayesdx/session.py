@@ -74,10 +74,9 @@ class Session:
 
     def __init__(self, network: Network | str, *, evidence: Mapping[str, str] | None = None,
                  objective=None, by: str = "order", orders=None, decisions=None):
-        if not isinstance(network, Network):
-            from .io import load_network
+        from .io import as_network
 
-            network = load_network(network)
+        network = as_network(network)
         self.network = network
         self._options = MappingProxyType({"objective": objective, "by": by, "orders": orders,
                                           "decisions": decisions})
