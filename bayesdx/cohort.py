@@ -99,30 +99,7 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
             f"{[j for j, n in enumerate(columns) if n == node]}); give each node one column.")
     codes = np.full((len(cases), len(columns)), -1, dtype=np.int64)
     for j, node in enumerate(columns):
-        states = network.states(node)
-        values = cases.iloc[:, j]
-        try:
-            observed = values.notna().to_numpy()
-            col = pd.Index(list(states)).get_indexer(values.astype(object).where(observed, None))
-        except TypeError:  # an unhashable cell (a list, a dict, ...): name its column and row
-            from .exceptions import _elide
-
-            for index, value in zip(cases.index, values):
-                if type(value).__hash__ is None:
-                    raise InvalidEvidenceError(
-                        f"cases column '{node}', row index {_elide(index)}: the cell holds a "
-                        f"{type(value).__name__} ({_elide(value)}); every cell must be a state "
-                        f"label of '{node}' or missing.") from None
-            raise
-        bad = observed & (col < 0)
-        if bad.any():
-            rows = list(cases.index[bad][:5])
-            sample = values[bad].iloc[0]
-            err = UnknownStateError(node, sample, states)
-            err.message += f" Found in {int(bad.sum())} row(s), e.g. index {rows}."
-            err.rows = list(cases.index[bad])
-            raise err
-        codes[:, j] = col
+        codes[:, j] = state_codes(network, node, cases.iloc[:, j])
     marginals, possible = marginals_by_case(network, columns, codes)
     if not possible.all():
         bad_rows = list(cases.index[~possible])
@@ -141,6 +118,37 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
     frame = pd.DataFrame(blocks, index=cases.index)
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["target", "state"])
     return frame
+
+
+def state_codes(network: Network, node: str, values: pd.Series, *, frame: str = "cases",
+                rows_of: str = "") -> np.ndarray:
+    """The state index of each cell of one column of a frame of cases, -1 where missing (NaN,
+    None, ``pd.NA``). An unknown state raises :class:`~bayesdx.UnknownStateError` saying how many
+    rows hold one (``rows_of`` follows "row(s)" in that message, e.g. ``" of data"``) and listing
+    them in its ``rows``; an unhashable cell raises :class:`~bayesdx.InvalidEvidenceError` naming
+    the ``frame``, column and row."""
+    states = network.states(node)
+    try:
+        observed = values.notna().to_numpy()
+        col = pd.Index(list(states)).get_indexer(values.astype(object).where(observed, None))
+    except TypeError:  # an unhashable cell (a list, a dict, ...): name its column and row
+        from .exceptions import _elide
+
+        for index, value in zip(values.index, values):
+            if type(value).__hash__ is None:
+                raise InvalidEvidenceError(
+                    f"{frame} column '{node}', row index {_elide(index)}: the cell holds a "
+                    f"{type(value).__name__} ({_elide(value)}); every cell must be a state "
+                    f"label of '{node}' or missing.") from None
+        raise
+    bad = observed & (col < 0)
+    if bad.any():
+        err = UnknownStateError(node, values[bad].iloc[0], states)
+        err.message += (f" Found in {int(bad.sum())} row(s){rows_of}, e.g. index "
+                        f"{list(values.index[bad][:5])}.")
+        err.rows = list(values.index[bad])
+        raise err
+    return col
 
 
 def marginals_by_case(network: Network, columns: list[str], codes: np.ndarray):

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import _em
 from .exceptions import (ImpossibleEvidenceError, InvalidEvidenceError, InvalidParameterError,
-                         UnknownStateError, _check_count)
+                         _check_count)
 from .network import Network
 
 __all__ = ["fit", "FitResult"]
@@ -88,18 +88,11 @@ def _encode(network: Network, frame: pd.DataFrame, what: str) -> tuple[list[str]
     columns = [network.check_node(c) for c in frame.columns]
     if len(set(columns)) != len(columns):
         raise InvalidParameterError(f"The '{what}' frame of fit names a node twice.")
+    from .cohort import state_codes
+
     codes = np.full((len(frame), len(columns)), -1, dtype=np.int64)
     for j, node in enumerate(columns):
-        states = network.states(node)
-        values = frame.iloc[:, j]
-        seen = values.notna().to_numpy()
-        col = pd.Index(list(states)).get_indexer(values.astype(object).where(seen, None))
-        bad = seen & (col < 0)
-        if bad.any():
-            err = UnknownStateError(node, values[bad].iloc[0], states)
-            err.message += f" Found in {int(bad.sum())} row(s) of {what}, e.g. index {list(frame.index[bad][:5])}."
-            raise err
-        codes[:, j] = col
+        codes[:, j] = state_codes(network, node, frame.iloc[:, j], frame=what, rows_of=f" of {what}")
     return columns, codes
 
 

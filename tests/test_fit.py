@@ -449,8 +449,10 @@ def test_clear_errors(two_disease):
     ok = pd.DataFrame({"fever": ["present", "absent"]})
     with pytest.raises(UnknownNodeError, match="fevr"):
         bayesdx.fit(two_disease, pd.DataFrame({"fevr": ["present"]}))
-    with pytest.raises(UnknownStateError, match="maybe.*fever"):
+    with pytest.raises(UnknownStateError, match=r"maybe.*fever.*1 row\(s\) of data, e.g. index \[0\]"):
         bayesdx.fit(two_disease, pd.DataFrame({"fever": ["maybe"]}))
+    with pytest.raises(bayesdx.InvalidEvidenceError, match=r"truth column 'flu', row index 1.*a list"):
+        bayesdx.fit(two_disease, ok, truth=pd.DataFrame({"flu": ["present", ["absent"]]}))
     with pytest.raises(InvalidParameterError, match=r"\['smoker'\].*not targets"):
         bayesdx.fit(two_disease, ok, truth=pd.DataFrame({"smoker": ["yes", "no"]}))
     with pytest.raises(InvalidParameterError, match="same index"):
