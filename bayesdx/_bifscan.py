@@ -23,7 +23,7 @@ import numpy as np
 
 from .exceptions import _cut, _elide
 
-__all__ = ["read_text", "read_bytes", "decode_text", "scan_bif", "read_bif", "scan_xmlbif", "MAX_FILE_BYTES"]
+__all__ = ["read_bytes", "decode_text", "scan_bif", "read_bif", "scan_xmlbif", "MAX_FILE_BYTES"]
 
 #: The largest network file read, in bytes (Pathfinder is 1.6 MB, MUNIN 1.2 MB).
 MAX_FILE_BYTES = 256 * 2**20
@@ -33,13 +33,6 @@ _TYPE = re.compile(r"type\s+discrete\s*\[\s*(\d+)\s*\]\s*\{([^{}]*)\}", re.S)
 _PROB_HEAD = re.compile(r"^probability\s*\(\s*([^|()]+?)\s*(?:\|\s*([^()]*?))?\s*\)$", re.S)
 _VAR_HEAD = re.compile(r"^variable\s+(\S+)$")
 _ROW = re.compile(r"^\(([^()]*)\)\s*(.*)$", re.S)
-
-
-def read_text(path: Path, problems: list, *, strict_utf8: bool = True) -> str | None:
-    """The text of ``path``, or None after appending the problem (unreadable, empty, too large,
-    not UTF-8) to ``problems``."""
-    data = read_bytes(path, problems)
-    return None if data is None else decode_text(data, str(path), problems, strict_utf8=strict_utf8)
 
 
 def read_bytes(path: Path, problems: list) -> bytes | None:
