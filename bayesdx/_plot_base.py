@@ -26,24 +26,22 @@ def _reference_index(network, node: str) -> int:
     return network.states(node).index(network.reference_state(node))
 
 
-def _evidence_text(evidence: Mapping[str, str], width: int = 80, prefix: str = "given ",
-                   network=None) -> str:
-    """The evidence as ``Label: state; ...`` (``node=state, ...`` without a network), wrapped."""
-    if network is not None:
-        from ._text import Names
+def _evidence_text(evidence: Mapping[str, str], network, width: int = 80,
+                   prefix: str = "given ") -> str:
+    """The evidence as ``Label: state; ...``, wrapped."""
+    if not evidence:
+        return prefix + "no evidence"
+    from ._text import Names
 
-        text = Names(network).evidence(evidence) if evidence else ""
-    else:
-        text = ", ".join(f"{k}={v}" for k, v in evidence.items())
-    return "\n".join(textwrap.wrap(prefix + text, width)) if text else prefix + "no evidence"
+    return "\n".join(textwrap.wrap(prefix + Names(network).evidence(evidence), width))
 
 
-def _set_title(ax, head: str, evidence: Mapping[str, str], prefix: str = "given ", network=None,
+def _set_title(ax, head: str, evidence: Mapping[str, str], prefix: str = "given ", *, network,
                **kw):
-    """Title with the evidence (by label, given the network) wrapped to the width of the Axes
-    (about 12 characters an inch)."""
+    """Title with the evidence by label wrapped to the width of the Axes (about 12 characters an
+    inch)."""
     width_in = ax.get_position().width * ax.figure.get_figwidth()
-    text = _evidence_text(evidence, max(30, int(12 * width_in)), prefix, network)
+    text = _evidence_text(evidence, network, max(30, int(12 * width_in)), prefix)
     ax.set_title(f"{head}\n{text}", fontsize="medium", wrap=True, **kw)
 
 
