@@ -8,8 +8,9 @@ dicts (``bar_kw=``, ``line_kw=``, ...). Nothing here calls ``plt.show``, saves f
 ``rcParams``, except :func:`write_teaching_figures`, whose job is to write PNG files.
 Matplotlib is imported on first use, so ``import bayesdx`` stays cheap.
 
-Binary targets are shown as P(non-reference state), e.g. P(als = present); multi-state targets
-show each non-reference state, e.g. ``thyroid_disease: hypothyroid``. The reference state is the
+Targets are shown by label. Binary targets are shown as P(non-reference state), e.g. ``ALS / lower
+motor neurone disease`` for P(als = present); multi-state targets show each non-reference state,
+e.g. ``Thyroid disease: overt_hypo``. The reference state is the
 first state, unless the target has a state named like ``absent``/``normal``/``no`` (so Hepar II's
 ``present``-first nodes are read the natural way).
 """
