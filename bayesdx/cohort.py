@@ -90,8 +90,7 @@ def posteriors(network: Network | str, cases: pd.DataFrame, *, errors: str = "ra
             f"cases must be a pandas DataFrame (one row per case, one column per node); "
             f"got {type(cases).__name__}."
         )
-    columns = [network.check_node(str(c)) if isinstance(c, str) else network.check_node(c)
-               for c in cases.columns]
+    columns = [network.check_node(c) for c in cases.columns]
     if len(set(columns)) != len(columns):
         node = next(n for n in columns if columns.count(n) > 1)
         raise InvalidEvidenceError(

@@ -21,7 +21,6 @@ from .exceptions import (
     InvalidParameterError,
     NoReferenceStateWarning,  # noqa: F401 - documented in Raises
     UnknownNodeError,
-    UnknownStateError,
     _check_count,
 )
 from .network import Network
@@ -77,6 +76,8 @@ def check_truth(network: Network, cases: pd.DataFrame, truth: pd.DataFrame, *,
         raise InvalidEvidenceError(
             f"truth is not aligned with cases: {len(truth)} truth row(s) for {len(cases)} case(s); "
             f"truth rows not in cases: {extra}; cases without truth: {missing}.")
+    from .cohort import state_codes
+
     truth = truth.loc[cases.index]
     present = {}
     for target in targets:
@@ -88,12 +89,7 @@ def check_truth(network: Network, cases: pd.DataFrame, truth: pd.DataFrame, *,
                 f"truth of '{target}' is missing for {int(blank.sum())} case(s), e.g. index "
                 f"{list(truth.index[blank][:5])}; every case needs the state of every target "
                 f"column (the reference state '{network.reference_state(target)}' when absent).")
-        codes = pd.Index(list(states)).get_indexer(column.astype(object))
-        bad = codes < 0
-        if bad.any():
-            err = UnknownStateError(target, column[bad].iloc[0], states)
-            err.message += f" Found in truth, {int(bad.sum())} row(s), e.g. index {list(truth.index[bad][:5])}."
-            raise err
+        codes = state_codes(network, target, column, frame="truth", rows_of=" of truth")
         present[target] = (codes != states.index(network.reference_state(target))).astype(np.int8)
     return targets, pd.DataFrame(present, index=cases.index)
 
