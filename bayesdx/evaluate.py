@@ -499,6 +499,8 @@ def evaluate(network: Network | str, cases: pd.DataFrame, truth: pd.DataFrame, *
     ['decision']
     """
     network = _network(network)
+    none_threshold = _probability(none_threshold, "none_threshold")
+    n_bins = _check_count(n_bins, "n_bins", "evaluate")
     from .distributed import is_dask_dataframe
 
     if is_dask_dataframe(cases):  # per-partition scores on the cluster, aggregated here
@@ -507,18 +509,15 @@ def evaluate(network: Network | str, cases: pd.DataFrame, truth: pd.DataFrame, *
                                         "for Dask DataFrames; compute the cases first.")
         from . import distributed
 
-        return distributed.evaluate(network, cases, truth,
-                                    none_threshold=_probability(none_threshold, "none_threshold"),
-                                    n_bins=_check_count(n_bins, "n_bins", "evaluate"))
+        return distributed.evaluate(network, cases, truth, none_threshold=none_threshold,
+                                    n_bins=n_bins)
     if by not in ("order", "node"):
         raise InvalidParameterError(f"The 'by' parameter of evaluate must be 'order' or 'node'. "
                                     f"Got {by!r} instead.")
     if stop not in ("rule", "threshold"):
         raise InvalidParameterError(f"The 'stop' parameter of evaluate must be 'rule' or "
                                     f"'threshold'. Got {stop!r} instead.")
-    none_threshold = _probability(none_threshold, "none_threshold")
     threshold = _probability(threshold, "threshold")
-    n_bins = _check_count(n_bins, "n_bins", "evaluate")
     if max_tests is not None:
         max_tests = _check_count(max_tests, "max_tests", "evaluate", low=0)
     targets, present = check_truth(network, cases, truth)
