@@ -24,12 +24,9 @@ __all__ = ["Sweep", "sweep", "tornado", "admissible_deviations"]
 
 def _evaluator(network, evidence, objective, orders):
     from ._batcheval import SettingsEvaluator
+    from .io import as_network
 
-    if isinstance(network, str):
-        from .io import load_network
-
-        network = load_network(network)
-    return SettingsEvaluator(network, evidence, objective, orders)
+    return SettingsEvaluator(as_network(network), evidence, objective, orders)
 
 
 def _rows_of(network, parameter) -> tuple[list[int], bool]:
