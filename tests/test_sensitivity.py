@@ -168,3 +168,10 @@ def test_sweep_records_the_stated_value(small):
     prior = sensitivity.sweep("fasciculation", "als", [0.01])
     stated = float(bayesdx.diagnose("fasciculation").marginal("als")["present"])
     assert prior.point == pytest.approx(stated, abs=1e-9)
+
+
+def test_a_network_file_path_is_loaded_like_its_name():
+    path = bayesdx.io.bundled_networks()["fasciculation"]
+    by_path = sensitivity.tornado(path, top=5, nodes=["als", "ck"])
+    assert len(by_path) > 0
+    pd.testing.assert_frame_equal(by_path, sensitivity.tornado("fasciculation", top=5, nodes=["als", "ck"]))
