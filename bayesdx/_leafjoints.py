@@ -32,10 +32,8 @@ MIN_TARGET_STATES = 256
 
 @dataclass(frozen=True)
 class LeafJointQuery(JointQuery):
-    """:class:`~bayesdx.inference.JointQuery` whose leaves' joints are built on first access, with
-    ``log_prob_evidence`` = ln P(evidence) as the engine gave it (NaN if it did not)."""
-
-    log_prob_evidence: float = float("nan")
+    """:class:`~bayesdx.inference.JointQuery` whose leaves' joints are built on first access
+    (``log_prob_evidence`` as the engine gave it)."""
 
 
 def joint_query(network, evidence: Mapping[str, int], nodes: Sequence[str]) -> JointQuery:
@@ -64,7 +62,7 @@ def joint_query(network, evidence: Mapping[str, int], nodes: Sequence[str]) -> J
         return query
     joints = _LeafJoints(network, evidence, query, tuple(nodes), leaves, known)
     return LeafJointQuery(query.prob_evidence, query.targets, query.target_joint, joints,
-                          float(getattr(query, "log_prob_evidence", float("nan"))))
+                          float(query.log_prob_evidence))
 
 
 class _LeafJoints(LazyJoints):

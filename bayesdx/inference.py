@@ -79,12 +79,16 @@ class JointQuery:
         For each requested non-target node X, P(targets, X | evidence) with shape
         ``(*target_joint.shape, card(X))``, summing to 1. An observed X is a point mass on its
         observed state.
+    log_prob_evidence : float
+        ln P(evidence), finite even when ``prob_evidence`` underflows to 0.0; NaN from an engine
+        that does not compute it.
     """
 
     prob_evidence: float
     targets: tuple[str, ...]
     target_joint: np.ndarray
     node_joints: dict[str, np.ndarray]
+    log_prob_evidence: float = float("nan")
 
 
 class LazyJoints(Mapping):

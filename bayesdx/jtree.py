@@ -87,11 +87,9 @@ __all__ = ["JTreeJointQuery", "JunctionTreeEngine"]
 _ALL = slice(None)
 @dataclass(frozen=True)
 class JTreeJointQuery(JointQuery):
-    """:class:`~bayesdx.inference.JointQuery` plus ``log_prob_evidence`` = ln P(evidence) (finite
-    even when ``prob_evidence`` underflows to 0.0) and a vectorised
-    :meth:`information_gains_bits`."""
+    """:class:`~bayesdx.inference.JointQuery` with its ``log_prob_evidence`` always given, plus
+    the stacked joints and a vectorised :meth:`information_gains_bits`."""
 
-    log_prob_evidence: float = float("nan")
     #: P(free targets, X | e) of every unobserved requested node side by side: shape
     #: (joint states of the unobserved targets, sum of the nodes' cardinalities).
     stacked: np.ndarray | None = field(default=None, repr=False)

@@ -198,10 +198,8 @@ class Diagnosis:
         >>> math.isclose(math.exp(dx.log_prob_evidence), dx.prob_evidence, rel_tol=1e-12)
         True
         """
-        value = getattr(self._query, "log_prob_evidence", None)
-        if value is None or math.isnan(value):
-            return math.log(self.prob_evidence)
-        return float(value)
+        value = self._query.log_prob_evidence
+        return math.log(self.prob_evidence) if math.isnan(value) else float(value)
 
     def with_objective(self, objective: str | Objective | None) -> Diagnosis:
         """The same diagnosis ranked by another objective, reusing the outcome tables.
