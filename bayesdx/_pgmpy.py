@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import warnings
 
-import networkx as nx
 import numpy as np
 
 from .inference import ModelArrays
@@ -32,6 +31,8 @@ def arrays_from_pgmpy(model) -> ModelArrays:
     State order follows each CPD's ``state_names``; parent order follows the CPD's evidence
     order. Nodes are listed in a topological order (ties broken by name, so the order is stable).
     """
+    import networkx as nx  # only a pgmpy model needs it: import bayesdx stays light
+
     graph = nx.DiGraph(model.edges())
     graph.add_nodes_from(model.nodes())
     nodes = tuple(nx.lexicographical_topological_sort(graph))
