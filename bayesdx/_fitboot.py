@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .exceptions import _check_seed
+
 __all__ = ["bootstrap_intervals", "BOOTSTRAP_COLUMNS"]
 
 BOOTSTRAP_COLUMNS = ["node", "label", "where", "state", "value", "prior", "boot_mean", "boot_sd",
@@ -36,7 +38,7 @@ def bootstrap_intervals(network, columns, codes, families, fit_nodes, method, ma
     """Refit ``n_boot`` times on cases drawn with replacement, EM started from the fit.
 
     ``families`` hold the fit; each refit moves their values and they are restored after it."""
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = _check_seed(seed, "fit")
     point = {n: f.snapshot() for n, f in families.items()}
     base = _numbers(network, families, fit_nodes)
     draws = np.empty((n_boot, len(base)))

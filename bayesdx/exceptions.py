@@ -233,6 +233,21 @@ def _check_count(value: object, name: str, owner: str, low: int = 1) -> int:
     return int(value)
 
 
+def _check_seed(seed: object, owner: str):
+    """``seed`` (None, an int >= 0 or a numpy Generator) as a numpy Generator, else
+    :class:`InvalidParameterError` naming the parameter."""
+    import numpy
+
+    if isinstance(seed, numpy.random.Generator):
+        return seed
+    if seed is None or (isinstance(seed, (int, numpy.integer)) and not isinstance(seed, bool)
+                        and seed >= 0):
+        return numpy.random.default_rng(seed)
+    raise InvalidParameterError(f"The 'seed' parameter of {owner} must be None, an int >= 0 or a "
+                                f"numpy Generator. Got {_elide(seed)} of type "
+                                f"{type(seed).__name__} instead.")
+
+
 def np_integer() -> type:
     """``numpy.integer`` (imported here so this module stays import-light)."""
     import numpy

@@ -16,7 +16,7 @@ import pandas as pd
 
 from . import _em
 from .exceptions import (ImpossibleEvidenceError, InvalidEvidenceError, InvalidParameterError,
-                         _check_count)
+                         _check_count, _check_seed)
 from .network import Network
 
 __all__ = ["fit", "FitResult"]
@@ -292,6 +292,7 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
             f"fit needs a bayesdx YAML network, whose source blocks give the prior; network "
             f"{network.name!r} was read from {network.source} and carries no provenance.")
     max_iter, bootstrap = _check_options(method, max_iter, tol, prior_strength, bootstrap)
+    _check_seed(seed, "fit")  # checked even when no bootstrap draws from it
     columns, codes = _check_data(network, data, truth)
     informative = (codes >= 0).any(axis=1)
     codes = codes[informative]

@@ -8,10 +8,14 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .exceptions import InvalidParameterError, _check_count
+from .exceptions import InvalidParameterError, _check_count, _check_seed
 from .network import Network
 
-__all__ = ["SimulatedCases", "simulate"]
+__all__ = ["SimulatedCases", "simulate", "MAX_SIMULATED_CELLS"]
+
+#: The most cells (cases times nodes) one call draws: 2**28, about 2 GiB of codes and uniforms at
+#: their widest; a larger cohort is drawn in batches.
+MAX_SIMULATED_CELLS = 2**28
 
 
 class SimulatedCases(NamedTuple):
@@ -28,15 +32,6 @@ class SimulatedCases(NamedTuple):
 
     findings: pd.DataFrame
     truth: pd.DataFrame
-
-
-def _rng(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        return np.random.default_rng(seed)
-    raise InvalidParameterError(f"The 'seed' parameter of simulate must be an int, None or a "
-                                f"numpy Generator. Got {seed!r} instead.")
 
 
 def _observed_nodes(network: Network, observe) -> tuple[str, ...]:
@@ -124,11 +119,17 @@ def simulate(network: Network | str, n: int, *, seed=None, observe=None,
 
     network = as_network(network)
     n = _check_count(n, "n", "simulate", low=0)
+    if n * len(network.nodes) > MAX_SIMULATED_CELLS:
+        raise InvalidParameterError(
+            f"The 'n' parameter of simulate asks for {n:,} cases of {len(network.nodes)} nodes "
+            f"({n * len(network.nodes):,} cells), over the budget of {MAX_SIMULATED_CELLS:,} "
+            f"(bayesdx.simulate.MAX_SIMULATED_CELLS): draw the cohort in batches, each with its "
+            f"own seed.")
     if isinstance(missing, bool) or not isinstance(missing, (int, float, np.floating)) \
             or not 0.0 <= float(missing) < 1.0:
         raise InvalidParameterError(f"The 'missing' parameter of simulate must be a float in "
                                     f"[0, 1). Got {missing!r} instead.")
-    rng = _rng(seed)
+    rng = _check_seed(seed, "simulate")
     nodes = _observed_nodes(network, observe)
     codes = sample_codes(network, n, rng)
     index = pd.RangeIndex(n)

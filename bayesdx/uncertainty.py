@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .exceptions import InvalidParameterError, _check_count
+from .exceptions import InvalidParameterError, _check_count, _check_seed
 
 __all__ = ["MAX_DRAWS", "Uncertainty", "uncertainty"]
 
@@ -274,7 +274,7 @@ def uncertainty(network, *, evidence: Mapping[str, str] | None = None, draws: in
         warnings.warn(f"No number of network '{network.name}' has a range (or every range has zero "
                       f"width): every interval is the point answer. Pass rule= to give ranges.",
                       UserWarning, stacklevel=2)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = _check_seed(seed, "uncertainty")
     parts: dict[str, list] = {}
     for start in range(0, draws, CHUNK):
         n = min(CHUNK, draws - start)

@@ -421,3 +421,25 @@ def test_impossible_evidence_in_the_wide_path_is_named(engine):
 def test_numerical_range_error_is_a_bayesdx_error():
     assert issubclass(NumericalRangeError, bayesdx.BayesdxError)
     assert issubclass(NumericalRangeError, ArithmeticError)
+
+
+SEED_CALLS = [
+    ("simulate", lambda net, seed: bayesdx.simulate(net, 5, seed=seed)),
+    ("uncertainty", lambda net, seed: bayesdx.uncertainty(net, draws=5, seed=seed)),
+    ("fit", lambda net, seed: bayesdx.fit(net, pd.DataFrame({"fever": ["present"]}), seed=seed)),
+]
+
+
+@pytest.mark.parametrize("seed", ["x", -1, 1.5, True, [1, 2]], ids=["str", "negative", "float", "bool", "list"])
+@pytest.mark.parametrize("owner, call", SEED_CALLS, ids=[c[0] for c in SEED_CALLS])
+def test_a_bad_seed_is_named_before_any_work(owner, call, seed):
+    net = bayesdx.load_network(DATA / "two_disease.yaml")
+    with pytest.raises(bayesdx.InvalidParameterError, match=rf"'seed' parameter of {owner}"):
+        call(net, seed)
+
+
+def test_a_cohort_too_large_to_simulate_is_refused_with_its_size():
+    start = time.perf_counter()
+    with pytest.raises(bayesdx.InvalidParameterError, match=r"1,000,000,000,000 cases.*MAX_SIMULATED_CELLS"):
+        bayesdx.simulate("fasciculation", 10**12, seed=0)
+    assert time.perf_counter() - start < 5
