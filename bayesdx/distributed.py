@@ -222,6 +222,10 @@ def _ship(network: Network):
 
 
 def _check_columns(network: Network, ddf) -> None:
+    if not is_dask_dataframe(ddf):
+        raise InvalidEvidenceError(
+            f"cases must be a Dask DataFrame here; got {type(ddf).__name__} (bayesdx.posteriors "
+            f"and bayesdx.evaluate take pandas DataFrames and Dask ones alike).")
     for column in ddf.columns:  # fail on the client, before any work is sent
         network.check_node(column)
 

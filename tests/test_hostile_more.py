@@ -443,3 +443,15 @@ def test_a_cohort_too_large_to_simulate_is_refused_with_its_size():
     with pytest.raises(bayesdx.InvalidParameterError, match=r"1,000,000,000,000 cases.*MAX_SIMULATED_CELLS"):
         bayesdx.simulate("fasciculation", 10**12, seed=0)
     assert time.perf_counter() - start < 5
+
+
+def test_the_dask_entry_points_name_a_frame_that_is_not_dask():
+    pytest.importorskip("dask.dataframe")
+    from bayesdx import distributed
+
+    net = bayesdx.load_network(DATA / "two_disease.yaml")
+    frame = pd.DataFrame({"fever": ["present"]})
+    with pytest.raises(bayesdx.InvalidEvidenceError, match="must be a Dask DataFrame here; got DataFrame"):
+        distributed.posteriors(net, frame)
+    with pytest.raises(bayesdx.InvalidEvidenceError, match="must be a Dask DataFrame here; got list"):
+        distributed.score_cases(net, [1], frame)
