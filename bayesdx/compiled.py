@@ -109,6 +109,63 @@ class _NodeJoints(LazyJoints):
         return got
 
 
+class _Pattern:
+    """What a joint query derives from its pattern alone (targets, requested nodes, observed
+    nodes): the kind of every variable (observed: sliced; unobserved targets: clamped, one
+    batch element per joint configuration), the read-out layout and the result's index maps.
+    Built once per pattern by :meth:`CompiledEngine._pattern`; :meth:`states` encodes a query's
+    observed states."""
+
+    __slots__ = ("kind", "evs", "ev_idx", "ev_cards", "observed", "t_idx", "free", "free_cards", "n_conf",
+                 "all_free", "shape", "read_vars", "read_off", "read_cards", "width", "read_names",
+                 "columns", "node_index", "zero_gains")
+
+    def __init__(self, engine: CompiledEngine, targets: tuple, nodes: tuple, observed: tuple):
+        index, cards = engine._index, engine._cards
+        t_idx = [index[t] for t in targets]
+        n_idx = np.array([index[n] for n in nodes], np.int64)
+        if len(set(t_idx)) != len(t_idx):
+            raise ValueError("A target is listed twice.")
+        if not set(t_idx).isdisjoint(n_idx.tolist()):
+            raise ValueError("nodes must not contain a target.")
+        n = len(cards)
+        self.ev_idx = np.array([index[node] for node in observed], np.int64)
+        self.ev_cards = [cards[v] for v in self.ev_idx.tolist()]
+        self.observed = observed
+        kind = np.zeros(n, np.int64)
+        kind[self.ev_idx] = SLICED
+        evs = np.zeros(n, np.int64)
+        self.free = tuple(v for v in t_idx if kind[v] == FREE)
+        for i, v in enumerate(self.free):
+            kind[v], evs[v] = CLAMPED, i
+        self.kind, self.evs, self.t_idx = kind, evs, t_idx
+        self.free_cards = [cards[v] for v in self.free]
+        self.n_conf = math.prod(self.free_cards)
+        self.all_free = len(self.free) == len(t_idx)
+        self.shape = tuple(cards[v] for v in t_idx)
+        is_read = kind[n_idx] == FREE
+        self.read_vars = n_idx[is_read]
+        self.read_cards = np.array([cards[v] for v in self.read_vars.tolist()], np.int64)
+        self.read_off = np.cumsum(self.read_cards) - self.read_cards
+        self.width = int(self.read_cards.sum())
+        self.read_names = [nodes[i] for i in np.flatnonzero(is_read)]
+        self.columns = dict(zip(self.read_names, zip(self.read_off.tolist(), self.read_cards.tolist())))
+        self.node_index = dict(zip(nodes, n_idx.tolist()))
+        self.zero_gains = dict.fromkeys(nodes, 0.0)
+
+    def states(self, evidence: Mapping[str, int]) -> np.ndarray:
+        """The per-variable states of a query with this pattern (observed states written into a
+        copy of the pattern's; a ValueError names a state out of range)."""
+        evs = self.evs.copy()
+        if self.observed:
+            got = [int(s) for s in evidence.values()]
+            for s, card, node in zip(got, self.ev_cards, self.observed):
+                if not 0 <= s < card:
+                    raise ValueError(f"State index {s} out of range for node '{node}'.")
+            evs[self.ev_idx] = got
+        return evs
+
+
 class CompiledEngine(Engine):
     """Exact inference by a junction tree executed by compiled kernels.
 
@@ -194,7 +251,7 @@ class CompiledEngine(Engine):
         self.cliques = [tuple(nodes[v] for v in c) for c in plan.cliques]
         self._no_gather = (np.zeros(0), np.full((3, len(plan.cliques)), -1, np.int64))
         self._gathered: dict = {}
-        self._layouts: dict = {}
+        self._patterns: dict = {}
 
     # ------------------------------------------------------------------ helpers
     def _numpy(self) -> JunctionTreeEngine:
@@ -253,70 +310,49 @@ class CompiledEngine(Engine):
             return self._numpy().log_prob_evidence(evidence)
         return float(out)
 
-    def _layout(self, targets: tuple, nodes: tuple):
-        """Indices and cardinalities of a (targets, nodes) request, validated once (cached)."""
-        got = self._layouts.get((targets, nodes))
+    def _pattern(self, targets: tuple, nodes: tuple, observed: tuple) -> _Pattern:
+        """The layout of a query (targets, nodes, observed nodes), validated and derived once per
+        pattern of evidence (cached): a query then only writes the observed states."""
+        key = (targets, nodes, observed)
+        got = self._patterns.get(key)
         if got is None:
-            index = self._index
-            t_idx = [index[t] for t in targets]
-            n_idx = np.array([index[n] for n in nodes], np.int64)
-            if len(set(t_idx)) != len(t_idx):
-                raise ValueError("A target is listed twice.")
-            if not set(t_idx).isdisjoint(n_idx.tolist()):
-                raise ValueError("nodes must not contain a target.")
-            cards = np.asarray(self._cards, np.int64)
-            got = (t_idx, n_idx, cards[n_idx], tuple(self._cards[v] for v in t_idx))
-            if len(self._layouts) > 64:
-                self._layouts.clear()
-            self._layouts[(targets, nodes)] = got
+            got = _Pattern(self, targets, nodes, observed)
+            if len(self._patterns) >= 256:
+                self._patterns.pop(next(iter(self._patterns)))
+            self._patterns[key] = got
         return got
 
     def joint_query(self, evidence, targets, nodes):
         if self._extreme:
             return self._numpy().joint_query(evidence, targets, nodes)
-        kind, evs = self._encode(evidence)
         targets, nodes = tuple(targets), tuple(nodes)
-        t_idx, n_idx, n_cards, shape = self._layout(targets, nodes)
-        cards = self._cards
-        free = [v for v in t_idx if kind[v] == FREE]
-        for i, v in enumerate(free):
-            kind[v] = CLAMPED
-            evs[v] = i
-        free_cards = [cards[v] for v in free]
-        n_conf = math.prod(free_cards)
-        is_read = kind[n_idx] == FREE
-        read_vars = n_idx[is_read]
-        read_cards = n_cards[is_read]
-        read_off = np.cumsum(read_cards) - read_cards
-        width = int(read_cards.sum())
-        joints = np.zeros((width, n_conf))
-        p_free = np.empty(n_conf)
-        gains = np.empty(read_vars.size)
-        gathered = self._gather(tuple(free))
-        log_pe = self._run(kind, evs, _NO_CST, 1, read_vars, read_off, float(self.chunk_floats),
-                           self._keep_max, joints, p_free, gains, read_cards, *gathered)
+        pat = self._pattern(targets, nodes, tuple(evidence))
+        evs = pat.states(evidence)
+        joints = np.zeros((pat.width, pat.n_conf))
+        p_free = np.empty(pat.n_conf)
+        gains = np.empty(pat.read_vars.size)
+        log_pe = self._run(pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off, float(self.chunk_floats),
+                           self._keep_max, joints, p_free, gains, pat.read_cards, *self._gather(pat.free))
         if log_pe is None:
             return self._numpy().joint_query(evidence, targets, nodes)
         if not math.isfinite(log_pe):
             raise ZeroProbabilityEvidence("P(evidence) = 0")
-        if len(free) == len(t_idx):
-            target_joint, where = p_free.reshape(shape), None
+        if pat.all_free:
+            target_joint, where = p_free.reshape(pat.shape), None
         else:
-            where = tuple(int(evs[v]) if kind[v] == SLICED else slice(None) for v in t_idx)
-            target_joint = np.zeros(shape)
-            target_joint[where] = p_free.reshape(free_cards)
+            where = tuple(int(evs[v]) if pat.kind[v] == SLICED else slice(None) for v in pat.t_idx)
+            target_joint = np.zeros(pat.shape)
+            target_joint[where] = p_free.reshape(pat.free_cards)
         stacked = joints.T  # P(targets, X | e) side by side, a row per target configuration
-        check_answer(target_joint, stacked if width else None, int(read_vars.size))
-        read_names = [nodes[i] for i in np.flatnonzero(is_read)]
-        columns = dict(zip(read_names, zip(read_off.tolist(), read_cards.tolist())))
-        gains_bits = dict.fromkeys(nodes, 0.0)
-        gains_bits.update(zip(read_names, gains.tolist()))
-        node_joints = _NodeJoints(nodes, dict(zip(nodes, n_idx.tolist())), columns, stacked, kind, evs,
-                                  target_joint, free_cards, where, cards)
+        check_answer(target_joint, stacked if pat.width else None, int(pat.read_vars.size))
+        gains_bits = dict(pat.zero_gains)
+        gains_bits.update(zip(pat.read_names, gains.tolist()))
+        node_joints = _NodeJoints(nodes, pat.node_index, pat.columns, stacked, pat.kind, evs,
+                                  target_joint, pat.free_cards, where, self._cards)
         return CompiledJointQuery(
             prob_evidence=math.exp(log_pe), targets=targets, target_joint=target_joint,
             node_joints=node_joints, log_prob_evidence=log_pe,
-            stacked=stacked if width else None, columns=columns, free_target_probs=p_free,
+            stacked=stacked if pat.width else None, columns=dict(pat.columns), free_target_probs=p_free,
             gains_bits=gains_bits)
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
