@@ -229,10 +229,14 @@ class Diagnosis:
         return value_orders(self._order_tables, self.objective, self.network, self.decisions,
                             self._indicator)
 
-    @cached_property
-    def _ranking(self) -> pd.DataFrame:
+    def _ranking_frame(self) -> pd.DataFrame:
         return ranking_frame(self._order_tables, self._order_values,
                              "order" if self.by == "order" else "test")
+
+    @cached_property
+    def _ranking(self) -> pd.DataFrame:
+        """The ranking kept for the displays (never handed out: :attr:`ranking` builds anew)."""
+        return self._ranking_frame()
 
     @property
     def ranking(self) -> pd.DataFrame:
@@ -266,7 +270,8 @@ class Diagnosis:
         ``outcome_probs``
             {outcome: probability}; an outcome of several readouts reads ``"a=x, b=y"``.
         """
-        return self._ranking.copy()
+        # built anew from the cached valuation: as cheap as a deep copy, and nothing is shared
+        return self._ranking_frame()
 
     @property
     def next_test(self) -> str | None:
