@@ -12,7 +12,7 @@ from .exceptions import _suggest
 from .inference import Engine, EnumerationEngine, ModelArrays, PgmpyEngine
 from .jtree import JunctionTreeEngine
 
-__all__ = ["ENGINES", "DEFAULT_ENGINE", "get_engine"]
+__all__ = ["ENGINES", "DEFAULT_ENGINE", "LEAN_ABOVE_ENTRIES", "default_engine", "get_engine"]
 
 #: Every engine by the name ``load_network(..., engine=...)`` takes.
 ENGINES: dict[str, type[Engine]] = {
@@ -27,6 +27,31 @@ ENGINES: dict[str, type[Engine]] = {
 #: to two minutes, too long a wait for a newcomer's first ``bayesdx demo``; it is opt-in until
 #: that compile is cut.
 DEFAULT_ENGINE = "jtree"
+#: Networks whose junction tree's clique tables total more than this many entries (2**25 floats,
+#: 256 MiB) use the compiled engine by default: the numpy engine keeps every clique table, several
+#: gigabytes on such networks, where the compiled engine's working memory stays near the largest
+#: clique (the kernels' one-time compile is small beside the propagations such a network needs).
+LEAN_ABOVE_ENTRIES = 2**25
+
+
+def default_engine(arrays: ModelArrays) -> str:
+    """The engine a network uses when none is named: :data:`DEFAULT_ENGINE`, or ``"compiled"``
+    when its junction tree's clique tables total more than :data:`LEAN_ABOVE_ENTRIES` entries.
+
+    Examples
+    --------
+    >>> import bayesdx
+    >>> from bayesdx.engines import default_engine
+    >>> default_engine(bayesdx.load_network("fasciculation").arrays)
+    'jtree'
+    """
+    from . import _triangulate as tri
+
+    index = {n: i for i, n in enumerate(arrays.nodes)}
+    cards = [arrays.card(n) for n in arrays.nodes]
+    adj = tri.moral_graph([[index[p] for p in arrays.parents[n]] for n in arrays.nodes])
+    _, _, sizes = tri.best_triangulation(adj, cards)
+    return "compiled" if min(sizes.values()) > LEAN_ABOVE_ENTRIES else DEFAULT_ENGINE
 
 
 def get_engine(name: str, arrays: ModelArrays) -> Engine:

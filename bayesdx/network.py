@@ -104,7 +104,7 @@ class Network:
         reference_states: Mapping[str, str] | None = None,
         _cache: dict | None = None,
     ):
-        from .engines import DEFAULT_ENGINE, ENGINES
+        from .engines import ENGINES
 
         for table in arrays.cpts.values():  # the tables the engine uses: read-only from here on
             if isinstance(table, np.ndarray) and table.flags.writeable:
@@ -141,12 +141,11 @@ class Network:
             raise InvalidEvidenceError(
                 f"Nodes cannot be both targets and tests: {', '.join(sorted(overlap))}."
             )
-        engine = engine or DEFAULT_ENGINE
-        if engine not in ENGINES:
+        if engine is not None and engine not in ENGINES:
             raise ValueError(
                 f"Unknown engine {engine!r}.{_suggest(engine, ENGINES)} Valid engines: {', '.join(ENGINES)}."
             )
-        self._engine_name = engine
+        self._engine_name = engine  # None: chosen on first use (engines.default_engine)
         self._given_orders = None if orders is None else tuple(orders)
         self._given_decisions = decisions
         self._orders = None
@@ -291,17 +290,23 @@ class Network:
 
     @property
     def engine_name(self) -> str:
-        """Name of the inference engine answering this network's queries."""
+        """Name of the inference engine answering this network's queries (when none was named:
+        ``"jtree"``, or ``"compiled"`` for a network whose clique tables would take gigabytes;
+        see :func:`bayesdx.engines.default_engine`)."""
+        if self._engine_name is None:
+            from .engines import default_engine
+
+            self._engine_name = default_engine(self._arrays)
         return self._engine_name
 
     @property
     def engine(self):
         """The compiled inference engine (built on first use, cached per network tables)."""
-        key = ("engine", self._engine_name)
+        key = ("engine", self.engine_name)
         if key not in self._cache:
             from .engines import get_engine
 
-            self._cache[key] = get_engine(self._engine_name, self._arrays)
+            self._cache[key] = get_engine(self.engine_name, self._arrays)
         return self._cache[key]
 
     def states(self, node: str) -> tuple[str, ...]:
@@ -540,7 +545,7 @@ class Network:
     # -- display ---------------------------------------------------------------------------
     def __repr__(self) -> str:
         return (f"<Network {self._name!r}: {len(self.nodes)} nodes, {len(self._targets)} targets, "
-                f"{len(self._tests)} tests, engine={self._engine_name!r}>")
+                f"{len(self._tests)} tests, engine={self.engine_name!r}>")
 
     def _repr_html_(self) -> str:
         import html
