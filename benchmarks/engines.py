@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The compiled engine against the numpy engine and pyAgrum, side by side in one run.
 
-    python benchmarks/engines.py [--quick] [--heldout DIR] [--only SECTION]
+    python benchmarks/engines.py [--quick] [--heldout DIR] [--only SECTION] [--networks A,B]
 
 Every timing is CPU time (``time.process_time``) of the calling process, single-threaded
 (BLAS and pyAgrum limited to one thread), and the engines are interleaved case by case, so a
@@ -206,7 +206,7 @@ def networks(heldout):
     return [o if len(o) == 7 else (*o, None) for o in out]
 
 
-def ranking_section(quick, heldout):
+def ranking_section(quick, heldout, only_networks=None):
     import pyagrum as gum
 
     from bayesdx.compiled import CompiledEngine
@@ -215,6 +215,8 @@ def ranking_section(quick, heldout):
     gum.setNumberOfThreads(1)
     rows = []
     for label, arrays, targets, n, n_gum, group, tests in networks(heldout):
+        if only_networks and label.split()[0] not in only_networks:
+            continue
         tests = tests or [x for x in arrays.nodes if x not in targets]
         if quick:
             n, n_gum = max(3, n // 10), max(1, n_gum // 4)
