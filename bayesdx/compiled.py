@@ -318,7 +318,7 @@ class CompiledEngine(Engine):
         if got is None:
             got = _Pattern(self, targets, nodes, observed)
             if len(self._patterns) >= 256:
-                self._patterns.pop(next(iter(self._patterns)))
+                self._patterns.clear()  # one atomic step: other threads may be reading it
             self._patterns[key] = got
         return got
 
