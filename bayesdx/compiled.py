@@ -355,6 +355,26 @@ class CompiledEngine(Engine):
             stacked=stacked if pat.width else None, columns=dict(pat.columns), free_target_probs=p_free,
             gains_bits=gains_bits)
 
+    def _run_cohort(self, kind, evs, cst, read_vars, read_off, buf, flags) -> bool | None:
+        """One cohort through :func:`bayesdx._cohortkernel.run_cohort`, its plan derived once per
+        pattern of evidence (kinds and read variables); None when it raised a float flag."""
+        from . import _cohortkernel, _cohortplan
+
+        cache = self.__dict__.setdefault("_cohort_plans", {})
+        key = (kind.tobytes(), read_vars.tobytes(), self.cohort_chunk_floats, self._keep_max)
+        plan = cache.get(key)
+        if plan is None:
+            plan = _cohortplan.cohort_plan(self._plan, kind, read_vars, float(self.cohort_chunk_floats),
+                                           float(self._keep_max))
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[key] = plan
+        fp.clear()
+        _cohortkernel.run_cohort(self._plan.S, self._plan.F, kind, evs, cst, plan.top, plan.active, plan.down,
+                                 plan.read_from, read_vars, read_off, plan.chunk, plan.keep, buf, flags,
+                                 *plan[6:])
+        return None if fp.raised() else True
+
     def marginals_batch(self, evidence_nodes, evidence, nodes):
         if self._extreme:
             return self._numpy().marginals_batch(evidence_nodes, evidence, nodes)
@@ -387,11 +407,14 @@ class CompiledEngine(Engine):
             return out, possible
         buf = np.zeros((width, n_cases))
         flags = np.zeros(n_cases)
-        empty = np.zeros(0, np.int64)
-        done = self._run(kind, evs, cst, 0, np.asarray(read, np.int64),
-                         np.fromiter((offsets[v] for v in read), np.int64, len(read)),
-                         float(self.cohort_chunk_floats), float(self._keep_max),
-                         buf, flags, np.zeros(0), empty, *self._no_gather)
+        read_vars = np.asarray(read, np.int64)
+        read_off = np.fromiter((offsets[v] for v in read), np.int64, len(read))
+        if self._plan.phi0_mode:
+            done = self._run_cohort(kind, evs, cst, read_vars, read_off, buf, flags)
+        else:
+            empty = np.zeros(0, np.int64)
+            done = self._run(kind, evs, cst, 0, read_vars, read_off, float(self.cohort_chunk_floats),
+                             float(self._keep_max), buf, flags, np.zeros(0), empty, *self._no_gather)
         if done is None:
             return self._numpy().marginals_batch(evidence_nodes, evidence, nodes)
         ok = possible[:] = flags > 0
