@@ -27,46 +27,95 @@ import math
 import numpy as np
 from numba import njit
 
-from ._jtkernel import _TINY, _column_sums, _const, _kid_message, _marg, _scratch, _seg, _widths
+from ._jtkernel import _TINY, _at, _column_sums, _const, _marg, _scratch, _seg, _span, _widths
 from ._jtops import _EXT_C, _EXT_S, _XS, ACC, DIV, INDICATOR, MUL, SET, SLICED, _apply, _table_ext, _work_strides
 from ._jtplan import CARDS, CL_PTR, CL_VARS, D0_OFF, INVU0_OFF, KID_PTR, KIDS, PARENT, PHI0_OFF, PREORDER, \
     SEP_PTR, SEP_VARS, TOP_OF, UNIT
 
 __all__ = ["run_cohort"]
 
+#: ``host`` of a child whose message goes into its parent's upward message (its separator lies
+#: in the parent's) rather than into the parent's table.
+_LATE = -2
+
 
 @njit(cache=True)
-def _leaf_raw(L, off, size, gvars, gstr, kind, evs, cst, cards, b0, w):
-    """The upward message of an evidence leaf (``size`` separator entries, batch ``w``): its table
-    ``L[off:]`` read at each case's gathered states (``gvars``, strides ``gstr``; an unobserved
-    indicator reads its extra state, the sum over its states)."""
-    base = np.full(w, off, np.int64)
+def _leaf_message(L, LS, off, size, ls_off, gvars, gstr, kind, evs, cst, cards, b0, w, logs, buf):
+    """The upward message of an evidence leaf (``size`` separator entries, batch ``w``): the row
+    of its table ``L[off:]`` at each case's gathered states (``gvars``, row strides ``gstr``; an
+    unobserved indicator reads its extra state, the sum over its states), the log of the row's
+    scale ``LS[ls_off + row]`` added to the case's ``logs``."""
+    row = np.zeros(w, np.int64)
     for i in range(gvars.size):
         v = gvars[i]
         st = gstr[i]
         if kind[v] == SLICED:
             s = evs[v]
             for b in range(w):
-                base[b] += s * st
+                row[b] += s * st
         else:
-            row = cst[evs[v]]
+            states = cst[evs[v]]
             unobserved = cards[v]
             for b in range(w):
-                s = row[b0 + b]
-                base[b] += (s if s >= 0 else unobserved) * st
-    raw = np.empty(size * w)
+                s = states[b0 + b]
+                row[b] += (s if s >= 0 else unobserved) * st
+    if w == 1:
+        for b in range(logs.size):
+            logs[b] += LS[ls_off + row[0]]
+    else:
+        for b in range(w):
+            logs[b] += LS[ls_off + row[b]]
+    base = np.empty(w, np.int64)
+    for b in range(w):
+        base[b] = off + row[b] * size
+    msg = buf[:size * w]
     for j in range(size):
-        dst = raw[j * w:(j + 1) * w]
+        dst = msg[j * w:(j + 1) * w]
         for b in range(w):
             dst[b] = L[base[b] + j]
-    return raw
+    return msg
 
 
 @njit(cache=True)
-def _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, pend):
+def _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, buf):
+    """Child ``k``'s upward message into ``buf``: normalised and divided by its prior."""
+    raw = raws[k]
+    wk = wf[k]
+    tmp = buf[:raw.size]
+    inv = inv_s[k, :wk]
+    for e in range(raw.size // wk):
+        src = raw[e * wk:(e + 1) * wk]
+        dst = tmp[e * wk:(e + 1) * wk]
+        for b in range(wk):
+            dst[b] = src[b] * inv[b]
+    if _at(S, UNIT, k) == 0:
+        sv = _span(S, SEP_PTR, SEP_VARS, k)
+        ext = iw[_EXT_S]
+        _table_ext(sv, Q[0], _seg(S, CARDS), ext)
+        _const(MUL, tmp, sv, ext, wk, sv, _at(S, INVU0_OFF, k), Q[4][1, k], S, F, Q, b0, iw, bases)
+    return tmp
+
+
+@njit(cache=True)
+def _marg_into(S, T, tv, w, sv, kind, iw, buf):
+    """The working table ``T`` (over ``tv``, width ``w``) summed onto ``sv``, into ``buf``."""
+    cards = _seg(S, CARDS)
+    size = _table_ext(sv, kind, cards, iw[_EXT_S])
+    out = buf[:size * w]
+    out[:] = 0.0
+    _table_ext(tv, kind, cards, iw[_EXT_C])
+    _work_strides(tv, sv, kind, cards, w, iw[_XS])
+    _apply(ACC, T, out, 0, iw[_EXT_C], iw[_XS], tv.size, w, 1 if w > 1 else 0, iw)
+    return out
+
+
+@njit(cache=True)
+def _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid, leaf_off, consume,
+          pend, mbuf, buf):
     """The table of clique ``c`` (phi0 plan): its prior table gathered at the clamped states, the
     messages of its active children (``korder[kptr[c]:kptr[c + 1]]``, smallest separator first;
-    a child with ``host`` >= 0 is multiplied into that sibling's message) and its indicators."""
+    a child with ``host`` >= 0 is multiplied into that sibling's message) and its indicators
+    (into the message of child ``ind_kid[v]`` when there is one, else into the table)."""
     cards = _seg(S, CARDS)
     kind, evs, cst = Q[0], Q[1], Q[2]
     goff = Q[4]
@@ -76,50 +125,118 @@ def _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, pen
     nd = tv.size
     ext = iw[_EXT_C]
     size = _table_ext(tv, kind, cards, ext)
-    T = np.empty(size * w)
+    T = buf[:size * w] if buf.size >= size * w else np.empty(size * w)
     _const(SET, T, tv, ext, w, tv, _seg(S, PHI0_OFF)[c], goff[0, c], S, F, Q, b0, iw, bases)
     for j in range(kptr[c], kptr[c + 1]):
         k = korder[j]
-        msg = pend[k] if pend[k].size > 0 else _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, True)
+        if pend[k].size > 0:
+            msg = pend[k]
+        elif leaf_off[k] >= 0:  # an evidence leaf's message is final: used as it is, or copied
+            msg = raws[k] if consume else _copy_into(raws[k], mbuf[k])
+        else:
+            msg = _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, mbuf[k])
         pend[k] = np.empty(0)
         sk = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
         h = host[k]
         if h >= 0:
             if pend[h].size == 0:
-                pend[h] = _kid_message(S, F, Q, h, raws, inv_s, wf, b0, iw, bases, True)
+                if leaf_off[h] >= 0:
+                    pend[h] = raws[h] if consume else _copy_into(raws[h], mbuf[h])
+                else:
+                    pend[h] = _kid_message(S, F, Q, h, raws, inv_s, wf, b0, iw, bases, mbuf[h])
             sh = sep_vars[sep_ptr[h]:sep_ptr[h + 1]]
             _table_ext(sh, kind, cards, iw[_EXT_S])
             _work_strides(sh, sk, kind, cards, wf[k], iw[_XS])
             _apply(MUL, pend[h], msg, 0, iw[_EXT_S], iw[_XS], sh.size, wf[h], 1 if wf[k] > 1 else 0, iw)
         else:
+            for i in range(sk.size):
+                if kind[sk[i]] == INDICATOR and ind_kid[sk[i]] == k:
+                    _table_ext(sk, kind, cards, iw[_EXT_S])
+                    _indicator(msg, sk, i, iw[_EXT_S], wf[k], cst, evs[sk[i]], cards[sk[i]], b0, iw)
+            if h == _LATE:
+                pend[k] = msg  # multiplied into c's upward message instead (see _propagate)
+                continue
             _table_ext(tv, kind, cards, ext)
             _work_strides(tv, sk, kind, cards, wf[k], iw[_XS])
             _apply(MUL, T, msg, 0, ext, iw[_XS], nd, w, 1 if wf[k] > 1 else 0, iw)
     _table_ext(tv, kind, cards, ext)
     for i in range(nd):
         v = tv[i]
-        if kind[v] == INDICATOR and top_of[v] == c:
-            card = cards[v]
-            ind = np.empty(card * w)
-            row = evs[v]
-            for b in range(w):
-                s = cst[row, b0 + b]
-                for x in range(card):
-                    ind[x * w + b] = 1.0 if (s < 0 or s == x) else 0.0
-            xs = iw[_XS]
-            for d in range(nd):
-                xs[d] = 0
-            xs[i] = w
-            _apply(MUL, T, ind, 0, ext, xs, nd, w, 1, iw)
+        if kind[v] == INDICATOR and top_of[v] == c and ind_kid[v] < 0:
+            _indicator(T, tv, i, ext, w, cst, evs[v], cards[v], b0, iw)
     return T
 
 
 @njit(cache=True)
+def _copy_into(src, buf):
+    dst = buf[:src.size]
+    dst[:] = src
+    return dst
+
+
+@njit(cache=True)
+def _indicator(T, tv, i, ext, w, cst, row, card, b0, iw):
+    """Multiply the working table ``T`` (over ``tv``, width ``w``) by the indicator of each
+    case's state of ``tv[i]`` (row ``row`` of ``cst``; all ones where unobserved)."""
+    ind = np.empty(card * w)
+    for b in range(w):
+        s = cst[row, b0 + b]
+        for x in range(card):
+            ind[x * w + b] = 1.0 if (s < 0 or s == x) else 0.0
+    xs = iw[_XS]
+    for d in range(tv.size):
+        xs[d] = 0
+    xs[i] = w
+    _apply(MUL, T, ind, 0, ext, xs, tv.size, w, 1, iw)
+
+
+@njit(cache=True)
+def _read(B, tv, w, r, base, out, n_out, nb, kind, cards, iw):
+    """Add the marginal of ``r`` in the working table ``B`` (over ``tv``) into ``out[base:]``."""
+    _table_ext(tv, kind, cards, iw[_EXT_C])
+    xs = iw[_XS]
+    for d in range(tv.size):
+        xs[d] = n_out if tv[d] == r else 0
+    _apply(ACC, B, out, base, iw[_EXT_C], xs, tv.size, w, 1, iw)
+    if w == 1 and nb > 1:
+        for x in range(cards[r]):
+            row = out[base + x * n_out:base + x * n_out + nb]
+            for bb in range(1, nb):
+                row[bb] = row[0]
+
+
+@njit(cache=True)
+def _read_outs(S, B, tv, w, c, kind, read_vars, read_from, read_off, out, n_out, b0, nb, iw):
+    """The marginals of the variables read from clique ``c``; with three or more, each half of
+    the clique's variables holding two or more of them is summed out first (two passes over the
+    table instead of one per variable)."""
+    cards = _seg(S, CARDS)
+    n_here = 0
+    for j in range(read_vars.size):
+        n_here += read_from[j] == c
+    half = tv.size // 2
+    for part in range(2):
+        hv = tv[:half] if part == 0 else tv[half:]
+        n_part = 0
+        for j in range(read_vars.size):
+            if read_from[j] == c and (read_vars[j] < tv[half]) == (part == 0):
+                n_part += 1
+        staged = n_here >= 3 and n_part >= 2 and w > 1
+        A = _marg(S, B, tv, w, hv, kind, iw) if staged else B
+        av = hv if staged else tv
+        for j in range(read_vars.size):
+            if read_from[j] == c and (read_vars[j] < tv[half]) == (part == 0):
+                _read(A, av, w, read_vars[j], read_off[j] * n_out + b0, out, n_out, nb, kind, cards, iw)
+
+
+@njit(cache=True)
 def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, down, read_from, keep,
-               log_z, z, iw, P):
+               log_z, z, iw, P, W):
     """One collect / distribute pass over cases ``b0 .. b0 + nb`` (as
     :func:`bayesdx._jtkernel._propagate`, with evidence leaves and absorbed messages)."""
-    L, leaf_off, leaf_size, gptr, gvars, gstr, korder, kptr, host = P
+    L, LS, leaf_off, leaf_size, ls_off, gptr, gvars, gstr, korder, kptr, host, ind_kid = P
+    scratch, rbuf, mbuf = W
+    none = np.empty(0)
     cards, cl_ptr, cl_vars, parent = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS), _seg(S, PARENT)
     preorder, kid_ptr, kids = _seg(S, PREORDER), _seg(S, KID_PTR), _seg(S, KIDS)
     sep_ptr, sep_vars, unit = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, UNIT)
@@ -144,13 +261,23 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
         w = wf[c]
         T = np.empty(0)
         if leaf_off[c] >= 0:
-            raw = _leaf_raw(L, leaf_off[c], leaf_size[c], gvars[gptr[c]:gptr[c + 1]],
-                            gstr[gptr[c]:gptr[c + 1]], kind, evs, cst, cards, b0, w)
-        else:
-            T = _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, pend)
-            tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
-            sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
-            raw = _marg(S, T, tv, w, sv, kind, iw)
+            raws[c] = _leaf_message(L, LS, leaf_off[c], leaf_size[c], ls_off[c], gvars[gptr[c]:gptr[c + 1]],
+                                    gstr[gptr[c]:gptr[c + 1]], kind, evs, cst, cards, b0, w, logs, rbuf[c])
+            continue
+        kept = keep and down[c] and wf[c] == wb[c]
+        T = _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid, leaf_off,
+                  down[c] == 0, pend, mbuf, none if kept else scratch)
+        tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
+        sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
+        raw = _marg_into(S, T, tv, w, sv, kind, iw, rbuf[c])
+        for j in range(kptr[c], kptr[c + 1]):
+            k = korder[j]
+            if host[k] == _LATE:
+                sk = sep_vars[sep_ptr[k]:sep_ptr[k + 1]]
+                _table_ext(sv, kind, cards, iw[_EXT_S])
+                _work_strides(sv, sk, kind, cards, wf[k], iw[_XS])
+                _apply(MUL, raw, pend[k], 0, iw[_EXT_S], iw[_XS], sv.size, w, 1 if wf[k] > 1 else 0, iw)
+                pend[k] = np.empty(0)
         sums = _column_sums(raw, w)
         for b in range(w):
             s = sums[b]
@@ -164,12 +291,13 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
                 logs[b] += math.log(s) if s > 0 else -math.inf
                 inv_s[c, b] = 1.0 / s if s > 0 else 1.0
         raws[c] = raw
-        if keep and down[c] and wf[c] == wb[c]:
+        if kept:
             tables[c] = T
         T = np.empty(0)
     # ---- top
     w = wf[top]
-    T = _form(S, F, Q, top, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, pend)
+    T = _form(S, F, Q, top, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid, leaf_off, True,
+              pend, mbuf, scratch)
     tv = cl_vars[cl_ptr[top]:cl_ptr[top + 1]]
     if top != root:
         sv = sep_vars[sep_ptr[top]:sep_ptr[top + 1]]
@@ -209,7 +337,8 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
             if tables[c].size > 0:
                 B = tables[c]
             else:
-                B = _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, pend)
+                B = _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid,
+                          leaf_off, True, pend, mbuf, none)
             sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
             _table_ext(tv, kind, cards, iw[_EXT_C])
             wp = wb[parent[c]]
@@ -217,21 +346,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
             _apply(MUL, B, deltas[c], 0, iw[_EXT_C], iw[_XS], tv.size, w, 1 if wp > 1 else 0, iw)
             deltas[c] = np.empty(0)
         tables[c] = np.empty(0)
-        for j in range(read_vars.size):
-            if read_from[j] != c:
-                continue
-            r = read_vars[j]
-            _table_ext(tv, kind, cards, iw[_EXT_C])
-            xs = iw[_XS]
-            for d in range(tv.size):
-                xs[d] = n_out if tv[d] == r else 0
-            base = read_off[j] * n_out + b0
-            _apply(ACC, B, out, base, iw[_EXT_C], xs, tv.size, w, 1, iw)
-            if w == 1 and nb > 1:
-                for x in range(cards[r]):
-                    row = out[base + x * n_out:base + x * n_out + nb]
-                    for bb in range(1, nb):
-                        row[bb] = row[0]
+        _read_outs(S, B, tv, w, c, kind, read_vars, read_from, read_off, out, n_out, b0, nb, iw)
         for j in range(kid_ptr[c], kid_ptr[c + 1]):
             k = kids[j]
             if down[k] == 0:
@@ -250,8 +365,31 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
 
 
 @njit(cache=True)
+def _workspace(S, kind, active, down, top, leaf_off, nb, iw):
+    """Buffers reused by every chunk (fresh pages cost more than the arithmetic on them): one
+    for the clique table formed during collect, and per clique one for its upward message and
+    one for the message as its parent uses it."""
+    cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
+    sep_ptr, sep_vars = _seg(S, SEP_PTR), _seg(S, SEP_VARS)
+    n_cl = active.size
+    most = 0
+    rbuf = [np.empty(0) for _ in range(n_cl)]
+    mbuf = [np.empty(0) for _ in range(n_cl)]
+    for c in range(n_cl):
+        if active[c] == 0 and c != top:
+            continue
+        if leaf_off[c] < 0:
+            most = max(most, _table_ext(cl_vars[cl_ptr[c]:cl_ptr[c + 1]], kind, cards, iw[_EXT_C]))
+        if c != top:
+            size = _table_ext(sep_vars[sep_ptr[c]:sep_ptr[c + 1]], kind, cards, iw[_EXT_S]) * nb
+            rbuf[c] = np.empty(size)
+            mbuf[c] = np.empty(size)
+    return np.empty(most * nb), rbuf, mbuf
+
+
+@njit(cache=True)
 def run_cohort(S, F, kind, evs, cst, top, active, down, read_from, read_vars, read_off, chunk, keep, out,
-               probs, L, leaf_off, leaf_size, gptr, gvars, gstr, korder, kptr, host):
+               probs, L, LS, leaf_off, leaf_size, ls_off, gptr, gvars, gstr, korder, kptr, host, ind_kid):
     """Posterior marginals of every case (phi0 plans only). ``cst`` holds the per-case states of
     the CLAMPED and INDICATOR variables (row ``evs[v]``, -1 = unobserved); ``out`` (width x
     n_cases, zeros on entry) receives each case's marginals of the read variables (rows from
@@ -263,18 +401,19 @@ def run_cohort(S, F, kind, evs, cst, top, active, down, read_from, read_vars, re
     width, n_cases = out.shape
     n_cl = _seg(S, PARENT).size
     Q = (kind, evs, cst, np.zeros(0), np.full((3, n_cl), -1, np.int64), n_cases)
-    P = (L, leaf_off, leaf_size, gptr, gvars, gstr, korder, kptr, host)
+    P = (L, LS, leaf_off, leaf_size, ls_off, gptr, gvars, gstr, korder, kptr, host, ind_kid)
     log_z = np.empty(n_cases)
     z = np.empty(n_cases)
     iw = _scratch(S)
     flat = out.reshape(-1)
+    W = _workspace(S, kind, active, down, top, leaf_off, min(n_cases, chunk + 1), iw)
     b0 = 0
     while b0 < n_cases:
         nb = min(chunk, n_cases - b0)
         if n_cases - b0 - nb == 1:
             nb += 1  # no single-case tail
         _propagate(S, F, Q, b0, nb, read_vars, read_off, flat, n_cases, top, active, down, read_from, keep,
-                   log_z, z, iw, P)
+                   log_z, z, iw, P, W)
         b0 += nb
     for t in range(n_cases):
         ok = log_z[t] > -math.inf and z[t] > 0

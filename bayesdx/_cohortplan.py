@@ -5,12 +5,15 @@ indicators or free, and which are read) and cached by :class:`bayesdx.compiled.C
 * The schedule of :mod:`bayesdx._jtkernel` (collect toward ``top``, distribute toward the
   read-out cliques).
 * Evidence leaves: active cliques with no active child, no read-out below them and not ``top``.
-  Each gets its prior clique table summed onto its separator and its evidence variables, laid
-  out with the per-case (gathered) variables first and the separator's free variables last, so
-  a case's message is one contiguous read (an indicator variable has an extra state,
-  unobserved: the sum over its states).
+  Each gets its prior clique table summed onto its separator and its evidence variables and
+  divided by the prior upward message, laid out as rows: the per-case (gathered) variables
+  index the row (an indicator variable has an extra state, unobserved: the sum over its
+  states), the separator's free variables run along it. Each row is scaled to sum to 1 and
+  the log of its sum kept (``LS``), so a case's message is one row and one log.
 * For every clique, its active children smallest separator first, and the sibling (``host``)
-  whose separator contains each child's, whose message absorbs it.
+  whose separator contains each child's, whose message absorbs it (``host`` = -2: a child whose
+  separator lies in its parent's goes into the parent's upward message, after the sum); an indicator entered at the
+  clique goes into the smallest remaining child message holding its variable (``ind_kid``).
 * The number of cases per chunk, from the working floats a case needs.
 
 Imported with the kernels (numba loads then).
@@ -24,8 +27,9 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jtkernel import _schedule, _widths
+from ._cohortkernel import _LATE as LATE
 from ._jtops import CLAMPED, FREE, INDICATOR, SLICED
-from ._jtplan import PHI0_OFF
+from ._jtplan import INVU0_OFF, PHI0_OFF
 
 __all__ = ["CohortPlan", "cohort_plan"]
 
@@ -47,14 +51,17 @@ class CohortPlan(NamedTuple):
     chunk: int
     keep: int
     L: np.ndarray
+    LS: np.ndarray
     leaf_off: np.ndarray
     leaf_size: np.ndarray
+    ls_off: np.ndarray
     gptr: np.ndarray
     gvars: np.ndarray
     gstr: np.ndarray
     korder: np.ndarray
     kptr: np.ndarray
     host: np.ndarray
+    ind_kid: np.ndarray
 
 
 def cohort_plan(plan, kind: np.ndarray, read_vars: np.ndarray, chunk_floats: float,
@@ -87,7 +94,10 @@ def cohort_plan(plan, kind: np.ndarray, read_vars: np.ndarray, chunk_floats: flo
     gvars: list[int] = []
     gstr: list[int] = []
     blocks: list[np.ndarray] = []
-    offset = 0
+    log_sums: list[np.ndarray] = []
+    ls_off = np.full(n_cl, -1, np.int64)
+    offset = n_rows = 0
+    invu0_off = plan.segment(INVU0_OFF)
     for c in range(n_cl):
         if active[c] and c != top and not down[c] and not has_active_kid[c]:
             tv, sep = plan.cliques[c], set(plan.seps[c])
@@ -100,20 +110,34 @@ def cohort_plan(plan, kind: np.ndarray, read_vars: np.ndarray, chunk_floats: flo
             if math.prod(grown) * sep_size[c] > _GROWTH * plan.sizes[c] + 4096:
                 gptr[c + 1] = len(gvars)
                 continue  # too many indicators: formed as a table
-            table = table.transpose([kept.index(v) for v in gathered + free])
+            order = gathered + free
+            table = table.transpose([kept.index(v) for v in order])
             for a, v in enumerate(gathered):  # an indicator's extra state: unobserved, the sum
                 if kind[v] == INDICATOR:
                     table = np.concatenate([table, table.sum(axis=a, keepdims=True)], axis=a)
-            table = np.ascontiguousarray(table).ravel()
-            strides = np.cumprod([1] + [cards[v] for v in free][::-1] + grown[::-1])[::-1][1:]
-            leaf_off[c], leaf_size[c] = offset, sep_size[c]
+            # divided by the prior message (as every upward message is), then each row scaled
+            # to sum to 1, its log kept: a case's message is then one row and one log
+            sv = plan.seps[c]
+            inv_u0 = plan.F[invu0_off[c]:invu0_off[c] + math.prod(cards[v] for v in sv)]
+            inv_u0 = inv_u0.reshape([cards[v] for v in sv]).transpose(
+                [sv.index(v) for v in order if v in sep])
+            table = table * inv_u0.reshape([cards[v] if v in sep else 1 for v in order])
+            rows = np.ascontiguousarray(table).reshape(-1, sep_size[c])
+            sums = rows.sum(axis=1)
+            with np.errstate(divide="ignore"):
+                log_sums.append(np.log(sums))
+            rows = rows / np.where(sums > 0, sums, 1.0)[:, None]
+            strides = np.cumprod([1] + grown[::-1])[::-1][1:]
+            leaf_off[c], leaf_size[c], ls_off[c] = offset, sep_size[c], n_rows
             gvars.extend(gathered)
-            gstr.extend(int(s) for s in strides[:len(gathered)])
-            blocks.append(table)
-            offset += table.size
+            gstr.extend(int(x) for x in strides)
+            blocks.append(rows.ravel())
+            offset += rows.size
+            n_rows += len(rows)
         gptr[c + 1] = len(gvars)
     # children in order of separator size; each absorbed by the smallest sibling containing it
     host = np.full(n_cl, -1, np.int64)
+    ind_kid = np.full(len(cards), -1, np.int64)
     korder: list[int] = []
     kptr = np.zeros(n_cl + 1, np.int64)
     for c in range(n_cl):
@@ -124,8 +148,18 @@ def cohort_plan(plan, kind: np.ndarray, read_vars: np.ndarray, chunk_floats: flo
                 if sk <= set(plan.seps[h]) and (wide[h] or not wide[k]):
                     host[k] = h
                     break
+        if active[c] and c != top and not down[c] and leaf_off[c] < 0:
+            up = set(plan.seps[c])
+            for k in kids:  # summing out commutes with a factor over the separator
+                if host[k] < 0 and set(plan.seps[k]) <= up:
+                    host[k] = LATE
         korder.extend(kids)
         kptr[c + 1] = len(korder)
+        for v in plan.cliques[c]:  # an indicator goes into the smallest message left holding it
+            if kind[v] == INDICATOR and plan.top_of[v] == c:
+                holders = [k for k in kids if host[k] < 0 and wide[k] and v in plan.seps[k]]
+                if holders:
+                    ind_kid[v] = holders[0]
     # cases per chunk: the floats of the tables formed for one case
     per_case = sum(sep_size[c] if leaf_off[c] >= 0 else math.prod(extent(v) for v in plan.cliques[c])
                    for c in range(n_cl) if active[c] or down[c] or c == top)
@@ -134,7 +168,8 @@ def cohort_plan(plan, kind: np.ndarray, read_vars: np.ndarray, chunk_floats: flo
                                         min(_FEWEST_CASES, int(4 * chunk_floats // per_case)))))
     keep = 1 if per_case * chunk <= keep_floats else 0
     L = np.concatenate(blocks) if blocks else np.zeros(0)
+    LS = np.concatenate(log_sums) if log_sums else np.zeros(0)
     as_int = lambda xs: np.asarray(xs, np.int64).reshape(-1)  # noqa: E731
-    return CohortPlan(top, active, down, read_from, chunk, keep, L, leaf_off, leaf_size, gptr, as_int(gvars),
-                      as_int(gstr), as_int(korder), kptr, host)
+    return CohortPlan(top, active, down, read_from, chunk, keep, L, LS, leaf_off, leaf_size, ls_off, gptr, as_int(gvars),
+                      as_int(gstr), as_int(korder), kptr, host, ind_kid)
 

@@ -31,10 +31,10 @@ def check_batch(index, cards, evidence_nodes, evidence, nodes):
     n_idx = [index[n] for n in nodes]
     if len(set(e_idx)) != len(e_idx):
         raise ValueError("An evidence node is listed twice.")
-    for j, v in enumerate(e_idx):
-        col = evidence[:, j]
-        if col.size and (col.max() >= cards[v] or col.min() < -1):
-            raise ValueError(f"State index out of range for node '{evidence_nodes[j]}'.")
+    if evidence.size:
+        bad = (evidence.max(axis=0) >= np.asarray([cards[v] for v in e_idx])) | (evidence.min(axis=0) < -1)
+        if bad.any():
+            raise ValueError(f"State index out of range for node '{evidence_nodes[int(np.argmax(bad))]}'.")
     return evidence, e_idx, n_idx
 
 

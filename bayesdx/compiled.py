@@ -384,18 +384,19 @@ class CompiledEngine(Engine):
         kind = np.zeros(len(cards), np.int64)
         evs = np.zeros(len(cards), np.int64)
         rows = []
+        observed = evidence >= 0
+        seen, every = observed.any(axis=0), observed.all(axis=0)
+        same = every & (evidence == evidence[:1]).all(axis=0) if n_cases else every
         for j, v in enumerate(e_idx):
-            col = evidence[:, j]
-            observed = col >= 0
-            if not observed.any():
+            if not seen[j]:
                 continue
-            if observed.all() and (col == col[0]).all():
-                kind[v], evs[v] = SLICED, int(col[0])  # the same in every case: sliced once
+            if same[j]:
+                kind[v], evs[v] = SLICED, int(evidence[0, j])  # the same in every case: sliced once
                 continue
-            kind[v] = CLAMPED if observed.all() else INDICATOR
+            kind[v] = CLAMPED if every[j] else INDICATOR
             evs[v] = len(rows)
-            rows.append(col)
-        cst = np.ascontiguousarray(np.stack(rows)) if rows else _NO_CST
+            rows.append(j)
+        cst = np.ascontiguousarray(evidence[:, rows].T) if rows else _NO_CST
         read = [v for v in dict.fromkeys(n_idx) if kind[v] in (FREE, INDICATOR)]
         offsets, width = {}, 0
         for v in read:
@@ -418,14 +419,14 @@ class CompiledEngine(Engine):
         if done is None:
             return self._numpy().marginals_batch(evidence_nodes, evidence, nodes)
         ok = possible[:] = flags > 0
-        rows_ok = buf[:, ok]
-        if rows_ok.size and not (np.isfinite(rows_ok).all() and rows_ok.min() >= 0 and np.abs(
-                rows_ok.sum(axis=0) - len(read)).max() <= 1e-9 * max(len(read), 1)):
+        sums = buf.sum(axis=0)[ok]  # finite only when every entry is
+        if width and sums.size and not (np.isfinite(sums).all() and not (buf < 0).any() and np.abs(
+                sums - len(read)).max() <= 1e-9 * max(len(read), 1)):
             raise NumericalRangeError("a cohort case's posterior is not finite or does not sum to 1; "
                                       "no answer is returned rather than a wrong one")
         for name, v in zip(nodes, n_idx):
             if v in offsets:
-                out[name][:] = buf[offsets[v]:offsets[v] + cards[v]].T
+                out[name] = np.ascontiguousarray(buf[offsets[v]:offsets[v] + cards[v]].T)
             else:
                 m = np.zeros((n_cases, cards[v]))
                 if kind[v] == SLICED:
