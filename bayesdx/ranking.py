@@ -106,13 +106,20 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
     states = network.arrays.states
     cards_t = tuple(network.arrays.card(t) for t in network.targets)
     n_t = int(np.prod(cards_t))
+    # the engine's joints side by side, when it kept them so (every target unobserved): a
+    # one-readout order's block is then a range of its columns, gathered once at the end
+    side = getattr(query, "stacked", None)
+    columns = getattr(query, "columns", None) or {}
+    if side is None or side.shape[0] != n_t:
+        side, columns = None, {}
     kept, free_of, outcomes, blocks = [], [], [], []
     for order in orders:
         free = tuple(r for r in order.readouts if r not in evidence)
         if not free:
             continue
         if len(free) == 1 and free[0] not in order.reflex:
-            joint = np.reshape(query.node_joints[free[0]], (n_t, -1))
+            at = columns.get(free[0])
+            joint = at if at is not None else np.reshape(query.node_joints[free[0]], (n_t, -1))
             outs = tuple({free[0]: s} for s in states[free[0]])
         elif not any(r in order.reflex for r in free):  # every outcome is a full report
             group = _leaf_group_joint(network, evidence, query, free)
@@ -132,10 +139,16 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
         free_of.append(free)
         outcomes.append(outs)
         blocks.append(joint)
-    cards = np.array([b.shape[1] for b in blocks], dtype=np.int64)
+    cards = np.array([b[1] if isinstance(b, tuple) else b.shape[1] for b in blocks], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(cards)[:-1]]).astype(np.int64) if blocks \
         else np.zeros(0, dtype=np.int64)
-    stacked = np.concatenate(blocks, axis=1) if blocks else np.zeros((n_t, 0))
+    if blocks and all(isinstance(b, tuple) for b in blocks):
+        stacked = side[:, np.concatenate([np.arange(o, o + c) for o, c in blocks])]
+    elif blocks:
+        stacked = np.concatenate([side[:, b[0]:b[0] + b[1]] if isinstance(b, tuple) else b for b in blocks],
+                                 axis=1)
+    else:
+        stacked = np.zeros((n_t, 0))
     pt = np.reshape(query.target_joint, -1).astype(float)
     for array in (stacked, pt, cards, starts):
         array.flags.writeable = False
