@@ -11,6 +11,7 @@ from .compiled import CompiledEngine
 from .exceptions import _suggest
 from .inference import Engine, EnumerationEngine, ModelArrays, PgmpyEngine
 from .jtree import JunctionTreeEngine
+from .lazy import LazyEngine
 
 __all__ = ["ENGINES", "DEFAULT_ENGINE", "LEAN_ABOVE_ENTRIES", "default_engine", "get_engine"]
 
@@ -20,6 +21,7 @@ ENGINES: dict[str, type[Engine]] = {
     "pgmpy": PgmpyEngine,
     "jtree": JunctionTreeEngine,
     "compiled": CompiledEngine,
+    "lazy": LazyEngine,
 }
 #: The engine a network uses unless told otherwise: the numpy junction tree (:mod:`bayesdx.jtree`).
 #: The same junction tree executed by compiled kernels (:mod:`bayesdx.compiled`,
