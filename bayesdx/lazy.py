@@ -25,10 +25,13 @@ When it wins, when it loses
 
 Numerical safety
     Every message is divided by its sum and the log of the sum is accumulated, so P(evidence) and
-    ln P(evidence) are exact whatever the number of findings. Propagations run with numpy's
-    float errors raising and the processor's flags read around them (:mod:`bayesdx._fpflags`,
-    since BLAS contractions do not report to numpy); a query that trips either is answered by the
-    numpy engine (:class:`~bayesdx.jtree.JunctionTreeEngine`, which widens its precision). Every
+    ln P(evidence) are exact whatever the number of findings. Inside one contraction the scaling
+    cannot help, and ``einsum`` does not always report an underflow (to numpy or in the
+    processor's flags), so before each contraction the product of its operands' smallest
+    positive entries is bounded (every entry is at most 1, so no product inside it is smaller):
+    below 1e-290 the query is answered by the numpy engine
+    (:class:`~bayesdx.jtree.JunctionTreeEngine`, which widens its precision), as it is when
+    numpy's float errors (raising) or the processor's flags (:mod:`bayesdx._fpflags`) trip. Every
     answer is checked to be finite and normalised (:func:`bayesdx._precision.check_answer`).
     Cohorts (:meth:`LazyEngine.marginals_batch`) are answered by a compiled engine built on first
     need.
@@ -50,6 +53,10 @@ from .jtree import JTreeJointQuery, JunctionTreeEngine
 __all__ = ["LazyEngine"]
 
 _ALL = slice(None)
+
+
+class _OutOfRange(Exception):
+    """A contraction whose smallest product of entries may fall below float64's normal range."""
 
 
 class _Query:
@@ -101,7 +108,8 @@ class LazyEngine(Engine):
     heuristics : sequence of str, optional
         Triangulation heuristics to try (see :mod:`bayesdx._triangulate`).
     optimize : str, optional
-        ``opt_einsum``'s path search (default ``"auto"``), run once per local pattern.
+        ``opt_einsum``'s path search (default ``"greedy"``: the cheapest search, run once per local
+        pattern of operands).
 
     Attributes
     ----------
@@ -138,11 +146,15 @@ class LazyEngine(Engine):
     #: Several read-outs in one clique are contracted together when (target configurations x
     #: their joint states) is at most this many cells, then marginalised one by one.
     joint_readout_cells = 2**16
+    #: A contraction runs only when the product of its operands' smallest positive entries (every
+    #: entry is at most 1, so no intermediate product can be smaller) stays above e**_log_floor,
+    #: far from float64's subnormal range; otherwise the numpy engine answers.
+    _log_floor = math.log(1e-290)
     #: Most contraction expressions kept (cleared in one step when full).
     max_expressions = 2**16
 
     def __init__(self, arrays: ModelArrays, heuristics: Sequence[str] = tri.HEURISTICS,
-                 optimize: str = "auto"):
+                 optimize: str = "greedy"):
         super().__init__(arrays)
         nodes = arrays.nodes
         self._index = index = {n: i for i, n in enumerate(nodes)}
@@ -164,13 +176,16 @@ class LazyEngine(Engine):
         self._host = [by_size[v][0] for v in range(len(nodes))]
         # factors: (variables, table, bitmask); each CPT in the smallest clique holding its family
         self._factors: list[tuple] = []
+        self._log_min: list[float] = []  # ln of each CPT's smallest positive entry
         self._clique_factors: list[list[int]] = [[] for _ in cliques]
         self._var_factors: list[list[int]] = [[] for _ in nodes]
         for v, fam in enumerate(families):
             fmask = tri.bits(fam)
             c = next(i for i in by_size[v] if not fmask & ~masks[i])
             f = len(self._factors)
-            self._factors.append((fam, np.asarray(arrays.cpts[nodes[v]], dtype=float), fmask))
+            table = np.asarray(arrays.cpts[nodes[v]], dtype=float)
+            self._factors.append((fam, table, fmask))
+            self._log_min.append(math.log(float(np.min(table, where=table > 0, initial=1.0))))
             self._clique_factors[c].append(f)
             for u in fam:
                 self._var_factors[u].append(f)
@@ -258,12 +273,13 @@ class LazyEngine(Engine):
     def _operands(self, q: _Query, c: int, skip: int):
         """Clique ``c``'s sliced factors and the messages it receives from every neighbour but
         ``skip``: (variable tuples, arrays, summed log-scales of the messages)."""
-        variables, arrays, log_scale = [], [], 0.0
+        variables, arrays, log_scale, floor = [], [], 0.0, 0.0
         for f in self._clique_factors[c]:
             got = self._factor(q, f)
             if got is not None:
                 variables.append(got[0])
                 arrays.append(got[1])
+                floor += self._log_min[f]
         msgs = q.msgs
         for k in self._nbrs[c]:
             if k != skip:
@@ -272,6 +288,9 @@ class LazyEngine(Engine):
                     variables.append(m[0])
                     arrays.append(m[1])
                     log_scale += m[2]
+                    floor += m[3]
+        if floor < self._log_floor:
+            raise _OutOfRange
         return variables, arrays, log_scale
 
     def _message(self, q: _Query, a: int, b: int):
@@ -292,7 +311,9 @@ class LazyEngine(Engine):
         if q.prior and abs(s - table.size) <= self.unit_tol * table.size and \
                 float(np.abs(table - 1.0).max()) <= self.unit_tol:
             return None
-        return out, table / s, math.log(s) + log_scale
+        table = table / s
+        small = float(np.min(table, where=table > 0, initial=1.0))
+        return out, table, math.log(s) + log_scale, math.log(small)
 
     def _messages(self, q: _Query, wanted) -> None:
         """Compute the messages ``wanted`` (directed edges) and those they depend on into
@@ -370,7 +391,7 @@ class LazyEngine(Engine):
         try:
             with np.errstate(under="raise", over="raise", invalid="raise"):
                 out = run(*args)
-        except FloatingPointError:
+        except (FloatingPointError, _OutOfRange):
             return None
         except ZeroProbabilityEvidence:
             if fp.raised():
