@@ -28,7 +28,8 @@ import numpy as np
 from numba import njit
 
 from ._jtkernel import _TINY, _at, _column_sums, _const, _marg, _scratch, _seg, _span, _widths
-from ._jtops import _EXT_C, _EXT_S, _XS, ACC, DIV, INDICATOR, MUL, SET, SLICED, _apply, _table_ext, _work_strides
+from ._jtops import (_EXT_C, _EXT_S, _IDX, _ME, _MX, _XS, ACC, CLAMPED, DIV, FREE, INDICATOR, MUL, SET, SLICED,
+                     _apply, _table_ext, _work_strides)
 from ._jtplan import CARDS, CL_PTR, CL_VARS, D0_OFF, INVU0_OFF, KID_PTR, KIDS, PARENT, PHI0_OFF, PREORDER, \
     SEP_PTR, SEP_VARS, TOP_OF, UNIT
 
@@ -126,7 +127,15 @@ def _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind
     ext = iw[_EXT_C]
     size = _table_ext(tv, kind, cards, ext)
     T = buf[:size * w] if buf.size >= size * w else np.empty(size * w)
-    _const(SET, T, tv, ext, w, tv, _seg(S, PHI0_OFF)[c], goff[0, c], S, F, Q, b0, iw, bases)
+    # the prior table is set together with the first message entering the table (one pass
+    # instead of two) when no variable of the clique is clamped
+    phi0 = _seg(S, PHI0_OFF)[c]
+    unset = True
+    for i in range(nd):
+        if kind[tv[i]] == CLAMPED:
+            unset = False
+    if not unset:
+        _const(SET, T, tv, ext, w, tv, phi0, goff[0, c], S, F, Q, b0, iw, bases)
     for j in range(kptr[c], kptr[c + 1]):
         k = korder[j]
         if pend[k].size > 0:
@@ -157,14 +166,74 @@ def _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind
                 pend[k] = msg  # multiplied into c's upward message instead (see _propagate)
                 continue
             _table_ext(tv, kind, cards, ext)
+            if unset:
+                xbase = _phi0_strides(phi0, tv, kind, evs, cards, iw[_ME])
+                _work_strides(tv, sk, kind, cards, wf[k], iw[_MX])
+                _set_product(T, F, xbase, iw[_ME], msg, iw[_MX], 1 if wf[k] > 1 else 0, ext, nd, w, iw[_IDX])
+                unset = False
+                continue
             _work_strides(tv, sk, kind, cards, wf[k], iw[_XS])
             _apply(MUL, T, msg, 0, ext, iw[_XS], nd, w, 1 if wf[k] > 1 else 0, iw)
+    if unset:
+        _table_ext(tv, kind, cards, ext)
+        _const(SET, T, tv, ext, w, tv, phi0, goff[0, c], S, F, Q, b0, iw, bases)
     _table_ext(tv, kind, cards, ext)
     for i in range(nd):
         v = tv[i]
         if kind[v] == INDICATOR and top_of[v] == c and ind_kid[v] < 0:
             _indicator(T, tv, i, ext, w, cst, evs[v], cards[v], b0, iw)
     return T
+
+
+@njit(cache=True)
+def _phi0_strides(phi0, tv, kind, evs, cards, xs):
+    """Strides of a clique's prior table (C order over ``tv``, at ``phi0``) along its working
+    table's axes (0 for observed variables); returns the base offset at the observed states."""
+    base = phi0
+    stride = 1
+    for i in range(tv.size - 1, -1, -1):
+        v = tv[i]
+        xs[i] = stride if (kind[v] == FREE or kind[v] == INDICATOR) else 0
+        if kind[v] == SLICED:
+            base += evs[v] * stride
+        stride *= cards[v]
+    return base
+
+
+@njit(cache=True)
+def _set_product(T, X, xbase, xs, Y, ys, yw, ext, nd, w, idx):
+    """``T = X * Y`` over a working table (axes ``ext[:nd]``, then the batch of ``w``): ``X`` (no
+    batch axis) read at ``xbase + sum_d i_d xs[d]``, ``Y`` at ``sum_d i_d ys[d] + b yw``."""
+    total = 1
+    for d in range(nd):
+        idx[d] = 0
+        total *= ext[d]
+    ww = np.uint64(w)
+    x = xbase
+    y = 0
+    t = np.uint64(0)
+    for _ in range(total):
+        xv = X[x]
+        yy = np.uint64(y)
+        if yw == 1:
+            for b in range(ww):
+                T[t + b] = xv * Y[yy + b]
+        else:
+            v = xv * Y[yy]
+            for b in range(ww):
+                T[t + b] = v
+        t += ww
+        d = nd - 1
+        while d >= 0:
+            idx[d] += 1
+            x += xs[d]
+            y += ys[d]
+            if idx[d] < ext[d]:
+                break
+            x -= xs[d] * ext[d]
+            y -= ys[d] * ext[d]
+            idx[d] = 0
+            d -= 1
 
 
 @njit(cache=True)
@@ -415,10 +484,13 @@ def run_cohort(S, F, kind, evs, cst, top, active, down, read_from, read_vars, re
         _propagate(S, F, Q, b0, nb, read_vars, read_off, flat, n_cases, top, active, down, read_from, keep,
                    log_z, z, iw, P, W)
         b0 += nb
+    scale = np.empty(n_cases)
     for t in range(n_cases):
         ok = log_z[t] > -math.inf and z[t] > 0
         probs[t] = 1.0 if ok else 0.0
-        scale = 1.0 / z[t] if ok else math.nan
-        for j in range(width):
-            out[j, t] *= scale
+        scale[t] = 1.0 / z[t] if ok else math.nan
+    for j in range(width):
+        row = out[j]
+        for t in range(n_cases):
+            row[t] *= scale[t]
     return 0
