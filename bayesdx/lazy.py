@@ -53,6 +53,7 @@ from .jtree import JTreeJointQuery, JunctionTreeEngine
 __all__ = ["LazyEngine"]
 
 _ALL = slice(None)
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 class _OutOfRange(Exception):
@@ -199,6 +200,7 @@ class LazyEngine(Engine):
         self._side = self._side_masks(masks)
         self._prior = _Query({}, (), prior=True)
         self._exprs: dict = {}
+        self._plans: dict = {}
         self._reference: JunctionTreeEngine | None = None
         self._cohort_engine = None
         self.total_clique_size = int(sum(sizes))
@@ -242,24 +244,33 @@ class LazyEngine(Engine):
         key = (tuple(operands), out)
         expr = self._exprs.get(key)
         if expr is None:
-            import opt_einsum as oe
-
             letters: dict = {}
             for vs in (*operands, out):
                 for v in vs:
                     if v not in letters:
-                        letters[v] = oe.get_symbol(len(letters))
-            spec = ",".join("".join(letters[v] for v in vs) for vs in operands)
-            spec += "->" + "".join(letters[v] for v in out)
-            shapes = [tuple(self._cards[v] for v in vs) for vs in operands]
-            expr = oe.contract_expression(spec, *shapes, optimize=self._optimize)
+                        letters[v] = _LETTERS[len(letters)] if len(letters) < 52 else None
+            if len(operands) <= 2 and None not in letters.values():
+                # one pairwise product: numpy's einsum directly, no path to search
+                expr = ",".join("".join(letters[v] for v in vs) for vs in operands)
+                expr += "->" + "".join(letters[v] for v in out)
+            else:
+                import opt_einsum as oe
+
+                symbols = {v: oe.get_symbol(i) for i, v in enumerate(letters)}
+                spec = ",".join("".join(symbols[v] for v in vs) for vs in operands)
+                spec += "->" + "".join(symbols[v] for v in out)
+                shapes = [tuple(self._cards[v] for v in vs) for vs in operands]
+                expr = oe.contract_expression(spec, *shapes, optimize=self._optimize)
             if len(self._exprs) >= self.max_expressions:
                 self._exprs.clear()  # one atomic step: other threads may be reading it
             self._exprs[key] = expr
+        if type(expr) is str:
+            return np.einsum(expr, *arrays)
         return expr(*arrays)
 
     def _factor(self, q: _Query, f: int):
-        """Factor ``f`` sliced at ``q``'s evidence: (variables, table), None when fully observed."""
+        """Factor ``f`` sliced at ``q``'s evidence: (variables, table, ln of its smallest positive
+        entry), None when fully observed."""
         got = q.sliced.get(f, False)
         if got is False:
             fam, table, fmask = self._factors[f]
@@ -267,53 +278,75 @@ class LazyEngine(Engine):
                 ev = q.ev
                 table = table[tuple(ev.get(v, _ALL) for v in fam)]
                 fam = tuple(v for v in fam if v not in ev)
-            got = q.sliced[f] = (fam, table) if fam else None
+            got = q.sliced[f] = (fam, table, self._log_min[f]) if fam else None
         return got
 
-    def _operands(self, q: _Query, c: int, skip: int):
-        """Clique ``c``'s sliced factors and the messages it receives from every neighbour but
-        ``skip``: (variable tuples, arrays, summed log-scales of the messages)."""
-        variables, arrays, log_scale, floor = [], [], 0.0, 0.0
+    def _operands(self, q: _Query, c: int, skip: int) -> tuple[list, float]:
+        """Clique ``c``'s sliced factors and the factors of the messages it receives from every
+        neighbour but ``skip``, with the summed log-scales of those messages."""
+        factors, log_scale = [], 0.0
         for f in self._clique_factors[c]:
             got = self._factor(q, f)
             if got is not None:
-                variables.append(got[0])
-                arrays.append(got[1])
-                floor += self._log_min[f]
+                factors.append(got)
         msgs = q.msgs
         for k in self._nbrs[c]:
             if k != skip:
                 m = msgs[(k, c)]
-                if m is not None:
-                    variables.append(m[0])
-                    arrays.append(m[1])
-                    log_scale += m[2]
-                    floor += m[3]
-        if floor < self._log_floor:
-            raise _OutOfRange
-        return variables, arrays, log_scale
+                factors.extend(m[0])
+                log_scale += m[1]
+        return factors, log_scale
+
+    def _eliminate(self, factors: list, keep: tuple) -> tuple[list, float]:
+        """Eliminate every variable not in ``keep`` from ``factors`` by the cached plan
+        (:func:`bayesdx._lazyplan.elimination_plan`); each computed factor is divided by its sum
+        (ln of the sums returned) and a factor of all ones is dropped."""
+        variables = tuple(f[0] for f in factors)
+        key = (variables, keep)
+        plan = self._plans.get(key)
+        if plan is None:
+            from ._lazyplan import elimination_plan
+
+            plan = elimination_plan(variables, tri.bits(keep), self._cards)
+            if len(self._plans) >= self.max_expressions:
+                self._plans.clear()
+            self._plans[key] = plan
+        steps, remaining = plan
+        work = list(factors)
+        log_scale = 0.0
+        floor, tol = self._log_floor, self.unit_tol
+        for group, out in steps:
+            ops = [work[i] for i in group]
+            if sum(f[2] for f in ops) < floor:
+                raise _OutOfRange
+            table = self._contract([f[0] for f in ops], [f[1] for f in ops], out)
+            s = float(table.sum())
+            if not s > 0:
+                raise ZeroProbabilityEvidence("P(evidence) = 0")
+            if not out:
+                log_scale += math.log(s)
+                work.append(None)
+            elif abs(s - table.size) <= tol * table.size and float(np.abs(table - 1.0).max()) <= tol:
+                work.append((out, np.broadcast_to(1.0, table.shape), 0.0, True))  # barren: ones
+            else:
+                table = table / s
+                log_scale += math.log(s)
+                small = float(np.min(table, where=table > 0, initial=1.0))
+                work.append((out, table, math.log(small)))
+        return [work[i] for i in remaining if len(work[i]) == 3], log_scale
 
     def _message(self, q: _Query, a: int, b: int):
-        """The message a -> b: (variables, table summing to 1, log of its scale including its
-        inputs'), or None for a message of all ones."""
-        variables, arrays, log_scale = self._operands(q, a, b)
-        if not variables:
-            return None
-        present = set().union(*variables)
-        out = tuple(v for v in self._sep[(a, b)] if v in present)
-        free = [v for v in q.free if v in present and v not in out]
+        """The message a -> b: (its factors, ln of its scale including its inputs')."""
+        factors, log_scale = self._operands(q, a, b)
+        if not factors:
+            return [], log_scale
+        present = set().union(*(f[0] for f in factors))
+        keep = tuple(v for v in self._sep[(a, b)] if v in present)
+        free = [v for v in q.free if v in present and v not in keep]
         if free:
-            out = tuple(sorted((*out, *free)))
-        table = self._contract(variables, arrays, out)
-        s = float(table.sum())
-        if not s > 0:
-            raise ZeroProbabilityEvidence("P(evidence) = 0")
-        if q.prior and abs(s - table.size) <= self.unit_tol * table.size and \
-                float(np.abs(table - 1.0).max()) <= self.unit_tol:
-            return None
-        table = table / s
-        small = float(np.min(table, where=table > 0, initial=1.0))
-        return out, table, math.log(s) + log_scale, math.log(small)
+            keep = tuple(sorted((*keep, *free)))
+        kept, more = self._eliminate(factors, keep)
+        return kept, log_scale + more
 
     def _messages(self, q: _Query, wanted) -> None:
         """Compute the messages ``wanted`` (directed edges) and those they depend on into
@@ -340,14 +373,19 @@ class LazyEngine(Engine):
             msgs[edge] = self._message(q, a, b)
 
     def _read(self, q: _Query, c: int, out: tuple) -> tuple[np.ndarray, float]:
-        """Clique ``c``'s factors and incoming messages contracted to ``out``: the table and the
-        log-scale of its messages."""
-        variables, arrays, log_scale = self._operands(q, c, -1)
-        if not variables and not out:
+        """Clique ``c``'s factors and incoming messages reduced to ``out``: the table and the
+        log-scale of its messages and eliminations."""
+        factors, log_scale = self._operands(q, c, -1)
+        factors, more = self._eliminate(factors, tuple(sorted(out)))
+        log_scale += more
+        if not factors and not out:
             return np.array(1.0), log_scale
+        if sum(f[2] for f in factors) < self._log_floor:
+            raise _OutOfRange
+        variables, arrays = [f[0] for f in factors], [f[1] for f in factors]
         present = set().union(*variables)
         for v in out:
-            if v not in present:  # only all-ones messages held it: uniform along it
+            if v not in present:  # only all-ones factors held it: uniform along it
                 variables.append((v,))
                 arrays.append(np.ones(self._cards[v]))
         return self._contract(variables, arrays, out), log_scale
