@@ -1,5 +1,7 @@
-"""Elimination plans of the factored engine (:mod:`bayesdx.lazy`): in which order a list of
-factors is combined to eliminate the variables a message or a read-out does not keep.
+"""Plans of the factored engine (:mod:`bayesdx.lazy`): in which order a list of factors is
+combined to eliminate the variables a message or a read-out does not keep
+(:func:`elimination_plan`), how one combination is computed (:func:`contraction`), and the
+``node_joints`` of its answers (:class:`NodeJoints`).
 
 A plan depends only on the factors' variables and the kept variables, so the engine builds it
 once per such pattern and keeps it. Variables are ints and sets of them int bitmasks.
@@ -9,7 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["elimination_plan"]
+import numpy as np
+
+from .inference import LazyJoints
+
+__all__ = ["elimination_plan", "contraction", "NodeJoints"]
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def _members(mask: int) -> tuple[int, ...]:
@@ -118,3 +126,53 @@ def elimination_plan(operands: Sequence[tuple], keep: int, cards: Sequence[int],
                 changed = True
                 break
     return tuple(steps), tuple(sorted(alive))
+
+
+def contraction(operands: Sequence[tuple], out: tuple, cards: Sequence[int], optimize: str = "greedy"):
+    """How to contract factors over ``operands`` down to ``out``: an ``numpy.einsum`` subscript
+    string for one or two factors (no path to search), else an ``opt_einsum`` expression.
+
+    Examples
+    --------
+    >>> contraction([(4, 7), (7,)], (4,), cards=[2] * 8)
+    'ab,b->a'
+    """
+    letters: dict = {}
+    for vs in (*operands, out):
+        for v in vs:
+            if v not in letters:
+                letters[v] = _LETTERS[len(letters)] if len(letters) < len(_LETTERS) else None
+    if len(operands) <= 2 and None not in letters.values():
+        spec = ",".join("".join(letters[v] for v in vs) for vs in operands)
+        return spec + "->" + "".join(letters[v] for v in out)
+    import opt_einsum as oe
+
+    symbols = {v: oe.get_symbol(i) for i, v in enumerate(letters)}
+    spec = ",".join("".join(symbols[v] for v in vs) for vs in operands)
+    spec += "->" + "".join(symbols[v] for v in out)
+    shapes = [tuple(cards[v] for v in vs) for vs in operands]
+    return oe.contract_expression(spec, *shapes, optimize=optimize)
+
+
+class NodeJoints(LazyJoints):
+    """``node_joints`` of a lazy query: P(targets, X | e) of each node, built on first access."""
+
+    def __init__(self, nodes, index, cards, ev, columns, stacked, target_joint, free_cards, where):
+        super().__init__(nodes)
+        self._index, self._cards, self._ev, self._columns = index, cards, ev, columns
+        self._stacked, self._tj, self._free_cards, self._where = stacked, target_joint, free_cards, where
+
+    def _build(self, name):
+        v = self._index[name]
+        card, shape = self._cards[v], self._tj.shape
+        if v in self._ev:
+            got = np.zeros((*shape, card))
+            got[..., self._ev[v]] = self._tj
+            return got
+        o = self._columns[name][0]
+        part = self._stacked[:, o:o + card]
+        if self._where is None:
+            return part.reshape((*shape, card))
+        got = np.zeros((*shape, card))
+        got[self._where] = part.reshape((*self._free_cards, card))
+        return got

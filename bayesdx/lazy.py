@@ -4,24 +4,27 @@ CPTs as a list of factors and never form their tables.
 What it owns
     The same triangulation and junction tree as the other engines (:mod:`bayesdx._triangulate`);
     each CPT is assigned to the smallest clique holding its family, and each clique keeps its
-    factor list. Messages are Shafer-Shenoy (no division): the message from clique a to b is one
-    ``opt_einsum`` contraction of a's factors (evidence entered by slicing them) and the messages
-    a receives from its other neighbours, down to the separator. The unobserved targets are
-    carried as extra output indices of every message whose inputs hold them (every joint
-    configuration of the targets at once), and P(targets, X | e) is read at the smallest clique
-    holding X by one contraction of its factors and incoming messages to (targets..., X). Only
-    the messages towards the read-out cliques are computed; a message whose sending side holds no
-    evidence and no target is the prior one, computed once and kept (dropped from every
-    contraction when it is all ones: a barren subtree). Contraction paths are searched once per
-    local pattern (the operands' variables and the output) and kept
-    (``opt_einsum.contract_expression``).
+    factor list. Messages are Shafer-Shenoy (no division) and are lists of factors too: the
+    message from clique a to b eliminates, from a's factors (evidence entered by slicing them)
+    and the factors of the messages a receives from its other neighbours, every variable not in
+    the separator, greedily (the variable whose factors span the smallest table first,
+    :mod:`bayesdx._lazyplan`); factors over separator variables only are passed on untouched, and
+    a result of all ones (a barren part) is dropped. The unobserved targets are carried as extra
+    kept variables of every message whose inputs hold them (every joint configuration of the
+    targets at once), and P(targets, X | e) is read at the smallest clique holding X by
+    eliminating down to (targets..., X). Only the messages towards the read-out cliques are
+    computed; a message whose sending side holds no evidence and no target is the prior one,
+    computed once and kept. Elimination plans and contraction paths are built once per local
+    pattern (the factors' variables and the kept ones) and kept: a pairwise product is one
+    ``numpy.einsum``, a larger one an ``opt_einsum.contract_expression``.
 
 When it wins, when it loses
     It wins on networks whose triangulation has large cliques built from small CPTs (barley,
-    mildew, munin): a contraction over the factors never forms the clique table, and its cost is
-    that of the best elimination order inside the clique. It loses on small networks, where every
-    message costs tens of microseconds of Python around a few hundred multiply-adds and the
-    compiled engine (:mod:`bayesdx.compiled`) runs the whole propagation in one call.
+    mildew, munin): eliminating inside the factor list never forms the clique table. It loses on
+    small networks, where every message costs tens of microseconds of Python around a few
+    hundred multiply-adds and the compiled engine (:mod:`bayesdx.compiled`) runs the whole
+    propagation in one call; and the first query of a new pattern of evidence pays its plans
+    (``benchmarks/lazy.py`` measures both).
 
 Numerical safety
     Every message is divided by its sum and the log of the sum is accumulated, so P(evidence) and
@@ -46,14 +49,14 @@ import numpy as np
 
 from . import _fpflags as fp
 from . import _triangulate as tri
+from ._lazyplan import NodeJoints, contraction, elimination_plan
 from ._precision import check_answer
-from .inference import Engine, LazyJoints, ModelArrays, ZeroProbabilityEvidence
+from .inference import Engine, ModelArrays, ZeroProbabilityEvidence
 from .jtree import JTreeJointQuery, JunctionTreeEngine
 
 __all__ = ["LazyEngine"]
 
 _ALL = slice(None)
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 class _OutOfRange(Exception):
@@ -73,30 +76,6 @@ class _Query:
         self.active = self.ev_mask | tri.bits(free)
         self.sliced: dict = {}
         self.msgs: dict = {}
-
-
-class _Joints(LazyJoints):
-    """``node_joints`` of a lazy query: P(targets, X | e) of each node, built on first access."""
-
-    def __init__(self, nodes, index, cards, ev, columns, stacked, target_joint, free_cards, where):
-        super().__init__(nodes)
-        self._index, self._cards, self._ev, self._columns = index, cards, ev, columns
-        self._stacked, self._tj, self._free_cards, self._where = stacked, target_joint, free_cards, where
-
-    def _build(self, name):
-        v = self._index[name]
-        card, shape = self._cards[v], self._tj.shape
-        if v in self._ev:
-            got = np.zeros((*shape, card))
-            got[..., self._ev[v]] = self._tj
-            return got
-        o = self._columns[name][0]
-        part = self._stacked[:, o:o + card]
-        if self._where is None:
-            return part.reshape((*shape, card))
-        got = np.zeros((*shape, card))
-        got[self._where] = part.reshape((*self._free_cards, card))
-        return got
 
 
 class LazyEngine(Engine):
@@ -244,23 +223,7 @@ class LazyEngine(Engine):
         key = (tuple(operands), out)
         expr = self._exprs.get(key)
         if expr is None:
-            letters: dict = {}
-            for vs in (*operands, out):
-                for v in vs:
-                    if v not in letters:
-                        letters[v] = _LETTERS[len(letters)] if len(letters) < 52 else None
-            if len(operands) <= 2 and None not in letters.values():
-                # one pairwise product: numpy's einsum directly, no path to search
-                expr = ",".join("".join(letters[v] for v in vs) for vs in operands)
-                expr += "->" + "".join(letters[v] for v in out)
-            else:
-                import opt_einsum as oe
-
-                symbols = {v: oe.get_symbol(i) for i, v in enumerate(letters)}
-                spec = ",".join("".join(symbols[v] for v in vs) for vs in operands)
-                spec += "->" + "".join(symbols[v] for v in out)
-                shapes = [tuple(self._cards[v] for v in vs) for vs in operands]
-                expr = oe.contract_expression(spec, *shapes, optimize=self._optimize)
+            expr = contraction(operands, out, self._cards, self._optimize)
             if len(self._exprs) >= self.max_expressions:
                 self._exprs.clear()  # one atomic step: other threads may be reading it
             self._exprs[key] = expr
@@ -305,8 +268,6 @@ class LazyEngine(Engine):
         key = (variables, keep)
         plan = self._plans.get(key)
         if plan is None:
-            from ._lazyplan import elimination_plan
-
             plan = elimination_plan(variables, tri.bits(keep), self._cards)
             if len(self._plans) >= self.max_expressions:
                 self._plans.clear()
@@ -484,7 +445,7 @@ class LazyEngine(Engine):
             target_joint[where] = p_free.reshape(free_cards)
         check_answer(target_joint, stacked, len(read))
         columns = {n: (offsets[v], cards[v]) for n, v in zip(nodes, n_idx) if v in offsets}
-        node_joints = _Joints(nodes, index, cards, ev, columns, stacked, target_joint, free_cards, where)
+        node_joints = NodeJoints(nodes, index, cards, ev, columns, stacked, target_joint, free_cards, where)
         return JTreeJointQuery(
             prob_evidence=math.exp(log_pe), targets=targets, target_joint=target_joint,
             node_joints=node_joints, log_prob_evidence=log_pe, stacked=stacked, columns=columns,
