@@ -14,7 +14,8 @@ indicators or free, and which are read) and cached by :class:`bayesdx.compiled.C
   whose separator contains each child's, whose message absorbs it (``host`` = -2: a child whose
   separator lies in its parent's goes into the parent's upward message, after the sum); an indicator entered at the
   clique goes into the smallest remaining child message holding its variable (``ind_kid``).
-* The number of cases per chunk, from the working floats a case needs.
+* The number of cases per chunk, from the working floats a case needs (at least two: the
+  kernel computes every case of a chunk of two or more the same way, whatever the chunk's size).
 
 Imported with the kernels (numba loads then).
 """
@@ -164,7 +165,7 @@ def cohort_plan(plan, kind: np.ndarray, read_vars: np.ndarray, chunk_floats: flo
     per_case = sum(sep_size[c] if leaf_off[c] >= 0 else math.prod(extent(v) for v in plan.cliques[c])
                    for c in range(n_cl) if active[c] or down[c] or c == top)
     per_case = max(per_case, 1)
-    chunk = max(1, min(_MOST_CASES, max(int(chunk_floats // per_case),
+    chunk = max(2, min(_MOST_CASES, max(int(chunk_floats // per_case),
                                         min(_FEWEST_CASES, int(4 * chunk_floats // per_case)))))
     keep = 1 if per_case * chunk <= keep_floats else 0
     L = np.concatenate(blocks) if blocks else np.zeros(0)

@@ -179,9 +179,10 @@ class CompiledEngine(Engine):
         Store the prior clique tables (one gather per clique at query time instead of one product
         per CPT) when the cliques total at most this many entries. Default 2**23 (64 MiB).
     keep_max_floats : float, optional
-        Keep the clique tables formed during collect for distribute when a propagation's tables
-        total at most this many floats; above it, tables are formed again (memory stays near the
-        largest clique). Default 2**22 (32 MiB).
+        Keep the clique tables formed during collect for distribute when they total at most
+        this many floats, or else while the kept ones and the largest clique do; the others are
+        formed again (memory stays near the larger of this and the largest clique). Default
+        2**22 (32 MiB).
 
     Attributes
     ----------
@@ -369,10 +370,17 @@ class CompiledEngine(Engine):
             if len(cache) >= 8:
                 cache.pop(next(iter(cache)))
             cache[key] = plan
+        one = buf.shape[1] == 1  # a lone case is run twice, so that it is computed as in a cohort
+        if one:
+            cst, out, probs = np.repeat(cst, 2, axis=1), np.zeros((buf.shape[0], 2)), np.zeros(2)
+        else:
+            out, probs = buf, flags
         fp.clear()
         _cohortkernel.run_cohort(self._plan.S, self._plan.F, kind, evs, cst, plan.top, plan.active, plan.down,
-                                 plan.read_from, read_vars, read_off, plan.chunk, plan.keep, buf, flags,
+                                 plan.read_from, read_vars, read_off, plan.chunk, plan.keep, out, probs,
                                  *plan[6:])
+        if one:
+            buf[:, 0], flags[0] = out[:, 0], probs[0]
         return None if fp.raised() else True
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
