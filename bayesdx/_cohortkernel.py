@@ -112,11 +112,13 @@ def _marg_into(S, T, tv, w, sv, kind, iw, buf):
 
 @njit(cache=True)
 def _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid, leaf_off, consume,
-          pend, mbuf, buf):
+          pend, mbuf, buf, defer):
     """The table of clique ``c`` (phi0 plan): its prior table gathered at the clamped states, the
     messages of its active children (``korder[kptr[c]:kptr[c + 1]]``, smallest separator first;
     a child with ``host`` >= 0 is multiplied into that sibling's message) and its indicators
-    (into the message of child ``ind_kid[v]`` when there is one, else into the table)."""
+    (into the message of child ``ind_kid[v]`` when there is one, else into the table). With
+    ``defer``, the last child message due for the table is left out and its child returned (else
+    -1), for :func:`_mul_marg_into`."""
     cards = _seg(S, CARDS)
     kind, evs, cst = Q[0], Q[1], Q[2]
     goff = Q[4]
@@ -136,6 +138,7 @@ def _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind
             unset = False
     if not unset:
         _const(SET, T, tv, ext, w, tv, phi0, goff[0, c], S, F, Q, b0, iw, bases)
+    last = -1
     for j in range(kptr[c], kptr[c + 1]):
         k = korder[j]
         if pend[k].size > 0:
@@ -172,17 +175,83 @@ def _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind
                 _set_product(T, F, xbase, iw[_ME], msg, iw[_MX], 1 if wf[k] > 1 else 0, ext, nd, w, iw[_IDX])
                 unset = False
                 continue
-            _work_strides(tv, sk, kind, cards, wf[k], iw[_XS])
-            _apply(MUL, T, msg, 0, ext, iw[_XS], nd, w, 1 if wf[k] > 1 else 0, iw)
+            if defer:  # the last one is multiplied in while summing onto the separator
+                if last >= 0:
+                    _mul_in(S, T, tv, w, pend[last], last, wf[last], kind, iw)
+                    pend[last] = np.empty(0)
+                pend[k] = msg
+                last = k
+                continue
+            _mul_in(S, T, tv, w, msg, k, wf[k], kind, iw)
     if unset:
         _table_ext(tv, kind, cards, ext)
         _const(SET, T, tv, ext, w, tv, phi0, goff[0, c], S, F, Q, b0, iw, bases)
-    _table_ext(tv, kind, cards, ext)
     for i in range(nd):
         v = tv[i]
         if kind[v] == INDICATOR and top_of[v] == c and ind_kid[v] < 0:
+            if last >= 0:
+                _mul_in(S, T, tv, w, pend[last], last, wf[last], kind, iw)
+                pend[last] = np.empty(0)
+                last = -1
+            _table_ext(tv, kind, cards, ext)
             _indicator(T, tv, i, ext, w, cst, evs[v], cards[v], b0, iw)
-    return T
+    return T, last
+
+
+@njit(cache=True)
+def _mul_in(S, T, tv, w, msg, k, wk, kind, iw):
+    """Multiply the working table ``T`` (over ``tv``, width ``w``) by child ``k``'s message."""
+    cards = _seg(S, CARDS)
+    sk = _span(S, SEP_PTR, SEP_VARS, k)
+    _table_ext(tv, kind, cards, iw[_EXT_C])
+    _work_strides(tv, sk, kind, cards, wk, iw[_XS])
+    _apply(MUL, T, msg, 0, iw[_EXT_C], iw[_XS], tv.size, w, 1 if wk > 1 else 0, iw)
+
+
+@njit(cache=True)
+def _mul_marg_into(S, T, tv, w, msg, k, wk, sv, kind, iw, buf):
+    """``T`` times child ``k``'s message, summed onto ``sv``, into ``buf`` (``T`` is left as it
+    is; ``w`` > 1). The same sums, in the same order, as a multiplication then
+    :func:`_marg_into`."""
+    cards = _seg(S, CARDS)
+    size = _table_ext(sv, kind, cards, iw[_EXT_S])
+    out = buf[:size * w]
+    out[:] = 0.0
+    ext = iw[_EXT_C]
+    total = _table_ext(tv, kind, cards, ext)
+    ys, os, idx = iw[_ME], iw[_MX], iw[_IDX]
+    _work_strides(tv, _span(S, SEP_PTR, SEP_VARS, k), kind, cards, wk, ys)
+    _work_strides(tv, sv, kind, cards, w, os)
+    nd = tv.size
+    for d in range(nd):
+        idx[d] = 0
+    ww = np.uint64(w)
+    y = 0
+    o = 0
+    t = np.uint64(0)
+    for _ in range(total):
+        yy = np.uint64(y)
+        oo = np.uint64(o)
+        if wk > 1:
+            for b in range(ww):
+                out[oo + b] += T[t + b] * msg[yy + b]
+        else:
+            v = msg[yy]
+            for b in range(ww):
+                out[oo + b] += T[t + b] * v
+        t += ww
+        d = nd - 1
+        while d >= 0:
+            idx[d] += 1
+            y += ys[d]
+            o += os[d]
+            if idx[d] < ext[d]:
+                break
+            y -= ys[d] * ext[d]
+            o -= os[d] * ext[d]
+            idx[d] = 0
+            d -= 1
+    return out
 
 
 @njit(cache=True)
@@ -334,11 +403,15 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
                                     gstr[gptr[c]:gptr[c + 1]], kind, evs, cst, cards, b0, w, logs, rbuf[c])
             continue
         kept = keep and down[c] and wf[c] == wb[c]
-        T = _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid, leaf_off,
-                  down[c] == 0, pend, mbuf, none if kept else scratch)
+        T, last = _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid, leaf_off,
+                        down[c] == 0, pend, mbuf, none if kept else scratch, w > 1 and not kept)
         tv = cl_vars[cl_ptr[c]:cl_ptr[c + 1]]
         sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
-        raw = _marg_into(S, T, tv, w, sv, kind, iw, rbuf[c])
+        if last >= 0:
+            raw = _mul_marg_into(S, T, tv, w, pend[last], last, wf[last], sv, kind, iw, rbuf[c])
+            pend[last] = np.empty(0)
+        else:
+            raw = _marg_into(S, T, tv, w, sv, kind, iw, rbuf[c])
         for j in range(kptr[c], kptr[c + 1]):
             k = korder[j]
             if host[k] == _LATE:
@@ -366,7 +439,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
     # ---- top
     w = wf[top]
     T = _form(S, F, Q, top, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid, leaf_off, True,
-              pend, mbuf, scratch)
+              pend, mbuf, scratch, False)[0]
     tv = cl_vars[cl_ptr[top]:cl_ptr[top + 1]]
     if top != root:
         sv = sep_vars[sep_ptr[top]:sep_ptr[top + 1]]
@@ -407,7 +480,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
                 B = tables[c]
             else:
                 B = _form(S, F, Q, c, w, raws, inv_s, wf, b0, iw, bases, korder, kptr, host, ind_kid,
-                          leaf_off, True, pend, mbuf, none)
+                          leaf_off, True, pend, mbuf, none, False)[0]
             sv = sep_vars[sep_ptr[c]:sep_ptr[c + 1]]
             _table_ext(tv, kind, cards, iw[_EXT_C])
             wp = wb[parent[c]]
