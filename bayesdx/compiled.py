@@ -15,7 +15,10 @@ Queries
     :meth:`CompiledEngine.marginals_batch`) in cache-sized chunks, normalises, and writes
     P(targets, X | e) of every requested node side by side into one buffer, with the
     information gains computed in the same call. Python only encodes the evidence and wraps the
-    answer.
+    answer. A cohort on a network whose prior clique tables are stored runs in
+    :func:`bayesdx._cohortkernel.run_cohort` instead, with a plan derived once per pattern of
+    evidence (:mod:`bayesdx._cohortplan`): the findings' cliques are not formed per case, and
+    messages are multiplied in where they are smallest.
 
 Numerical safety
     The kernels scale between cliques as the numpy engine does, but cannot report a float
@@ -26,8 +29,9 @@ Numerical safety
     entry below 1e-100 are answered by the numpy engine. Every answer is checked to be finite
     and normalised.
 
-The kernels are compiled by numba on the first engine build of a machine and cached on disk
-(``cache=True``); numba is imported then, not by ``import bayesdx``.
+The kernels are compiled by numba on the first engine build of a machine (the cohort kernel on
+its first cohort) and cached on disk (``cache=True``); numba is imported then, not by
+``import bayesdx``.
 """
 
 from __future__ import annotations
