@@ -130,6 +130,8 @@ class LazyEngine(Engine):
     #: entry is at most 1, so no intermediate product can be smaller) stays above e**_log_floor,
     #: far from float64's subnormal range; otherwise the numpy engine answers.
     _log_floor = math.log(1e-290)
+    #: Below this bound on a computed factor's smallest positive entry, the entry is looked up.
+    _log_exact = math.log(1e-100)
     #: Most contraction expressions kept (cleared in one step when full).
     max_expressions = 2**16
 
@@ -278,9 +280,11 @@ class LazyEngine(Engine):
         floor, tol = self._log_floor, self.unit_tol
         for group, out in steps:
             ops = [work[i] for i in group]
-            if sum(f[2] for f in ops) < floor:
+            bound = sum(f[2] for f in ops)
+            if bound < floor:
                 raise _OutOfRange
-            table = self._contract([f[0] for f in ops], [f[1] for f in ops], out)
+            arrays = [f[1] for f in ops]
+            table = self._contract([f[0] for f in ops], arrays, out)
             s = float(table.sum())
             if not s > 0:
                 raise ZeroProbabilityEvidence("P(evidence) = 0")
@@ -290,10 +294,18 @@ class LazyEngine(Engine):
             elif abs(s - table.size) <= tol * table.size and float(np.abs(table - 1.0).max()) <= tol:
                 work.append((out, np.broadcast_to(1.0, table.shape), 0.0, True))  # barren: ones
             else:
-                table = table / s
-                log_scale += math.log(s)
-                small = float(np.min(table, where=table > 0, initial=1.0))
-                work.append((out, table, math.log(small)))
+                if table.flags.writeable and not any(np.may_share_memory(table, x) for x in arrays):
+                    np.divide(table, s, out=table)
+                else:
+                    table = table / s
+                log_s = math.log(s)
+                log_scale += log_s
+                # a positive entry is at least one product of the operands' smallest positive
+                # entries, over s; only when that bound is low is the true smallest one looked up
+                small = bound - log_s
+                if small < self._log_exact:
+                    small = math.log(float(np.min(table, where=table > 0, initial=1.0)))
+                work.append((out, table, small))
         return [work[i] for i in remaining if len(work[i]) == 3], log_scale
 
     def _message(self, q: _Query, a: int, b: int):
