@@ -58,6 +58,7 @@ _NO_CST = np.zeros((1, 1), np.int64)
 
 _KERNEL = None
 _WARM: list = []  # non-empty once run_prior has run (and so been compiled) in this process
+_COHORT_WARM: list = []  # the same for the cohort kernel
 
 
 def _kernel():
@@ -379,13 +380,19 @@ class CompiledEngine(Engine):
             cst, out, probs = np.repeat(cst, 2, axis=1), np.zeros((buf.shape[0], 2)), np.zeros(2)
         else:
             out, probs = buf, flags
-        fp.clear()
-        _cohortkernel.run_cohort(self._plan.S, self._plan.F, kind, evs, cst, plan.top, plan.active, plan.down,
-                                 plan.read_from, read_vars, read_off, plan.chunk, plan.keep, out, probs,
-                                 *plan[6:])
+        for first in (not _COHORT_WARM, False):
+            fp.clear()
+            _cohortkernel.run_cohort(self._plan.S, self._plan.F, kind, evs, cst, plan.top, plan.active,
+                                     plan.down, plan.read_from, read_vars, read_off, plan.chunk, plan.keep, out,
+                                     probs, *plan[6:])
+            flagged = fp.raised()
+            _COHORT_WARM[:] = [True]
+            if not (flagged and first):
+                break
+            out[:] = 0.0  # the first call in a process may have compiled the kernel, raising flags itself
         if one:
             buf[:, 0], flags[0] = out[:, 0], probs[0]
-        return None if fp.raised() else True
+        return None if flagged else True
 
     def marginals_batch(self, evidence_nodes, evidence, nodes):
         if self._extreme:
