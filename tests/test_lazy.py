@@ -19,11 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bayesdx
 from bayesdx.engines import ENGINES, get_engine
 from bayesdx.inference import EnumerationEngine, ModelArrays, ZeroProbabilityEvidence
 from bayesdx.jtree import JunctionTreeEngine
+from bayesdx._lazyplan import contraction, elimination_plan
 from bayesdx.lazy import LazyEngine
 
 TOL = 1e-12
@@ -268,3 +271,41 @@ def test_registered_and_cohorts():
     np.testing.assert_array_equal(ok, ok_ref)
     for n in ("x0", "x4"):
         np.testing.assert_allclose(got[n][ok], want[n][ok], atol=TOL)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_vars=st.integers(1, 7), n_factors=st.integers(1, 7),
+       keep_bits=st.integers(0, 127))
+def test_elimination_plan_equals_one_contraction(seed, n_vars, n_factors, keep_bits):
+    """Running a plan step by step gives the product of all factors summed to the kept variables
+    (one numpy einsum, the oracle), and leaves only factors over kept variables."""
+    rng = np.random.default_rng(seed)
+    cards = [int(c) for c in rng.integers(1, 4, size=n_vars)]
+    operands = [tuple(sorted(rng.choice(n_vars, size=int(rng.integers(1, n_vars + 1)), replace=False).tolist()))
+                for _ in range(n_factors)]
+    tables = [rng.random([cards[v] for v in vs]) for vs in operands]
+    present = sorted(set().union(*operands))
+    keep = tuple(v for v in present if keep_bits >> v & 1)
+    steps, remaining = elimination_plan(operands, sum(1 << v for v in keep), cards)
+    work = list(zip(operands, tables))
+    scalar = 1.0
+    for group, out in steps:
+        got = [work[i] for i in group]
+        spec = contraction([g[0] for g in got], out, cards)
+        args = [g[1] for g in got]
+        table = np.einsum(spec, *args) if isinstance(spec, str) else spec(*args)
+        if not out:
+            scalar *= float(table)
+        work.append((out, table))
+    left = [work[i] for i in remaining]
+    assert all(set(vs) <= set(keep) for vs, _ in left)
+    letters = {v: chr(97 + v) for v in range(n_vars)}
+    def spec_of(ops, out):
+        return ",".join("".join(letters[v] for v in vs) for vs in ops) + "->" + "".join(letters[v] for v in out)
+    want = np.einsum(spec_of(operands, keep), *tables)
+    ops = [vs for vs, _ in left] + [(v,) for v in keep]
+    if ops:
+        got = np.einsum(spec_of(ops, keep), *[t for _, t in left], *[np.ones(cards[v]) for v in keep]) * scalar
+    else:  # everything eliminated into scalars
+        got = scalar
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
