@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from ._jtkernel import _const, _form, _marg, _run, _scratch, _seg
-from ._jtops import _EXT_C, CLAMPED, FREE, INDICATOR, MUL, SET, _load_const, _table_ext
+from ._jtops import _EXT_C, CLAMPED, MUL, SET, _load_const, _table_ext
 from ._jtplan import (
     CARDS,
     CL_PTR,
@@ -106,25 +106,12 @@ def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, ke
     ``probs`` 1.0 for a possible case, 0.0 otherwise. Returns 0.
     """
     width, n_batch = out.shape
-    # batch elements per chunk: the working tables of a chunk total about chunk_floats; they are
-    # kept from collect to distribute when they total at most keep_floats
-    cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
-    sliced = 0.0
-    for c in range(cl_ptr.size - 1):
-        size = 1.0
-        for i in range(cl_ptr[c], cl_ptr[c + 1]):
-            v = cl_vars[i]
-            if kind[v] == FREE or kind[v] == INDICATOR:
-                size *= cards[v]
-        sliced += size
-    chunk = max(1, min(n_batch, int(chunk_floats // sliced)))
-    keep = 1 if sliced * chunk <= keep_floats else 0
     if joint:
         cst = _unravel(S, kind, evs, n_batch)
     Q = (kind, evs, cst, G, goff, n_batch)
     log_z = np.empty(n_batch)
     z = np.empty(n_batch)
-    _run(S, F, Q, n_batch, read_vars, read_off, out.reshape(-1), chunk, keep, log_z, z)
+    _run(S, F, Q, n_batch, read_vars, read_off, out.reshape(-1), chunk_floats, keep_floats, log_z, z)
     scale = np.empty(n_batch)
     result = 0.0
     if not joint:
@@ -191,7 +178,6 @@ def gather_constants(S, F, kind, evs, max_floats):
     G = np.empty(total)
     cst = _unravel(S, kind, evs, n_batch)
     bases = np.empty(n_batch, np.int64)
-    none = np.full((3, n_cl), -1, np.int64)
     for c in range(n_cl):
         for which in range(3):
             g = goff[which, c]

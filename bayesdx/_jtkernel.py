@@ -24,10 +24,13 @@ Numerical safety
     as the numpy engine).
 
 Memory
-    With ``keep`` = 0 no clique table outlives its step: a table formed during collect is dropped
-    once its message is out, and formed again during distribute; a belief is dropped once its
-    read-outs and its children's messages are out. Peak working memory is then about the largest
-    clique plus the separators.
+    Tables formed during collect are kept for distribute when they total at most
+    ``keep_floats``, or else while the kept ones and the largest table do; the others are
+    dropped once their message is out and formed again during distribute; a belief is dropped
+    once its read-outs and its children's messages are out. Peak working memory is then about
+    the larger of ``keep_floats`` and the largest clique, plus the separators. The batch is cut
+    into chunks whose batch-dependent tables total at most ``chunk_floats``; upward messages
+    that do not depend on the batch are computed once and shared by the chunks.
 """
 
 from __future__ import annotations
@@ -233,12 +236,16 @@ def _kid_message(S, F, Q, k, raws, inv_s, wf, b0, iw, bases, use_phi0):
     raw = raws[k]
     wk = wf[k]
     tmp = np.empty(raw.size)
-    inv = inv_s[k, :wk]
-    for e in range(raw.size // wk):
-        src = raw[e * wk:(e + 1) * wk]
-        dst = tmp[e * wk:(e + 1) * wk]
-        for b in range(wk):
-            dst[b] = src[b] * inv[b]
+    # flat indices, no view per row: a view costs two atomic reference count updates
+    if wk == 1:
+        inv = inv_s[k, 0]
+        for e in range(raw.size):
+            tmp[e] = raw[e] * inv
+    else:
+        for e in range(raw.size // wk):
+            base = e * wk
+            for b in range(wk):
+                tmp[base + b] = raw[base + b] * inv_s[k, b]
     if use_phi0 and _at(S, UNIT, k) == 0:
         sv = _span(S, SEP_PTR, SEP_VARS, k)
         ext = iw[_EXT_S]
@@ -332,10 +339,18 @@ def _marg(S, T, tv, w, sv, kind, iw):
 # ----------------------------------------------------------------------------- propagation
 @njit(cache=True)
 def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, down, read_from, keep,
-               log_z, z, iw):
+               log_z, z, iw, raws, inv_s, done, log_done):
     """One collect / distribute pass over batch elements ``b0 .. b0 + nb``: writes ``log_z`` and
     ``z`` (the total of every belief) for them and adds each read variable's unnormalised
-    marginal into ``out`` (flat (width, n_out): rows from ``read_off``, a column per element)."""
+    marginal into ``out`` (flat (width, n_out): rows from ``read_off``, a column per element).
+
+    Tables formed during collect that distribute needs again are kept while they total at most
+    ``keep`` floats (the others are formed again).
+
+    ``raws``, ``inv_s`` (n_cl x chunk), ``done`` and ``log_done`` live across the chunks: a clique
+    whose upward message does not depend on the batch (``done[c]`` = 0, 1 once computed; -1 for
+    the others) sends it once for all chunks (``raws[c]``, its reciprocal sum ``inv_s[c]`` and
+    log sum ``log_done[c]``)."""
     cards, cl_ptr, cl_vars, parent = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS), _seg(S, PARENT)
     preorder, kid_ptr, kids = _seg(S, PREORDER), _seg(S, KID_PTR), _seg(S, KIDS)
     sep_ptr, sep_vars, unit = _seg(S, SEP_PTR), _seg(S, SEP_VARS), _seg(S, UNIT)
@@ -349,13 +364,16 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
     wb = np.ones(n_cl, np.int64)
     _widths(S, kind, active, down, top, nb, wf, wb)
     tables = [np.empty(0) for _ in range(n_cl)]
-    raws = [np.empty(0) for _ in range(n_cl)]
-    inv_s = np.ones((n_cl, nb))
+    kept = 0.0
     logs = np.zeros(nb)
     # ---- collect
     for i in range(preorder.size - 1, -1, -1):
         c = preorder[i]
         if active[c] == 0 or c == top:
+            continue
+        if done[c] == 1:  # sent by an earlier chunk (the same for every element)
+            for bb in range(nb):
+                logs[bb] += log_done[c]
             continue
         w = wf[c]
         T = _form(S, F, Q, c, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0)
@@ -370,13 +388,18 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
                 inv = 1.0 / s if s > 0 else 1.0
                 for bb in range(nb):
                     logs[bb] += ls
+                for bb in range(inv_s.shape[1]):
                     inv_s[c, bb] = inv
+                log_done[c] = ls
             else:
                 logs[b] += math.log(s) if s > 0 else -math.inf
                 inv_s[c, b] = 1.0 / s if s > 0 else 1.0
         raws[c] = raw
-        if keep and down[c] and wf[c] == wb[c]:
+        if done[c] == 0:  # independent of the batch: shared with the later chunks
+            done[c] = 1
+        if down[c] and wf[c] == wb[c] and kept + T.size <= keep:
             tables[c] = T
+            kept += T.size
         T = np.empty(0)  # released before the next table is formed
     # ---- top
     w = wf[top]
@@ -474,14 +497,20 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
         B = np.empty(0)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc"})  # a vectorised sum (see bayesdx._jtops._rows_acc)
 def _column_sums(T, w):
     """Per batch element sums of a working table (rows of ``w``)."""
     sums = np.zeros(w)
+    if w == 1:
+        acc = 0.0
+        for e in range(T.size):
+            acc += T[e]
+        sums[0] = acc
+        return sums
     for e in range(T.size // w):
-        row = T[e * w:(e + 1) * w]
+        base = e * w
         for b in range(w):
-            sums[b] += row[b]
+            sums[b] += T[base + b]
     return sums
 
 
@@ -495,15 +524,57 @@ def _scratch(S):
 
 
 @njit(cache=True)
-def _run(S, F, Q, n_batch, read_vars, read_off, out, chunk, keep, log_z, z):
-    """Schedule once, then propagate chunk by chunk."""
+def _run(S, F, Q, n_batch, read_vars, read_off, out, chunk_floats, keep_floats, log_z, z):
+    """Schedule once, choose the chunk, then propagate chunk by chunk.
+
+    A chunk of ``chunk`` batch elements holds, for each clique whose table depends on the batch,
+    ``chunk`` times its sliced size: ``chunk`` is the most whose such tables total at most
+    ``chunk_floats`` (at least 1). Tables formed during collect are kept for distribute: all of
+    them when they total at most ``keep_floats``, otherwise while the kept ones and the largest
+    table total at most ``keep_floats`` (the others are formed again), so peak working memory
+    stays about the larger of ``keep_floats`` and the largest table."""
     n_cl = _seg(S, PARENT).size
+    kind = Q[0]
     active = np.zeros(n_cl, np.int64)
     down = np.zeros(n_cl, np.int64)
     read_from = np.zeros(read_vars.size, np.int64)
-    top = _schedule(S, Q[0], read_vars, active, down, read_from)
+    top = _schedule(S, kind, read_vars, active, down, read_from)
+    # which tables depend on the batch (width 2 stands for any width above 1)
+    wf = np.ones(n_cl, np.int64)
+    wb = np.ones(n_cl, np.int64)
+    _widths(S, kind, active, down, top, 2, wf, wb)
+    cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
+    sizes = np.zeros(n_cl)
+    wide = 0.0
+    for c in range(n_cl):
+        if not (active[c] or down[c] or c == top):
+            continue
+        size = 1.0
+        for i in range(cl_ptr[c], cl_ptr[c + 1]):
+            v = cl_vars[i]
+            if kind[v] == FREE or kind[v] == INDICATOR:
+                size *= cards[v]
+        sizes[c] = size
+        if wf[c] > 1 or wb[c] > 1:
+            wide += size
+    chunk = n_batch if wide == 0.0 else max(1, min(n_batch, int(chunk_floats // wide)))
+    # the budget of kept tables: all of them when they fit in keep_floats; otherwise as many as
+    # leave room for the largest table, so the peak stays max(keep_floats, largest table)
+    total, largest = 0.0, 0.0
+    for c in range(n_cl):
+        size = sizes[c] * (chunk if (wf[c] > 1 or wb[c] > 1) else 1)
+        total += size
+        largest = max(largest, size)
+    keep = math.inf if total <= keep_floats else max(0.0, keep_floats - largest)
     iw = _scratch(S)
+    raws = [np.empty(0) for _ in range(n_cl)]
+    inv_s = np.ones((n_cl, chunk))
+    done = np.zeros(n_cl, np.int64)
+    for c in range(n_cl):
+        if wf[c] > 1:
+            done[c] = -1
+    log_done = np.zeros(n_cl)
     for b0 in range(0, n_batch, chunk):
         nb = min(chunk, n_batch - b0)
         _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_batch, top, active, down, read_from,
-                   keep, log_z, z, iw)
+                   keep, log_z, z, iw, raws, inv_s, done, log_done)

@@ -57,10 +57,13 @@ def _merge(ext, xs, nd, w, xw, iw):
     return m, total
 
 
-@njit(cache=True, inline="always")
-def _advance(iw, m, x):
-    """Step the odometer over merged axes 1..m-1; returns the operand offset."""
-    k = 1
+@njit(cache=True)
+def _advance(iw, m, x, k=1):
+    """Step the odometer over merged axes k..m-1; returns the operand offset.
+
+    The loops below write this step out instead of calling it: a call that passes an array
+    costs atomic reference count updates (inlined by numba or not), and they ran once per row,
+    more than the arithmetic of short rows."""
     while k < m:
         iw[_IDX, k] += 1
         x += iw[_MX, k]
@@ -72,64 +75,164 @@ def _advance(iw, m, x):
     return x
 
 
+# The loops of _apply, one function per mode (no mode test inside a loop). ``T`` is walked in
+# order as blocks of n1 rows of n0 elements; the operand advances by s0 along a row, by s1 from
+# row to row and by the odometer over merged axes 2.. from block to block, so short rows do
+# not pay an odometer step each. Unsigned indices: numba then skips its negative-index
+# wraparound, and the loops vectorise.
+@njit(cache=True)
+def _rows_mul(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
+    t = np.uint64(0)
+    nn = np.uint64(n0)
+    ss = np.uint64(s0)
+    for _ in range(n_blocks):
+        xr = x
+        for _ in range(n1):
+            xx = np.uint64(xr)
+            if s0 == 1:
+                for i in range(nn):
+                    T[t + i] *= X[xx + i]
+            elif s0 == 0:
+                v = X[xx]
+                for i in range(nn):
+                    T[t + i] *= v
+            else:
+                for i in range(nn):
+                    T[t + i] *= X[xx + i * ss]
+            t += nn
+            xr += s1
+        k = 2  # the odometer over merged axes 2.. (written out: see _advance)
+        while k < m:
+            iw[_IDX, k] += 1
+            x += iw[_MX, k]
+            if iw[_IDX, k] < iw[_ME, k]:
+                break
+            x -= iw[_MX, k] * iw[_ME, k]
+            iw[_IDX, k] = 0
+            k += 1
+
+
+@njit(cache=True)
+def _rows_set(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
+    t = np.uint64(0)
+    nn = np.uint64(n0)
+    ss = np.uint64(s0)
+    for _ in range(n_blocks):
+        xr = x
+        for _ in range(n1):
+            xx = np.uint64(xr)
+            if s0 == 1:
+                for i in range(nn):
+                    T[t + i] = X[xx + i]
+            elif s0 == 0:
+                v = X[xx]
+                for i in range(nn):
+                    T[t + i] = v
+            else:
+                for i in range(nn):
+                    T[t + i] = X[xx + i * ss]
+            t += nn
+            xr += s1
+        k = 2  # the odometer over merged axes 2.. (written out: see _advance)
+        while k < m:
+            iw[_IDX, k] += 1
+            x += iw[_MX, k]
+            if iw[_IDX, k] < iw[_ME, k]:
+                break
+            x -= iw[_MX, k] * iw[_ME, k]
+            iw[_IDX, k] = 0
+            k += 1
+
+
+# Sums may be reassociated (fastmath "reassoc" only: no assumption about NaN, inf or signed
+# zeros, and the processor's float flags are raised as before), so that LLVM vectorises them;
+# results then differ from a sequential sum by rounding only.
+@njit(cache=True, fastmath={"reassoc"})
+def _rows_acc(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
+    t = np.uint64(0)
+    nn = np.uint64(n0)
+    ss = np.uint64(s0)
+    for _ in range(n_blocks):
+        xr = x
+        for _ in range(n1):
+            xx = np.uint64(xr)
+            if s0 == 1:
+                for i in range(nn):
+                    X[xx + i] += T[t + i]
+            elif s0 == 0:  # a row summed onto one entry (reassociated: vectorised)
+                acc = 0.0
+                for i in range(nn):
+                    acc += T[t + i]
+                X[xx] += acc
+            else:
+                for i in range(nn):
+                    X[xx + i * ss] += T[t + i]
+            t += nn
+            xr += s1
+        k = 2  # the odometer over merged axes 2.. (written out: see _advance)
+        while k < m:
+            iw[_IDX, k] += 1
+            x += iw[_MX, k]
+            if iw[_IDX, k] < iw[_ME, k]:
+                break
+            x -= iw[_MX, k] * iw[_ME, k]
+            iw[_IDX, k] = 0
+            k += 1
+
+
+@njit(cache=True)
+def _rows_div(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
+    t = np.uint64(0)
+    nn = np.uint64(n0)
+    ss = np.uint64(s0)
+    for _ in range(n_blocks):
+        xr = x
+        for _ in range(n1):
+            xx = np.uint64(xr)
+            if s0 == 0:
+                v = X[xx]
+                if v != 0.0:
+                    for i in range(nn):
+                        T[t + i] = T[t + i] / v
+                else:
+                    for i in range(nn):
+                        T[t + i] = 0.0
+            else:
+                for i in range(nn):
+                    v = X[xx + i * ss]
+                    T[t + i] = T[t + i] / v if v != 0.0 else 0.0
+            t += nn
+            xr += s1
+        k = 2  # the odometer over merged axes 2.. (written out: see _advance)
+        while k < m:
+            iw[_IDX, k] += 1
+            x += iw[_MX, k]
+            if iw[_IDX, k] < iw[_ME, k]:
+                break
+            x -= iw[_MX, k] * iw[_ME, k]
+            iw[_IDX, k] = 0
+            k += 1
+
+
 @njit(cache=True)
 def _apply(mode, T, X, xbase, ext, xs, nd, w, xw, iw):
     """Combine working table ``T`` (axes ``ext[:nd]`` then a batch of ``w``) with ``X`` read at
     ``xbase + sum_d i_d xs[d] + b xw``: SET T = X, MUL T *= X, ACC X += T, DIV T = T / X (0
     where X is 0)."""
     m, total = _merge(ext, xs, nd, w, xw, iw)
-    n_in = np.uint64(iw[_ME, 0])
-    s_in = iw[_MX, 0]
-    t = np.uint64(0)
-    x = xbase
-    # unsigned indices: numba then skips its negative-index wraparound, and the loops vectorise
-    for _ in range(total // iw[_ME, 0]):
-        xx = np.uint64(x)
-        if s_in == 1:
-            if mode == MUL:
-                for i in range(n_in):
-                    T[t + i] *= X[xx + i]
-            elif mode == SET:
-                for i in range(n_in):
-                    T[t + i] = X[xx + i]
-            elif mode == ACC:
-                for i in range(n_in):
-                    X[xx + i] += T[t + i]
-            else:
-                for i in range(n_in):
-                    v = X[xx + i]
-                    T[t + i] = T[t + i] / v if v != 0.0 else 0.0
-        elif s_in == 0:
-            v = X[xx]
-            if mode == MUL:
-                for i in range(n_in):
-                    T[t + i] *= v
-            elif mode == SET:
-                for i in range(n_in):
-                    T[t + i] = v
-            elif mode == ACC:
-                acc = 0.0
-                for i in range(n_in):
-                    acc += T[t + i]
-                X[xx] += acc
-            else:
-                for i in range(n_in):
-                    T[t + i] = T[t + i] / v if v != 0.0 else 0.0
-        else:
-            ss = np.uint64(s_in)
-            for i in range(n_in):
-                j = xx + i * ss
-                if mode == MUL:
-                    T[t + i] *= X[j]
-                elif mode == SET:
-                    T[t + i] = X[j]
-                elif mode == ACC:
-                    X[j] += T[t + i]
-                else:
-                    v = X[j]
-                    T[t + i] = T[t + i] / v if v != 0.0 else 0.0
-        t += n_in
-        x = _advance(iw, m, x)
+    n0 = iw[_ME, 0]
+    s0 = iw[_MX, 0]
+    n1 = iw[_ME, 1] if m > 1 else 1
+    s1 = iw[_MX, 1] if m > 1 else 0
+    n_blocks = total // (n0 * n1)
+    if mode == MUL:
+        _rows_mul(T, X, xbase, n0, s0, n1, s1, n_blocks, m, iw)
+    elif mode == SET:
+        _rows_set(T, X, xbase, n0, s0, n1, s1, n_blocks, m, iw)
+    elif mode == ACC:
+        _rows_acc(T, X, xbase, n0, s0, n1, s1, n_blocks, m, iw)
+    else:
+        _rows_div(T, X, xbase, n0, s0, n1, s1, n_blocks, m, iw)
 
 
 @njit(cache=True)
@@ -152,7 +255,15 @@ def _gather(mode, T, X, bases, ext, xs, nd, w, iw):
                 for b in range(ww):
                     T[tt + b] *= X[np.uint64(bases[b] + off)]
         t += n_in
-        x = _advance(iw, m, x)
+        k = 1  # the odometer (see _advance)
+        while k < m:
+            iw[_IDX, k] += 1
+            x += iw[_MX, k]
+            if iw[_IDX, k] < iw[_ME, k]:
+                break
+            x -= iw[_MX, k] * iw[_ME, k]
+            iw[_IDX, k] = 0
+            k += 1
 
 
 @njit(cache=True)
