@@ -282,7 +282,7 @@ class LazyEngine(Engine):
             ops = [work[i] for i in group]
             bound = sum(f[2] for f in ops)
             if bound < floor:
-                raise _OutOfRange
+                bound = self._check_range(ops)
             arrays = [f[1] for f in ops]
             table = self._contract([f[0] for f in ops], arrays, out)
             s = float(table.sum())
@@ -307,6 +307,14 @@ class LazyEngine(Engine):
                     small = math.log(float(np.min(table, where=table > 0, initial=1.0)))
                 work.append((out, table, small))
         return [work[i] for i in remaining if len(work[i]) == 3], log_scale
+
+    def _check_range(self, factors: list) -> float:
+        """The sum of the factors' ln smallest positive entries, looked up (their bounds fell
+        below the floor); :class:`_OutOfRange` when it is below the floor too."""
+        exact = sum(math.log(float(np.min(f[1], where=f[1] > 0, initial=1.0))) for f in factors)
+        if exact < self._log_floor:
+            raise _OutOfRange
+        return exact
 
     def _message(self, q: _Query, a: int, b: int):
         """The message a -> b: (its factors, ln of its scale including its inputs')."""
@@ -354,7 +362,7 @@ class LazyEngine(Engine):
         if not factors and not out:
             return np.array(1.0), log_scale
         if sum(f[2] for f in factors) < self._log_floor:
-            raise _OutOfRange
+            self._check_range(factors)
         variables, arrays = [f[0] for f in factors], [f[1] for f in factors]
         present = set().union(*variables)
         for v in out:
