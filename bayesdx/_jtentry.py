@@ -104,6 +104,13 @@ def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, ke
     INDICATOR variables (row ``evs[v]``, -1 = unobserved) and the cases are the batch: ``out``
     (width x n_cases) receives each case's posterior marginals (NaN for an impossible case) and
     ``probs`` 1.0 for a possible case, 0.0 otherwise. Returns 0.
+
+    ``chunk_floats`` and ``keep_floats`` bound the working tables of one chunk of the batch and
+    those kept from collect to distribute (see :func:`bayesdx._jtkernel._run`).
+
+    numba caches this function's code with the kernels it calls compiled in, keyed on this
+    file's text only: a change to :mod:`bayesdx._jtkernel` or :mod:`bayesdx._jtops` needs a
+    change here (or a cleared cache) to take effect where a cache exists.
     """
     width, n_batch = out.shape
     if joint:

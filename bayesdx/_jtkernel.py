@@ -24,12 +24,11 @@ Numerical safety
     as the numpy engine).
 
 Memory
-    Tables formed during collect are kept for distribute when they total at most
-    ``keep_floats``, or else while the kept ones and the largest table do; the others are
-    dropped once their message is out and formed again during distribute; a belief is dropped
-    once its read-outs and its children's messages are out. Peak working memory is then about
-    the larger of ``keep_floats`` and the largest clique, plus the separators. The batch is cut
-    into chunks whose batch-dependent tables total at most ``chunk_floats``; upward messages
+    Tables formed during collect are kept for distribute when every clique's table would total
+    at most ``keep_floats``; otherwise no clique table outlives its step: a table is dropped
+    once its message is out and formed again during distribute, a belief once its read-outs
+    and its children's messages are out, and peak working memory is about the largest clique
+    plus the separators. The batch is cut into chunks whose batch-dependent tables total at most ``chunk_floats``; upward messages
     that do not depend on the batch are computed once and shared by the chunks.
 """
 
@@ -345,7 +344,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
     marginal into ``out`` (flat (width, n_out): rows from ``read_off``, a column per element).
 
     Tables formed during collect that distribute needs again are kept while they total at most
-    ``keep`` floats (the others are formed again).
+    ``keep`` floats (0 or inf from :func:`_run`; the others are formed again).
 
     ``raws``, ``inv_s`` (n_cl x chunk), ``done`` and ``log_done`` live across the chunks: a clique
     whose upward message does not depend on the batch (``done[c]`` = 0, 1 once computed; -1 for
@@ -529,10 +528,9 @@ def _run(S, F, Q, n_batch, read_vars, read_off, out, chunk_floats, keep_floats, 
 
     A chunk of ``chunk`` batch elements holds, for each clique whose table depends on the batch,
     ``chunk`` times its sliced size: ``chunk`` is the most whose such tables total at most
-    ``chunk_floats`` (at least 1). Tables formed during collect are kept for distribute: all of
-    them when they total at most ``keep_floats``, otherwise while the kept ones and the largest
-    table total at most ``keep_floats`` (the others are formed again), so peak working memory
-    stays about the larger of ``keep_floats`` and the largest table."""
+    ``chunk_floats`` (at least 1). Tables formed during collect are kept for distribute when
+    every clique's table at that width would total at most ``keep_floats``; otherwise they are
+    formed again, and peak working memory stays near the largest table."""
     n_cl = _seg(S, PARENT).size
     kind = Q[0]
     active = np.zeros(n_cl, np.int64)
@@ -544,28 +542,19 @@ def _run(S, F, Q, n_batch, read_vars, read_off, out, chunk_floats, keep_floats, 
     wb = np.ones(n_cl, np.int64)
     _widths(S, kind, active, down, top, 2, wf, wb)
     cards, cl_ptr, cl_vars = _seg(S, CARDS), _seg(S, CL_PTR), _seg(S, CL_VARS)
-    sizes = np.zeros(n_cl)
-    wide = 0.0
+    total, wide = 0.0, 0.0  # sliced sizes of every clique, of the propagated batch-wide ones
     for c in range(n_cl):
-        if not (active[c] or down[c] or c == top):
-            continue
         size = 1.0
         for i in range(cl_ptr[c], cl_ptr[c + 1]):
             v = cl_vars[i]
             if kind[v] == FREE or kind[v] == INDICATOR:
                 size *= cards[v]
-        sizes[c] = size
-        if wf[c] > 1 or wb[c] > 1:
+        total += size
+        if (active[c] or down[c] or c == top) and (wf[c] > 1 or wb[c] > 1):
             wide += size
     chunk = n_batch if wide == 0.0 else max(1, min(n_batch, int(chunk_floats // wide)))
-    # the budget of kept tables: all of them when they fit in keep_floats; otherwise as many as
-    # leave room for the largest table, so the peak stays max(keep_floats, largest table)
-    total, largest = 0.0, 0.0
-    for c in range(n_cl):
-        size = sizes[c] * (chunk if (wf[c] > 1 or wb[c] > 1) else 1)
-        total += size
-        largest = max(largest, size)
-    keep = math.inf if total <= keep_floats else max(0.0, keep_floats - largest)
+    # tables are kept when every clique's table at the chunk's width would fit in keep_floats
+    keep = math.inf if total * chunk <= keep_floats else 0.0
     iw = _scratch(S)
     raws = [np.empty(0) for _ in range(n_cl)]
     inv_s = np.ones((n_cl, chunk))

@@ -184,10 +184,9 @@ class CompiledEngine(Engine):
         Store the prior clique tables (one gather per clique at query time instead of one product
         per CPT) when the cliques total at most this many entries. Default 2**23 (64 MiB).
     keep_max_floats : float, optional
-        Keep the clique tables formed during collect for distribute when they total at most
-        this many floats, or else while the kept ones and the largest clique do; the others are
-        formed again (memory stays near the larger of this and the largest clique). Default
-        2**22 (32 MiB).
+        Keep the clique tables formed during collect for distribute when a propagation's tables
+        total at most this many floats; above it, tables are formed again (memory stays near the
+        largest clique). Default 2**22 (32 MiB).
 
     Attributes
     ----------
