@@ -9,6 +9,7 @@ and the bundled network.
 * ``diagnose`` over the lazy engine ranks as the default engine does.
 * Numerical safety: P(e) far below 1e-308, and CPT entries whose products leave float64 inside a
   clique (answered by the numpy engine, which widens its floats).
+* Elimination plans (Hypothesis): run step by step, a plan equals one einsum of all its factors.
 """
 
 from __future__ import annotations
