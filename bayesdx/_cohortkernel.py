@@ -35,6 +35,10 @@ from ._jtplan import CARDS, CL_PTR, CL_VARS, D0_OFF, INVU0_OFF, KID_PTR, KIDS, P
 
 __all__ = ["run_cohort"]
 
+#: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
+#: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
+_KERNEL_SOURCES = "f4302929724c6611"
+
 #: ``host`` of a child whose message goes into its parent's upward message (its separator lies
 #: in the parent's) rather than into the parent's table.
 _LATE = -2

@@ -36,6 +36,10 @@ from ._jtplan import (
 
 __all__ = ["run_query", "gather_constants", "run_prior"]
 
+#: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
+#: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
+_KERNEL_SOURCES = "f4302929724c6611"
+
 
 @njit(cache=True)
 def _gains_bits(p_free, out, gains, gain_starts, gain_cards):
@@ -109,8 +113,7 @@ def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, ke
     those kept from collect to distribute (see :func:`bayesdx._jtkernel._run`).
 
     numba caches this function's code with the kernels it calls compiled in, keyed on this
-    file's text only: a change to :mod:`bayesdx._jtkernel` or :mod:`bayesdx._jtops` needs a
-    change here (or a cleared cache) to take effect where a cache exists.
+    file's text only: ``_KERNEL_SOURCES`` above changes with the files compiled in.
     """
     width, n_batch = out.shape
     if joint:
