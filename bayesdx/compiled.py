@@ -36,6 +36,7 @@ its first cohort) and cached on disk (``cache=True``); numba is imported then, n
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -126,36 +127,42 @@ class _Pattern:
                  "columns", "node_index", "zero_gains")
 
     def __init__(self, engine: CompiledEngine, targets: tuple, nodes: tuple, observed: tuple):
+        # plain Python over the nodes: a new pattern is the common case on small networks, where
+        # a few numpy calls would cost more than the query
         index, cards = engine._index, engine._cards
         t_idx = [index[t] for t in targets]
-        n_idx = np.array([index[n] for n in nodes], np.int64)
+        n_idx = [index[n] for n in nodes]
         if len(set(t_idx)) != len(t_idx):
             raise ValueError("A target is listed twice.")
-        if not set(t_idx).isdisjoint(n_idx.tolist()):
+        if not set(t_idx).isdisjoint(n_idx):
             raise ValueError("nodes must not contain a target.")
-        n = len(cards)
-        self.ev_idx = np.array([index[node] for node in observed], np.int64)
-        self.ev_cards = [cards[v] for v in self.ev_idx.tolist()]
+        ev_idx = [index[node] for node in observed]
+        self.ev_idx = np.array(ev_idx, np.int64)
+        self.ev_cards = [cards[v] for v in ev_idx]
         self.observed = observed
-        kind = np.zeros(n, np.int64)
-        kind[self.ev_idx] = SLICED
-        evs = np.zeros(n, np.int64)
+        kind = [FREE] * len(cards)
+        evs = [0] * len(cards)
+        for v in ev_idx:
+            kind[v] = SLICED
         self.free = tuple(v for v in t_idx if kind[v] == FREE)
         for i, v in enumerate(self.free):
             kind[v], evs[v] = CLAMPED, i
-        self.kind, self.evs, self.t_idx = kind, evs, t_idx
+        self.t_idx = t_idx
         self.free_cards = [cards[v] for v in self.free]
         self.n_conf = math.prod(self.free_cards)
         self.all_free = len(self.free) == len(t_idx)
         self.shape = tuple(cards[v] for v in t_idx)
-        is_read = kind[n_idx] == FREE
-        self.read_vars = n_idx[is_read]
-        self.read_cards = np.array([cards[v] for v in self.read_vars.tolist()], np.int64)
-        self.read_off = np.cumsum(self.read_cards) - self.read_cards
-        self.width = int(self.read_cards.sum())
-        self.read_names = [nodes[i] for i in np.flatnonzero(is_read)]
-        self.columns = dict(zip(self.read_names, zip(self.read_off.tolist(), self.read_cards.tolist())))
-        self.node_index = dict(zip(nodes, n_idx.tolist()))
+        read = [(name, v) for name, v in zip(nodes, n_idx) if kind[v] == FREE]
+        read_cards = [cards[v] for _, v in read]
+        read_off = [0, *itertools.accumulate(read_cards)][:-1]
+        self.kind, self.evs = np.array(kind, np.int64), np.array(evs, np.int64)
+        self.read_vars = np.array([v for _, v in read], np.int64)
+        self.read_cards = np.array(read_cards, np.int64)
+        self.read_off = np.array(read_off, np.int64)
+        self.width = sum(read_cards)
+        self.read_names = [name for name, _ in read]
+        self.columns = dict(zip(self.read_names, zip(read_off, read_cards)))
+        self.node_index = dict(zip(nodes, n_idx))
         self.zero_gains = dict.fromkeys(nodes, 0.0)
 
     def states(self, evidence: Mapping[str, int]) -> np.ndarray:
