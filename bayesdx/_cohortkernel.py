@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._jtkernel import _TINY, _at, _column_sums, _const, _marg, _scratch, _seg, _span, _widths
+from ._jtkernel import _at, _close_top, _column_sums, _const, _marg, _scratch, _seg, _span, _widths
 from ._jtops import (_EXT_C, _EXT_S, _IDX, _ME, _MX, _XS, ACC, CLAMPED, DIV, FREE, INDICATOR, MUL, SET, SLICED,
                      _apply, _table_ext, _work_strides)
 from ._jtplan import CARDS, CL_PTR, CL_VARS, D0_OFF, INVU0_OFF, KID_PTR, KIDS, PARENT, PHI0_OFF, PREORDER, \
@@ -37,7 +37,7 @@ __all__ = ["run_cohort"]
 
 #: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
 #: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
-_KERNEL_SOURCES = "f4302929724c6611"
+_KERNEL_SOURCES = "48b4b1891eb2a9fe"
 
 #: ``host`` of a child whose message goes into its parent's upward message (its separator lies
 #: in the parent's) rather than into the parent's table.
@@ -449,25 +449,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
         sv = sep_vars[sep_ptr[top]:sep_ptr[top + 1]]
         _table_ext(tv, kind, cards, iw[_EXT_C])
         _const(MUL, T, tv, iw[_EXT_C], w, sv, d0_off[top], goff[2, top], S, F, Q, b0, iw, bases)
-    n_e = T.size // w
-    sums = _column_sums(T, w)
-    for b in range(w):
-        s = sums[b]
-        if 0.0 < s < _TINY:
-            inv = 1.0 / s
-            for e in range(n_e):
-                T[e * w + b] *= inv
-            lz = math.log(s)
-            s = 1.0
-        else:
-            lz = math.log(s) if s > 0 else -math.inf
-        if w == 1:
-            for bb in range(nb):
-                z[b0 + bb] = s
-                log_z[b0 + bb] = lz + logs[bb]
-        else:
-            z[b0 + b] = s
-            log_z[b0 + b] = lz + logs[b]
+    _close_top(T, w, nb, b0, logs, z, log_z)
     # ---- distribute along the paths to the read-out cliques
     tables[top] = T
     deltas = [np.empty(0) for _ in range(n_cl)]

@@ -38,7 +38,7 @@ __all__ = ["run_query", "gather_constants", "run_prior"]
 
 #: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
 #: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
-_KERNEL_SOURCES = "f4302929724c6611"
+_KERNEL_SOURCES = "48b4b1891eb2a9fe"
 
 
 @njit(cache=True)

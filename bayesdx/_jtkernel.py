@@ -412,25 +412,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
         sv = sep_vars[sep_ptr[top]:sep_ptr[top + 1]]
         _table_ext(tv, kind, cards, iw[_EXT_C])
         _const(MUL, T, tv, iw[_EXT_C], w, sv, d0_off[top], goff[2, top], S, F, Q, b0, iw, bases)
-    n_e = T.size // w
-    sums = _column_sums(T, w)
-    for b in range(w):
-        s = sums[b]
-        if 0.0 < s < _TINY:
-            inv = 1.0 / s
-            for e in range(n_e):
-                T[e * w + b] *= inv
-            lz = math.log(s)
-            s = 1.0
-        else:
-            lz = math.log(s) if s > 0 else -math.inf
-        if w == 1:
-            for bb in range(nb):
-                z[b0 + bb] = s
-                log_z[b0 + bb] = lz + logs[bb]
-        else:
-            z[b0 + b] = s
-            log_z[b0 + b] = lz + logs[b]
+    _close_top(T, w, nb, b0, logs, z, log_z)
     # ---- distribute, parents first; each belief is read, then sends its children's messages
     tables[top] = T
     deltas = [np.empty(0) for _ in range(n_cl)]
@@ -498,6 +480,32 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
                 _const(MUL, delta, sv, ext, w, sv, invu0_off[k], goff[1, k], S, F, Q, b0, iw, bases)
             deltas[k] = delta
         B = np.empty(0)
+
+
+@njit(cache=True)
+def _close_top(T, w, nb, b0, logs, z, log_z):
+    """Write the total ``z`` and ln P(e) ``log_z`` (with the upward messages' logs ``logs``) of
+    batch elements ``b0 .. b0 + nb`` from the top belief ``T`` (rows of ``w``), renormalising a
+    column that sums to less than :data:`_TINY`."""
+    n_e = T.size // w
+    sums = _column_sums(T, w)
+    for b in range(w):
+        s = sums[b]
+        if 0.0 < s < _TINY:
+            inv = 1.0 / s
+            for e in range(n_e):
+                T[e * w + b] *= inv
+            lz = math.log(s)
+            s = 1.0
+        else:
+            lz = math.log(s) if s > 0 else -math.inf
+        if w == 1:
+            for bb in range(nb):
+                z[b0 + bb] = s
+                log_z[b0 + bb] = lz + logs[bb]
+        else:
+            z[b0 + b] = s
+            log_z[b0 + b] = lz + logs[b]
 
 
 @njit(cache=True, fastmath={"reassoc"})  # a vectorised sum (see bayesdx._jtops._rows_acc)
