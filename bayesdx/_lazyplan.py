@@ -1,7 +1,6 @@
 """Plans of the factored engine (:mod:`bayesdx.lazy`): in which order a list of factors is
 combined to eliminate the variables a message or a read-out does not keep
-(:func:`elimination_plan`), how one combination is computed (:func:`contraction`), and the
-``node_joints`` of its answers (:class:`NodeJoints`).
+(:func:`elimination_plan`) and how one combination is computed (:func:`contraction`).
 
 A plan depends only on the factors' variables and the kept variables, so the engine builds it
 once per such pattern and keeps it. Variables are ints and sets of them int bitmasks.
@@ -11,11 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 
-from .inference import LazyJoints
-
-__all__ = ["elimination_plan", "contraction", "NodeJoints"]
+__all__ = ["elimination_plan", "contraction"]
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -153,26 +149,3 @@ def contraction(operands: Sequence[tuple], out: tuple, cards: Sequence[int], opt
     shapes = [tuple(cards[v] for v in vs) for vs in operands]
     return oe.contract_expression(spec, *shapes, optimize=optimize)
 
-
-class NodeJoints(LazyJoints):
-    """``node_joints`` of a lazy query: P(targets, X | e) of each node, built on first access."""
-
-    def __init__(self, nodes, index, cards, ev, columns, stacked, target_joint, free_cards, where):
-        super().__init__(nodes)
-        self._index, self._cards, self._ev, self._columns = index, cards, ev, columns
-        self._stacked, self._tj, self._free_cards, self._where = stacked, target_joint, free_cards, where
-
-    def _build(self, name):
-        v = self._index[name]
-        card, shape = self._cards[v], self._tj.shape
-        if v in self._ev:
-            got = np.zeros((*shape, card))
-            got[..., self._ev[v]] = self._tj
-            return got
-        o = self._columns[name][0]
-        part = self._stacked[:, o:o + card]
-        if self._where is None:
-            return part.reshape((*shape, card))
-        got = np.zeros((*shape, card))
-        got[self._where] = part.reshape((*self._free_cards, card))
-        return got

@@ -47,7 +47,7 @@ from . import _triangulate as tri
 from ._jtcohort import check_batch
 from ._jtplan import TreePlan
 from .exceptions import NumericalRangeError
-from .inference import Engine, LazyJoints, ModelArrays, ZeroProbabilityEvidence
+from .inference import Engine, ModelArrays, StackedJoints, ZeroProbabilityEvidence, request_indices
 from ._precision import check_answer
 from .jtree import JTreeJointQuery, JunctionTreeEngine
 
@@ -89,32 +89,6 @@ class CompiledJointQuery(JTreeJointQuery):
         return dict(self._gains_bits)
 
 
-class _NodeJoints(LazyJoints):
-    """``node_joints`` of a :class:`CompiledJointQuery`: P(targets, X | e) of each node, built on
-    first access (a view into the stacked joints when every target is free)."""
-
-    def __init__(self, nodes, index, columns, stacked, kind, evs, target_joint, free_cards, where, cards):
-        super().__init__(nodes)
-        self._index, self._columns, self._stacked = index, columns, stacked
-        self._kind, self._evs, self._tj, self._free_cards, self._where = kind, evs, target_joint, free_cards, where
-        self._cards = cards
-
-    def _build(self, name):
-        v = self._index[name]  # KeyError for a node not requested
-        card, shape = self._cards[v], self._tj.shape
-        if self._kind[v] == SLICED:
-            got = np.zeros((*shape, card))
-            got[..., self._evs[v]] = self._tj
-            return got
-        o = self._columns[name][0]
-        part = self._stacked[:, o:o + card]
-        if self._where is None:
-            return part.reshape((*shape, card))
-        got = np.zeros((*shape, card))
-        got[self._where] = part.reshape((*self._free_cards, card))
-        return got
-
-
 class _Pattern:
     """What a joint query derives from its pattern alone (targets, requested nodes, observed
     nodes): the kind of every variable (observed: sliced; unobserved targets: clamped, one
@@ -122,7 +96,7 @@ class _Pattern:
     Built once per pattern by :meth:`CompiledEngine._pattern`; :meth:`states` encodes a query's
     observed states."""
 
-    __slots__ = ("kind", "evs", "ev_idx", "ev_cards", "observed", "t_idx", "free", "free_cards", "n_conf",
+    __slots__ = ("kind", "evs", "ev_idx", "ev_list", "ev_cards", "observed", "t_idx", "free", "free_cards", "n_conf",
                  "all_free", "shape", "read_vars", "read_off", "read_cards", "width", "read_names",
                  "columns", "node_index", "zero_gains")
 
@@ -130,14 +104,9 @@ class _Pattern:
         # plain Python over the nodes: a new pattern is the common case on small networks, where
         # a few numpy calls would cost more than the query
         index, cards = engine._index, engine._cards
-        t_idx = [index[t] for t in targets]
-        n_idx = [index[n] for n in nodes]
-        if len(set(t_idx)) != len(t_idx):
-            raise ValueError("A target is listed twice.")
-        if not set(t_idx).isdisjoint(n_idx):
-            raise ValueError("nodes must not contain a target.")
+        t_idx, n_idx = request_indices(index, targets, nodes)
         ev_idx = [index[node] for node in observed]
-        self.ev_idx = np.array(ev_idx, np.int64)
+        self.ev_idx, self.ev_list = np.array(ev_idx, np.int64), ev_idx
         self.ev_cards = [cards[v] for v in ev_idx]
         self.observed = observed
         kind = [FREE] * len(cards)
@@ -169,13 +138,14 @@ class _Pattern:
         """The per-variable states of a query with this pattern (observed states written into a
         copy of the pattern's; a ValueError names a state out of range)."""
         evs = self.evs.copy()
-        if self.observed:
-            got = [int(s) for s in evidence.values()]
-            for s, card, node in zip(got, self.ev_cards, self.observed):
-                if not 0 <= s < card:
-                    raise ValueError(f"State index {s} out of range for node '{node}'.")
-            evs[self.ev_idx] = got
-        return evs
+        if not self.observed:
+            return evs, {}
+        got = [int(s) for s in evidence.values()]
+        for s, card, node in zip(got, self.ev_cards, self.observed):
+            if not 0 <= s < card:
+                raise ValueError(f"State index {s} out of range for node '{node}'.")
+        evs[self.ev_idx] = got
+        return evs, dict(zip(self.ev_list, got))
 
 
 class CompiledEngine(Engine):
@@ -339,7 +309,7 @@ class CompiledEngine(Engine):
             return self._numpy().joint_query(evidence, targets, nodes)
         targets, nodes = tuple(targets), tuple(nodes)
         pat = self._pattern(targets, nodes, tuple(evidence))
-        evs = pat.states(evidence)
+        evs, observed = pat.states(evidence)
         joints = np.zeros((pat.width, pat.n_conf))
         p_free = np.empty(pat.n_conf)
         gains = np.empty(pat.read_vars.size)
@@ -359,8 +329,8 @@ class CompiledEngine(Engine):
         check_answer(target_joint, stacked if pat.width else None, int(pat.read_vars.size))
         gains_bits = dict(pat.zero_gains)
         gains_bits.update(zip(pat.read_names, gains.tolist()))
-        node_joints = _NodeJoints(nodes, pat.node_index, pat.columns, stacked, pat.kind, evs,
-                                  target_joint, pat.free_cards, where, self._cards)
+        node_joints = StackedJoints(nodes, pat.node_index, self._cards, observed, pat.columns, stacked,
+                                    target_joint, pat.free_cards, where)
         return CompiledJointQuery(
             prob_evidence=math.exp(log_pe), targets=targets, target_joint=target_joint,
             node_joints=node_joints, log_prob_evidence=log_pe,

@@ -118,6 +118,48 @@ class LazyJoints(Mapping):
         return f"<node joints of {len(self._nodes)} nodes>"
 
 
+class StackedJoints(LazyJoints):
+    """``node_joints`` read from joints an engine kept side by side: P(free targets, X | e) of
+    each unobserved node X in the columns ``columns[X] = (first, card)`` of ``stacked`` (a row
+    per joint configuration of the unobserved targets), and the targets' joint times a point
+    mass for an observed node (``observed``: variable index -> observed state). ``where`` places
+    the free targets' rows in the full targets' shape when some targets are observed (None when
+    every target is free)."""
+
+    def __init__(self, nodes, index, cards, observed, columns, stacked, target_joint, free_cards, where):
+        super().__init__(nodes)
+        self._index, self._cards, self._observed, self._columns = index, cards, observed, columns
+        self._stacked, self._tj, self._free_cards, self._where = stacked, target_joint, free_cards, where
+
+    def _build(self, name):
+        v = self._index[name]  # KeyError for a node not requested
+        card, shape = self._cards[v], self._tj.shape
+        state = self._observed.get(v)
+        if state is not None:
+            got = np.zeros((*shape, card))
+            got[..., state] = self._tj
+            return got
+        o = self._columns[name][0]
+        part = self._stacked[:, o:o + card]
+        if self._where is None:
+            return part.reshape((*shape, card))
+        got = np.zeros((*shape, card))
+        got[self._where] = part.reshape((*self._free_cards, card))
+        return got
+
+
+def request_indices(index: Mapping[str, int], targets: Sequence[str], nodes: Sequence[str]):
+    """The variable indices of a joint query's targets and nodes, refusing a target listed twice
+    or also asked for as a node (``ValueError``)."""
+    t_idx = [index[t] for t in targets]
+    n_idx = [index[n] for n in nodes]
+    if len(set(t_idx)) != len(t_idx):
+        raise ValueError("A target is listed twice.")
+    if not set(t_idx).isdisjoint(n_idx):
+        raise ValueError("nodes must not contain a target.")
+    return t_idx, n_idx
+
+
 class ZeroProbabilityEvidence(BayesdxError, ValueError):
     """Raised by engines when P(evidence) = 0; the public API turns it into
     :class:`~bayesdx.exceptions.ImpossibleEvidenceError` with state labels."""

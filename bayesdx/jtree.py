@@ -80,7 +80,7 @@ import numpy as np
 from . import _triangulate as tri
 from ._jtcohort import CohortMixin
 from ._precision import WideningMixin, check_answer, strict
-from .inference import Engine, JointQuery, ModelArrays, ZeroProbabilityEvidence
+from .inference import Engine, JointQuery, ModelArrays, ZeroProbabilityEvidence, request_indices
 
 __all__ = ["JTreeJointQuery", "JunctionTreeEngine"]
 
@@ -462,12 +462,7 @@ class JunctionTreeEngine(CohortMixin, WideningMixin, Engine):
     def _joint_query(self, ev, targets, nodes, trees):
         targets = tuple(targets)
         index, cards = self._index, self._cards
-        t_idx = [index[t] for t in targets]
-        n_idx = [index[n] for n in nodes]
-        if len(set(t_idx)) != len(t_idx):
-            raise ValueError("A target is listed twice.")
-        if not set(t_idx).isdisjoint(n_idx):
-            raise ValueError("nodes must not contain a target.")
+        t_idx, n_idx = request_indices(index, targets, nodes)
         free = [v for v in t_idx if v not in ev]
         free_cards = [cards[v] for v in free]
         n_conf = math.prod(free_cards)

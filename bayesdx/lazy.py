@@ -49,9 +49,9 @@ import numpy as np
 
 from . import _fpflags as fp
 from . import _triangulate as tri
-from ._lazyplan import NodeJoints, contraction, elimination_plan
+from ._lazyplan import contraction, elimination_plan
 from ._precision import check_answer
-from .inference import Engine, ModelArrays, ZeroProbabilityEvidence
+from .inference import Engine, ModelArrays, StackedJoints, ZeroProbabilityEvidence, request_indices
 from .jtree import JTreeJointQuery, JunctionTreeEngine
 
 __all__ = ["LazyEngine"]
@@ -441,12 +441,7 @@ class LazyEngine(Engine):
     def joint_query(self, evidence, targets, nodes):
         targets, nodes = tuple(targets), tuple(nodes)
         index = self._index
-        t_idx = [index[t] for t in targets]
-        n_idx = [index[n] for n in nodes]
-        if len(set(t_idx)) != len(t_idx):
-            raise ValueError("A target is listed twice.")
-        if not set(t_idx).isdisjoint(n_idx):
-            raise ValueError("nodes must not contain a target.")
+        t_idx, n_idx = request_indices(index, targets, nodes)
         ev = self._encode(evidence)
         free = tuple(v for v in t_idx if v not in ev)
         read = tuple(dict.fromkeys(v for v in n_idx if v not in ev))
@@ -465,7 +460,7 @@ class LazyEngine(Engine):
             target_joint[where] = p_free.reshape(free_cards)
         check_answer(target_joint, stacked, len(read))
         columns = {n: (offsets[v], cards[v]) for n, v in zip(nodes, n_idx) if v in offsets}
-        node_joints = NodeJoints(nodes, index, cards, ev, columns, stacked, target_joint, free_cards, where)
+        node_joints = StackedJoints(nodes, index, cards, ev, columns, stacked, target_joint, free_cards, where)
         return JTreeJointQuery(
             prob_evidence=math.exp(log_pe), targets=targets, target_joint=target_joint,
             node_joints=node_joints, log_prob_evidence=log_pe, stacked=stacked, columns=columns,
