@@ -30,6 +30,8 @@ from bayesdx.jtree import JunctionTreeEngine
 from bayesdx._lazyplan import contraction, elimination_plan
 from bayesdx.lazy import LazyEngine
 
+from test_compiled import random_network as compiled_random_network
+
 TOL = 1e-12
 DATA = Path(__file__).parent / "data"
 
@@ -46,21 +48,9 @@ def reference(name: str, target: str) -> JunctionTreeEngine:
 
 
 def random_network(seed: int, n_nodes: int = 9, max_card: int = 3, zero_rate: float = 0.2) -> ModelArrays:
-    """A random DAG (up to 3 parents a node) whose CPTs hold structural zeros."""
-    rng = np.random.default_rng(seed)
-    nodes = tuple(f"x{i}" for i in range(n_nodes))
-    cards = {v: int(rng.integers(2, max_card + 1)) for v in nodes}
-    parents, cpts = {}, {}
-    for i, v in enumerate(nodes):
-        k = int(rng.integers(0, min(3, i) + 1))
-        parents[v] = tuple(str(p) for p in rng.choice(nodes[:i], size=k, replace=False)) if k else ()
-        shape = tuple(cards[p] for p in parents[v]) + (cards[v],)
-        table = rng.gamma(0.7, size=shape)
-        table[rng.random(shape) < zero_rate] = 0.0
-        table[..., 0] += table.sum(axis=-1) == 0
-        cpts[v] = table / table.sum(axis=-1, keepdims=True)
-    states = {v: tuple(f"s{k}" for k in range(cards[v])) for v in nodes}
-    return ModelArrays(nodes=nodes, states=states, parents=parents, cpts=cpts)
+    """A random DAG (up to 3 parents a node) whose CPTs hold structural zeros (the compiled
+    engine's test generator, with this file's defaults)."""
+    return compiled_random_network(seed, n_nodes, max_card, zero_rate)
 
 
 def mutual_information_bits(joint: np.ndarray) -> float:
