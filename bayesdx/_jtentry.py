@@ -93,7 +93,7 @@ def _unravel(S, kind, evs, n_batch):
 
 @njit(cache=True)
 def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, keep_floats, out, probs,
-              gains, gain_cards, G, goff):
+              gains, gain_cards, G, goff, totals):
     """Propagate over a batch and normalise; the one query entry point. Returns ln P(e).
 
     With ``joint`` = 1 (a joint query), ``cst`` is ignored: the CLAMPED variables, in the order
@@ -102,7 +102,9 @@ def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, ke
     for every read variable X one above the other (rows from ``read_off``) and, when ``gains`` is
     not empty, I(targets ; X | e) in bits per read variable. ``G``, ``goff``: the constants
     pre-gathered at every configuration by :func:`gather_constants` (``goff`` all -1: none).
-    Returns ln P(e), -inf when the evidence is impossible.
+    Returns ln P(e), -inf when the evidence is impossible. ``totals`` (2 floats) receives the
+    sums of ``probs`` and of ``out`` after normalisation, which the caller checks
+    (:func:`bayesdx._precision.check_totals`) instead of summing the answer again.
 
     With ``joint`` = 0 (a cohort), ``cst`` holds the per-case states of the CLAMPED and
     INDICATOR variables (row ``evs[v]``, -1 = unobserved) and the cases are the batch: ``out``
@@ -143,10 +145,15 @@ def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, ke
             probs[t] /= total
             scale[t] = probs[t] / z[t] if z[t] > 0 else 0.0
         result = peak + math.log(total)
+    total_p, total_out = 0.0, 0.0
+    for t in range(n_batch):
+        total_p += probs[t]
     for j in range(width):
         row = out[j]
         for t in range(n_batch):
             row[t] *= scale[t]
+            total_out += row[t]
+    totals[0], totals[1] = total_p, total_out
     if joint and gains.size:
         _gains_bits(probs, out, gains, read_off, gain_cards)
     return result

@@ -18,7 +18,7 @@ import numpy as np
 from . import _triangulate as tri
 from .exceptions import NumericalRangeError
 
-__all__ = ["WIDE", "strict", "check_answer", "range_error", "WideningMixin", "NumericalRangeError"]
+__all__ = ["WIDE", "strict", "check_answer", "check_totals", "range_error", "WideningMixin", "NumericalRangeError"]
 
 #: The float used when float64 under- or overflows inside a clique (None: no wider float here).
 WIDE = np.longdouble if np.finfo(np.longdouble).minexp < -16000 else None
@@ -39,10 +39,16 @@ def check_answer(target_joint: np.ndarray, stacked: np.ndarray | None, n_read: i
     """Raise :class:`NumericalRangeError` unless the answer is finite and normalised: the
     targets' joint sums to 1 and so does P(targets, X | e) of each of the ``n_read`` nodes
     side by side in ``stacked``."""
-    total = _total(target_joint)
+    grand = _total(stacked) if stacked is not None and n_read else 0.0
+    check_totals(_total(target_joint), grand, n_read if stacked is not None else 0)
+
+
+def check_totals(total: float, grand: float, n_read: int) -> None:
+    """:func:`check_answer` from the sums already taken: ``total`` of the targets' joint,
+    ``grand`` of the ``n_read`` nodes' joints side by side (the compiled kernel sums them as it
+    normalises)."""
     ok = math.isfinite(total) and abs(total - 1.0) <= 1e-9
-    if ok and stacked is not None and n_read:
-        grand = _total(stacked)
+    if ok and n_read:
         ok = math.isfinite(grand) and abs(grand - n_read) <= 1e-9 * n_read
     if not ok:
         raise NumericalRangeError(

@@ -48,7 +48,7 @@ from ._jtcohort import check_batch
 from ._jtplan import TreePlan
 from .exceptions import NumericalRangeError
 from .inference import Engine, ModelArrays, StackedJoints, ZeroProbabilityEvidence, request_indices
-from ._precision import check_answer
+from ._precision import check_totals
 from .jtree import JTreeJointQuery, JunctionTreeEngine
 
 __all__ = ["CompiledEngine", "CompiledJointQuery"]
@@ -79,6 +79,14 @@ class CompiledJointQuery(JTreeJointQuery):
     def __init__(self, *args, gains_bits: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         object.__setattr__(self, "_gains_bits", gains_bits)
+
+    @classmethod
+    def _answer(cls, **fields) -> CompiledJointQuery:
+        """The engine's answer, its fields set in one step (the frozen dataclass's ``__init__``
+        sets them one by one through ``object.__setattr__``, a few microseconds a query)."""
+        query = cls.__new__(cls)
+        query.__dict__.update(fields)
+        return query
 
     def information_gains_bits(self) -> dict[str, float]:
         """I(targets ; X | evidence) in bits for every node X of ``node_joints`` (0 for observed
@@ -287,7 +295,7 @@ class CompiledEngine(Engine):
         empty = np.zeros(0, np.int64)
         out = None if self._extreme else self._run(
             kind, evs, _NO_CST, 1, empty, empty, 1.0, 1.0, np.zeros((0, 1)), np.empty(1), np.empty(0),
-            empty, *self._no_gather)
+            empty, *self._no_gather, np.empty(2))
         if out is None:
             return self._numpy().log_prob_evidence(evidence)
         return float(out)
@@ -313,8 +321,10 @@ class CompiledEngine(Engine):
         joints = np.zeros((pat.width, pat.n_conf))
         p_free = np.empty(pat.n_conf)
         gains = np.empty(pat.read_vars.size)
+        totals = np.empty(2)
         log_pe = self._run(pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off, float(self.chunk_floats),
-                           self._keep_max, joints, p_free, gains, pat.read_cards, *self._gather(pat.free))
+                           self._keep_max, joints, p_free, gains, pat.read_cards, *self._gather(pat.free),
+                           totals)
         if log_pe is None:
             return self._numpy().joint_query(evidence, targets, nodes)
         if not math.isfinite(log_pe):
@@ -326,16 +336,16 @@ class CompiledEngine(Engine):
             target_joint = np.zeros(pat.shape)
             target_joint[where] = p_free.reshape(pat.free_cards)
         stacked = joints.T  # P(targets, X | e) side by side, a row per target configuration
-        check_answer(target_joint, stacked if pat.width else None, int(pat.read_vars.size))
+        check_totals(float(totals[0]), float(totals[1]), int(pat.read_vars.size))
         gains_bits = dict(pat.zero_gains)
         gains_bits.update(zip(pat.read_names, gains.tolist()))
         node_joints = StackedJoints(nodes, pat.node_index, self._cards, observed, pat.columns, stacked,
                                     target_joint, pat.free_cards, where)
-        return CompiledJointQuery(
+        return CompiledJointQuery._answer(
             prob_evidence=math.exp(log_pe), targets=targets, target_joint=target_joint,
             node_joints=node_joints, log_prob_evidence=log_pe,
             stacked=stacked if pat.width else None, columns=dict(pat.columns), free_target_probs=p_free,
-            gains_bits=gains_bits)
+            _gains_bits=gains_bits)
 
     def _run_cohort(self, kind, evs, cst, read_vars, read_off, buf, flags) -> bool | None:
         """One cohort through :func:`bayesdx._cohortkernel.run_cohort`, its plan derived once per
@@ -410,7 +420,8 @@ class CompiledEngine(Engine):
         else:
             empty = np.zeros(0, np.int64)
             done = self._run(kind, evs, cst, 0, read_vars, read_off, float(self.cohort_chunk_floats),
-                             float(self._keep_max), buf, flags, np.zeros(0), empty, *self._no_gather)
+                             float(self._keep_max), buf, flags, np.zeros(0), empty, *self._no_gather,
+                             np.empty(2))
         if done is None:
             return self._numpy().marginals_batch(evidence_nodes, evidence, nodes)
         ok = possible[:] = flags > 0
