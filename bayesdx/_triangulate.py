@@ -232,8 +232,9 @@ def junction_tree_edges(cliques: Sequence[frozenset], cards: Sequence[int]) -> l
     return edges
 
 
-def merge_small_cliques(cliques, edges, cards, limit: int):
-    """Contract junction-tree edges while the merged clique has at most ``limit`` entries.
+def merge_small_cliques(cliques, edges, cards, limit: int, max_added: float = math.inf):
+    """Contract junction-tree edges while the merged clique has at most ``limit`` entries (and,
+    with ``max_added``, at most that many entries more than the two cliques it replaces).
 
     Contracting an edge of a junction tree keeps the running intersection property, so the
     result is again a junction tree, with fewer and larger cliques. Fewer cliques means fewer
@@ -255,7 +256,7 @@ def merge_small_cliques(cliques, edges, cards, limit: int):
 
     def push(a, b):
         merged = table_size(cl[a] | cl[b], cards)
-        if merged <= limit:
+        if merged <= limit and merged - size[a] - size[b] <= max_added:
             a, b = min(a, b), max(a, b)
             heapq.heappush(heap, (merged - size[a] - size[b], merged, a, b, version[a], version[b]))
 

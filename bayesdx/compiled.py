@@ -172,6 +172,14 @@ class CompiledEngine(Engine):
         Keep the clique tables formed during collect for distribute when a propagation's tables
         total at most this many floats; above it, tables are formed again (memory stays near the
         largest clique). Default 2**22 (32 MiB).
+    merge_added : float, optional
+        Joint queries run on a coarser junction tree whose neighbouring cliques are merged while
+        a merge adds at most this many table entries
+        (:func:`bayesdx._triangulate.merge_small_cliques`): with tiny cliques a kernel step costs
+        more than its arithmetic. 0 turns it off. Default 64.
+    merge_max_total : float, optional
+        Only networks whose cliques total at most this many entries get the coarser tree (a
+        second plan, with its own prior propagation). Default 2**18.
 
     Attributes
     ----------
@@ -183,6 +191,9 @@ class CompiledEngine(Engine):
         Sum of the clique table sizes.
     cliques : list of tuple of str
         The cliques, as node names.
+    query_cliques : list of tuple of str
+        The cliques joint queries run on: ``cliques`` with tiny neighbours merged on small
+        networks (see ``merge_added``), else ``cliques``.
 
     Examples
     --------
@@ -208,9 +219,9 @@ class CompiledEngine(Engine):
     gather_max_floats = 2**22
 
     def __init__(self, arrays: ModelArrays, heuristics: Sequence[str] = tri.HEURISTICS,
-                 phi0_max_entries: float = 2**23, keep_max_floats: float = 2**22):
+                 phi0_max_entries: float = 2**23, keep_max_floats: float = 2**22,
+                 merge_added: float = 64, merge_max_total: float = 2**18):
         super().__init__(arrays)
-        kernel = _kernel()
         nodes = arrays.nodes
         self._index = {n: i for i, n in enumerate(nodes)}
         self._cards = cards = [arrays.card(n) for n in nodes]
@@ -219,42 +230,63 @@ class CompiledEngine(Engine):
         adj = tri.moral_graph([f[:-1] for f in families])
         cliques, self.heuristic, self.triangulation_sizes = tri.best_triangulation(adj, cards, heuristics)
         edges = tri.junction_tree_edges(cliques, cards)
-        self._plan = plan = TreePlan(cliques, edges, cards, families, cpts, phi0_max_entries)
-        fp.clear()
-        kernel.run_prior(plan.S, plan.F)
-        flagged = fp.raised()
-        if flagged and not _WARM:  # the first call may have compiled the kernel, raising flags itself
-            self._plan = plan = TreePlan(cliques, edges, cards, families, cpts, phi0_max_entries)
-            fp.clear()
-            kernel.run_prior(plan.S, plan.F)
-            flagged = fp.raised()
-        _WARM.append(True)
+        plan, flagged = self._propagated(cliques, edges, cards, families, cpts, phi0_max_entries)
+        self._plan = plan
         if fp.available():
             #: True when the kernels' float64 tables cannot hold this network: numpy answers.
             self._extreme = flagged
         else:
             tiny = [float(c[c > 0].min()) for c in cpts if (c > 0).any()]
             self._extreme = bool(tiny) and min(tiny) < 1e-100
+        # joint queries on a small network run on a coarser tree: with tiny cliques a kernel step
+        # costs more than its arithmetic (cohorts keep the fine tree, whose evidence leaves they
+        # read from per-pattern tables)
+        self._qplan = plan
+        if merge_added > 0 and len(cliques) > 1 and plan.total_size <= merge_max_total and not flagged:
+            merged, medges = tri.merge_small_cliques(cliques, edges, cards, math.inf, merge_added)
+            if len(merged) < len(cliques):
+                qplan, q_flagged = self._propagated(merged, medges, cards, families, cpts, phi0_max_entries)
+                if not q_flagged:
+                    self._qplan = qplan
         self._reference: JunctionTreeEngine | None = None
         self._keep_max = float(keep_max_floats)
         self.total_clique_size = plan.total_size
         self.cliques = [tuple(nodes[v] for v in c) for c in plan.cliques]
+        self.query_cliques = [tuple(nodes[v] for v in c) for c in self._qplan.cliques]
         self._no_gather = (np.zeros(0), np.full((3, len(plan.cliques)), -1, np.int64))
+        self._no_gather_q = (np.zeros(0), np.full((3, len(self._qplan.cliques)), -1, np.int64))
         self._gathered: dict = {}
         self._patterns: dict = {}
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _propagated(cliques, edges, cards, families, cpts, phi0_max_entries) -> tuple[TreePlan, bool]:
+        """A plan with its prior propagation run, and whether that raised a float flag."""
+        kernel = _kernel()
+        plan = TreePlan(cliques, edges, cards, families, cpts, phi0_max_entries)
+        fp.clear()
+        kernel.run_prior(plan.S, plan.F)
+        flagged = fp.raised()
+        if flagged and not _WARM:  # the first call may have compiled the kernel, raising flags itself
+            plan = TreePlan(cliques, edges, cards, families, cpts, phi0_max_entries)
+            fp.clear()
+            kernel.run_prior(plan.S, plan.F)
+            flagged = fp.raised()
+        _WARM.append(True)
+        return plan, flagged
+
     def _numpy(self) -> JunctionTreeEngine:
         """The numpy engine over the same network, for queries the kernels cannot hold."""
         if self._reference is None:
             self._reference = JunctionTreeEngine(self.arrays)
         return self._reference
 
-    def _run(self, *args) -> float | None:
-        """One kernel query; None when it raised a float flag (the answer may be inexact)."""
+    def _run(self, plan: TreePlan, *args) -> float | None:
+        """One kernel query on ``plan``; None when it raised a float flag (the answer may be
+        inexact)."""
         kernel = _kernel()
         fp.clear()
-        out = kernel.run_query(self._plan.S, self._plan.F, *args)
+        out = kernel.run_query(plan.S, plan.F, *args)
         return None if fp.raised() else out
 
     def _encode(self, evidence: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -277,12 +309,12 @@ class CompiledEngine(Engine):
         got = self._gathered.get(free)
         if got is None:
             if not free:
-                return self._no_gather
+                return self._no_gather_q
             kind = np.zeros(len(self._cards), np.int64)
             evs = np.zeros(len(self._cards), np.int64)
             for i, v in enumerate(free):
                 kind[v], evs[v] = CLAMPED, i
-            got = _kernel().gather_constants(self._plan.S, self._plan.F, kind, evs, self.gather_max_floats)
+            got = _kernel().gather_constants(self._qplan.S, self._qplan.F, kind, evs, self.gather_max_floats)
             if len(self._gathered) >= 4:
                 self._gathered.pop(next(iter(self._gathered)))
             self._gathered[free] = got
@@ -294,8 +326,8 @@ class CompiledEngine(Engine):
         kind, evs = self._encode(evidence)
         empty = np.zeros(0, np.int64)
         out = None if self._extreme else self._run(
-            kind, evs, _NO_CST, 1, empty, empty, 1.0, 1.0, np.zeros((0, 1)), np.empty(1), np.empty(0),
-            empty, *self._no_gather, np.empty(2))
+            self._qplan, kind, evs, _NO_CST, 1, empty, empty, 1.0, 1.0, np.zeros((0, 1)), np.empty(1),
+            np.empty(0), empty, *self._no_gather_q, np.empty(2))
         if out is None:
             return self._numpy().log_prob_evidence(evidence)
         return float(out)
@@ -322,7 +354,7 @@ class CompiledEngine(Engine):
         p_free = np.empty(pat.n_conf)
         gains = np.empty(pat.read_vars.size)
         totals = np.empty(2)
-        log_pe = self._run(pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off, float(self.chunk_floats),
+        log_pe = self._run(self._qplan, pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off, float(self.chunk_floats),
                            self._keep_max, joints, p_free, gains, pat.read_cards, *self._gather(pat.free),
                            totals)
         if log_pe is None:
@@ -419,7 +451,7 @@ class CompiledEngine(Engine):
             done = self._run_cohort(kind, evs, cst, read_vars, read_off, buf, flags)
         else:
             empty = np.zeros(0, np.int64)
-            done = self._run(kind, evs, cst, 0, read_vars, read_off, float(self.cohort_chunk_floats),
+            done = self._run(self._plan, kind, evs, cst, 0, read_vars, read_off, float(self.cohort_chunk_floats),
                              float(self._keep_max), buf, flags, np.zeros(0), empty, *self._no_gather,
                              np.empty(2))
         if done is None:

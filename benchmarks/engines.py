@@ -270,7 +270,7 @@ def diagnose_section(quick, rate):
     cases = draw_cases(base.arrays, [*context, *base.tests], n, seed=77, always=context)
     labels = [{k: base.states(k)[s] for k, s in ev.items()} for ev in cases]
     others = [x for x in base.nodes if x not in base.targets]
-    plan = nets["compiled"].engine._plan
+    plan = nets["compiled"].engine._qplan  # the tree joint queries run on
     index = {x: i for i, x in enumerate(base.nodes)}
     targets = [index[t] for t in base.targets]
 

@@ -4,7 +4,9 @@ its reference, to 1e-12, and against brute-force enumeration.
 * Random networks (seeded): joint queries with evidence on targets and non-targets, cohorts with
   fully, partly and identically observed columns, impossible evidence; in every plan variant
   (stored prior clique tables or tables formed from the CPTs, tables kept or formed again,
-  one-element and many-element chunks).
+  one-element and many-element chunks, the coarser query tree or the fine one).
+* The coarser tree joint queries run on (tiny cliques merged) is a junction tree, and answers
+  as the fine tree does.
 * Every network in tests/data, the bundled network, and the numerical-safety cases (P(e) far
   below 1e-308, tiny CPT entries).
 * ``import bayesdx`` does not import numba.
@@ -22,6 +24,7 @@ import numpy as np
 import pytest
 
 import bayesdx
+from bayesdx._jtplan import PARENT
 from bayesdx.compiled import CompiledEngine
 from bayesdx.engines import ENGINES
 from bayesdx.inference import EnumerationEngine, ModelArrays, ZeroProbabilityEvidence
@@ -37,6 +40,7 @@ VARIANTS = {
     "cpt-lean": {"phi0_max_entries": 0, "keep_max_floats": 0},
     "phi0-lean": {"keep_max_floats": 0},
     "cpt-keep": {"phi0_max_entries": 0},
+    "fine-tree": {"merge_added": 0},  # joint queries on the triangulation's own cliques
 }
 
 
@@ -143,6 +147,40 @@ def test_random_networks_match_enumeration():
             np.testing.assert_allclose(got.node_joints[n], want.node_joints[n], atol=1e-12)
         assert got.prob_evidence == pytest.approx(want.prob_evidence, rel=1e-12)
         assert engine.log_prob_evidence(evidence) == pytest.approx(math.log(want.prob_evidence), rel=1e-12)
+
+
+def test_query_tree_is_a_coarser_junction_tree():
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        arrays = random_network(seed, int(rng.integers(3, 10)), zero_rate=0.1)
+        engine = CompiledEngine(arrays)
+        fine, coarse = engine.cliques, engine.query_cliques
+        assert len(coarse) <= len(fine)
+        assert all(any(set(c) <= set(q) for q in coarse) for c in fine)  # each fine clique kept inside one
+        plan = engine._qplan
+        parent = plan.S[plan.S[2 * PARENT]:plan.S[2 * PARENT + 1]]
+        for v in range(len(arrays.nodes)):  # running intersection
+            holders = {c for c, vars_ in enumerate(plan.cliques) if v in vars_}
+            assert len([c for c in holders if parent[c] not in holders]) == 1
+        sizes = {c: math.prod(arrays.card(v) for v in c) for c in (*fine, *coarse)}
+        # each coarse clique adds at most merge_added entries per merge over the fine ones it holds
+        for q in coarse:
+            held = [c for c in fine if set(c) <= set(q)]
+            assert sizes[q] <= sum(sizes[c] for c in held) + 64 * max(len(held) - 1, 0)
+        fine_engine = CompiledEngine(arrays, merge_added=0)
+        assert fine_engine.query_cliques == fine_engine.cliques == fine
+        nodes = list(arrays.nodes)
+        for _ in range(3):
+            evidence = {v: int(rng.integers(arrays.card(v))) for v in nodes if rng.random() < 0.3}
+            targets = nodes[:2]
+            assert_same_joint(engine, fine_engine, evidence, targets, nodes[2:])
+
+
+def test_small_networks_get_fewer_query_cliques_and_large_ones_do_not():
+    asia = CompiledEngine(bif_arrays("asia"))
+    assert len(asia.query_cliques) < len(asia.cliques)
+    big = CompiledEngine(bif_arrays("asia"), merge_max_total=10)
+    assert big.query_cliques == big.cliques
 
 
 # ----------------------------------------------------------------------------- every network
