@@ -105,20 +105,21 @@ class _Pattern:
     observed states."""
 
     __slots__ = ("kind", "evs", "ev_idx", "ev_list", "ev_cards", "observed", "t_idx", "free", "free_cards", "n_conf",
-                 "all_free", "shape", "read_vars", "read_off", "read_cards", "width", "read_names",
+                 "all_free", "shape", "read_vars", "read_off", "read_cards", "n_read", "width", "read_names",
                  "columns", "node_index", "zero_gains")
 
     def __init__(self, engine: CompiledEngine, targets: tuple, nodes: tuple, observed: tuple):
         # plain Python over the nodes: a new pattern is the common case on small networks, where
-        # a few numpy calls would cost more than the query
+        # a few numpy calls would cost more than the query (the int arrays are views of one)
         index, cards = engine._index, engine._cards
         t_idx, n_idx = request_indices(index, targets, nodes)
         ev_idx = [index[node] for node in observed]
-        self.ev_idx, self.ev_list = np.array(ev_idx, np.int64), ev_idx
+        self.ev_list = ev_idx
         self.ev_cards = [cards[v] for v in ev_idx]
         self.observed = observed
-        kind = [FREE] * len(cards)
-        evs = [0] * len(cards)
+        n = len(cards)
+        kind = [FREE] * n
+        evs = [0] * n
         for v in ev_idx:
             kind[v] = SLICED
         self.free = tuple(v for v in t_idx if kind[v] == FREE)
@@ -130,12 +131,15 @@ class _Pattern:
         self.all_free = len(self.free) == len(t_idx)
         self.shape = tuple(cards[v] for v in t_idx)
         read = [(name, v) for name, v in zip(nodes, n_idx) if kind[v] == FREE]
-        read_cards = [cards[v] for _, v in read]
+        read_vars = [v for _, v in read]
+        read_cards = [cards[v] for v in read_vars]
         read_off = [0, *itertools.accumulate(read_cards)][:-1]
-        self.kind, self.evs = np.array(kind, np.int64), np.array(evs, np.int64)
-        self.read_vars = np.array([v for _, v in read], np.int64)
-        self.read_cards = np.array(read_cards, np.int64)
-        self.read_off = np.array(read_off, np.int64)
+        m = len(read)
+        ints = np.array([*kind, *evs, *read_vars, *read_cards, *read_off, *ev_idx], np.int64)
+        self.kind, self.evs = ints[:n], ints[n:2 * n]
+        self.read_vars, self.read_cards = ints[2 * n:2 * n + m], ints[2 * n + m:2 * n + 2 * m]
+        self.read_off, self.ev_idx = ints[2 * n + 2 * m:2 * n + 3 * m], ints[2 * n + 3 * m:]
+        self.n_read = m
         self.width = sum(read_cards)
         self.read_names = [name for name, _ in read]
         self.columns = dict(zip(self.read_names, zip(read_off, read_cards)))
@@ -352,7 +356,7 @@ class CompiledEngine(Engine):
         evs, observed = pat.states(evidence)
         joints = np.zeros((pat.width, pat.n_conf))
         p_free = np.empty(pat.n_conf)
-        gains = np.empty(pat.read_vars.size)
+        gains = np.empty(pat.n_read)
         totals = np.empty(2)
         log_pe = self._run(self._qplan, pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off, float(self.chunk_floats),
                            self._keep_max, joints, p_free, gains, pat.read_cards, *self._gather(pat.free),
@@ -368,7 +372,8 @@ class CompiledEngine(Engine):
             target_joint = np.zeros(pat.shape)
             target_joint[where] = p_free.reshape(pat.free_cards)
         stacked = joints.T  # P(targets, X | e) side by side, a row per target configuration
-        check_totals(float(totals[0]), float(totals[1]), int(pat.read_vars.size))
+        total, grand = totals.tolist()
+        check_totals(total, grand, pat.n_read)
         gains_bits = dict(pat.zero_gains)
         gains_bits.update(zip(pat.read_names, gains.tolist()))
         node_joints = StackedJoints(nodes, pat.node_index, self._cards, observed, pat.columns, stacked,
