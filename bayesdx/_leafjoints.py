@@ -3,9 +3,11 @@
 An unobserved node X without children factors out of the network:
 P(targets, X | e) = Σ_h P(targets, h | e) P(X | pa(X)), with h its one parent that is neither a
 target, observed, nor a deterministic summary of those (such summaries are folded into X's table,
-see :func:`bayesdx.ranking._readout_table`). :func:`joint_query` asks the engine for every other
+see :func:`_readout_table`). :func:`joint_query` asks the engine for every other
 node's joint and builds each leaf's on first access: on networks whose findings are leaves (the
-bundled one: 42 of its 58 non-target nodes) reading them is most of the engine's work.
+bundled one: 42 of its 58 non-target nodes) reading them is most of the engine's work. The joint
+of several unobserved leaves read by one order (:func:`_leaf_group_joint`, for
+:func:`bayesdx.ranking.build_tables`) is read from their parents' the same way.
 
 A leaf whose product under- or overflows float64 is asked of the engine after all, which checks
 every step (and widens its precision where it must), so the guarantees are the engine's.
@@ -40,8 +42,6 @@ def joint_query(network, evidence: Mapping[str, int], nodes: Sequence[str]) -> J
     """``network.engine.joint_query(evidence, network.targets, nodes)``, with the unobserved
     leaves of ``nodes`` that have at most one hidden parent read from that parent's joint when
     the unobserved targets have at least :data:`MIN_TARGET_STATES` joint states."""
-    from .ranking import _children, _deterministic
-
     arrays, targets = network.arrays, network.targets
     if math.prod(arrays.card(t) for t in targets if t not in evidence) < MIN_TARGET_STATES:
         return network.engine.joint_query(evidence, targets, nodes)
@@ -82,8 +82,6 @@ class _LeafJoints(LazyJoints):
         return self._query.node_joints[name]
 
     def _leaf(self, x: str) -> np.ndarray:
-        from .ranking import _readout_table
-
         network, query, targets = self._network, self._query, self._query.targets
         hidden = self._leaves[x]
         try:
@@ -116,3 +114,167 @@ def _contract(joint: np.ndarray, has_hidden: bool, targets: Sequence[str],
     out = np.matmul(lhs, table.reshape(d, h_card, card))
     out = out.reshape((*(tshape[k] for k in perm), card))
     return np.transpose(out, [*np.argsort(perm), n_t])
+
+
+# -- the joints of groups of readouts (orders of several readouts) ---------------------------
+
+
+def _children(network) -> dict[str, tuple[str, ...]]:
+    key = ("children",)
+    cache = network._cache
+    if key not in cache:
+        arrays = network.arrays
+        kids: dict[str, list[str]] = {n: [] for n in arrays.nodes}
+        for node in arrays.nodes:
+            for parent in arrays.parents[node]:
+                kids[parent].append(node)
+        cache[key] = {n: tuple(k) for n, k in kids.items()}
+    return cache[key]
+
+
+def _deterministic(network, node: str) -> bool:
+    """Whether every row of ``node``'s table is a point mass (a function of its parents)."""
+    key = ("deterministic", node)
+    cache = network._cache
+    if key not in cache:
+        table = network.arrays.cpts[node]
+        cache[key] = bool(np.all((table == 0.0) | (table == 1.0)))
+    return cache[key]
+
+
+def _readout_table(network, r: str, evidence: Mapping[str, int], known: set) -> tuple:
+    """(axes, P(r | its unobserved parents, e)) with its deterministic summary parents folded in.
+
+    A parent that is a deterministic function of known nodes (targets and observed) is summed
+    out, one at a time: P(r | ..., targets) = Σ_a P(a | its parents) P(r | a, ...). Observed
+    parents are sliced at their states. The table depends on the evidence only through r's
+    parents and those of its deterministic parents, so it is computed once per network for each
+    such pattern.
+    """
+    arrays = network.arrays
+    parents = arrays.parents[r]
+    relevant = (*parents, *(q for p in parents if _deterministic(network, p)
+                            for q in arrays.parents[p]))
+    key = ("readout table", r, network.targets, tuple(evidence.get(p, -1) for p in relevant))
+    cache = network._cache
+    if key in cache:
+        return cache[key]
+    folded = [a for a in parents if a not in known and _deterministic(network, a)
+              and set(arrays.parents[a]) <= known]
+    names = list(dict.fromkeys(p for p in parents if p not in evidence))
+    for a in folded:
+        names += [p for p in arrays.parents[a] if p not in evidence and p not in names]
+    names = [n for n in names if n not in folded] + [r] + folded
+    position = {n: k for k, n in enumerate(names)}
+
+    def factor(node):
+        index = tuple(evidence[p] if p in evidence else slice(None) for p in arrays.parents[node])
+        axes = [position[p] for p in arrays.parents[node] if p not in evidence] + [position[node]]
+        shape = [1] * len(names)
+        for k in axes:
+            shape[k] = arrays.card(names[k])
+        return np.transpose(arrays.cpts[node][index], np.argsort(axes)).reshape(shape)
+
+    table = factor(r)
+    for a in folded:
+        table = (table * factor(a)).sum(axis=position[a], keepdims=True)
+    table = table.reshape(table.shape[:len(names) - len(folded)])
+    table.flags.writeable = False
+    cache[key] = (tuple(names[:len(names) - len(folded)]), table)
+    return cache[key]
+
+
+def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequence[str]):
+    """P(targets, free | evidence) when every node of ``free`` is an unobserved leaf, else None.
+
+    Unobserved leaves R factor out of the joint: P(targets, R | e) = Σ_H P(targets, H | e)
+    Π_r P(r | pa(r)), with H the parents of R that are neither targets nor observed. A parent
+    that is a deterministic function of targets and observed nodes (a summary such as "overt
+    thyroid disease") is folded into each readout's table, since P(a | targets, e) is its own
+    table; for the others, P(targets, H | e) is read from the diagnosis' query when there is at
+    most one (no engine call), else asked of the engine, which is much smaller than the readouts'
+    joint.
+    """
+    kids = _children(network)
+    if any(kids[r] for r in free):
+        return None
+    arrays, targets = network.arrays, network.targets
+    known = set(targets) | set(evidence)
+    folded: list[str] = []
+    hidden: list[str] = []
+    for r in free:
+        for parent in arrays.parents[r]:
+            if parent in known or parent in folded or parent in hidden:
+                continue
+            if _deterministic(network, parent) and set(arrays.parents[parent]) <= known:
+                folded.append(parent)
+            else:
+                hidden.append(parent)
+    names = (*targets, *hidden, *free)
+    cards = [arrays.card(n) for n in names]
+    n_core = len(names)
+    if float(np.prod(cards, dtype=float)) > 5e7:  # let the engine batch it instead
+        return None
+    if not hidden:
+        joint = query.target_joint
+    elif len(hidden) == 1:
+        joint = query.node_joints[hidden[0]]
+    else:
+        joint = network.engine.group_joint(evidence, targets, hidden)
+    position = {n: k for k, n in enumerate(names)}
+    tables = []
+    for r in free:  # each readout's table over (targets, H, free), 1 where it does not depend
+        axes_names, table = _readout_table(network, r, evidence, known)
+        axes = [position[n] for n in axes_names]
+        shape = [1] * n_core
+        for k in axes:
+            shape[k] = cards[k]
+        tables.append(np.transpose(table, np.argsort(axes)).reshape(shape))
+    joint = np.reshape(joint, (*joint.shape, *([1] * len(free))))
+    if not hidden or len(free) == 1:
+        product = joint
+        for table in tables:
+            product = product * table
+        hidden_axes = tuple(range(len(targets), len(targets) + len(hidden)))
+        return product.sum(axis=hidden_axes) if hidden_axes else product
+    return _contract_hidden(joint, tables, len(targets), [cards[len(targets) + k]
+                                                          for k in range(len(hidden))])
+
+
+def _contract_hidden(joint: np.ndarray, tables: Sequence[np.ndarray], n_t: int,
+                     hidden_cards: Sequence[int]) -> np.ndarray:
+    """Σ_H joint × Π tables over axes (targets, hidden H, readouts), as one batched matrix
+    product: the readouts are split in two halves, each half's tables multiplied together over
+    (targets, H, its readouts), and H contracted between them, so the full (targets, H, readouts)
+    product is never formed."""
+    n_h, n_f = len(hidden_cards), len(tables)
+    f_cards = [t.shape[n_t + n_h + k] for k, t in enumerate(tables)]
+    total, split, best = float(np.prod(f_cards)), 1, None
+    for k in range(1, n_f):  # the split whose two halves are closest in size
+        gap = abs(np.log(float(np.prod(f_cards[:k]))) - np.log(total) / 2)
+        if best is None or gap < best:
+            split, best = k, gap
+    left, right = joint, tables[split]
+    for table in tables[:split]:
+        left = left * table
+    for table in tables[split + 1:]:
+        right = right * table
+    t_axes, h_axes = list(range(n_t)), list(range(n_t, n_t + n_h))
+    h_size = int(np.prod(hidden_cards))
+
+    def matrix(half, lo, hi, hidden_last):
+        """``half`` with its own readouts' axes (lo:hi) merged and H merged, H last or first."""
+        f_axes = list(range(n_t + n_h + lo, n_t + n_h + hi))
+        half = half.reshape(half.shape[:n_t + n_h] + tuple(half.shape[a] for a in f_axes))
+        shape = list(half.shape)
+        for k, a in enumerate(h_axes):
+            shape[a] = hidden_cards[k]
+        half = np.broadcast_to(half, shape)
+        rest = list(range(n_t + n_h, half.ndim))
+        order = t_axes + (rest + h_axes if hidden_last else h_axes + rest)
+        f_size = int(np.prod([shape[a] for a in rest]))
+        mat = (f_size, h_size) if hidden_last else (h_size, f_size)
+        return np.transpose(half, order).reshape(tuple(shape[:n_t]) + mat)
+
+    out = np.matmul(matrix(left, 0, split, True), matrix(right, split, n_f, False))
+    return out.reshape(out.shape[:n_t] + tuple(f_cards))

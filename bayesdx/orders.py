@@ -23,7 +23,8 @@ import numpy as np
 
 from ._sources import KINDS, _describe, _scalar
 
-__all__ = ["Order", "check_orders", "network_orders", "outcome_table", "OutcomeTable"]
+__all__ = ["Order", "OrderCatalogue", "check_orders", "network_orders", "order_catalogue",
+           "outcome_table", "OutcomeTable"]
 
 _ORDER_KEYS = {"label", "readouts", "reflex", "kind", "invasive", "cost_usd", "turnaround_days",
                "risk_utils", "description"}
@@ -252,6 +253,59 @@ def network_orders(network, orders: Sequence[Order] | None = None) -> tuple[Orde
                          kind=meta.kind if meta is not None else None,
                          invasive=meta.invasive if meta is not None else None))
     return tuple(out)
+
+
+class OrderCatalogue:
+    """What a ranking reads of a tuple of orders, gathered once: their names, texts, readouts and
+    numbers as tuples and numpy arrays aligned with ``orders`` (read-only).
+
+    Built by :func:`order_catalogue`, once per network for its own orders; an
+    :class:`~bayesdx.ranking.OrderTables` selects the orders it keeps by position.
+
+    Attributes
+    ----------
+    orders : tuple of Order
+    names, labels, kinds : tuple
+    readouts : tuple of tuple of str
+    single : tuple of (str or None)
+        The readout of an order of one readout without reflex, else None.
+    cost_usd, turnaround_days, risk_utils : numpy.ndarray of float
+    invasive : numpy.ndarray of bool
+        ``bool(order.invasive)`` (None counts as False).
+    name_rank : numpy.ndarray of int
+        Each order's position when the names are sorted (ties of a ranking go by name).
+    """
+
+    def __init__(self, orders: Sequence[Order]):
+        self.orders = tuple(orders)
+        self.names = tuple(o.name for o in self.orders)
+        self.labels = tuple(o.label for o in self.orders)
+        self.kinds = tuple(o.kind for o in self.orders)
+        self.readouts = tuple(o.readouts for o in self.orders)
+        self.single = tuple(o.readouts[0] if len(o.readouts) == 1 and not o.reflex else None
+                            for o in self.orders)
+        n = len(self.orders)
+        self.cost_usd = np.array([o.cost_usd for o in self.orders], dtype=float)
+        self.turnaround_days = np.array([o.turnaround_days for o in self.orders], dtype=float)
+        self.risk_utils = np.array([o.risk_utils for o in self.orders], dtype=float)
+        self.invasive = np.array([bool(o.invasive) for o in self.orders], dtype=bool)
+        self.name_rank = np.empty(n, dtype=np.int64)
+        self.name_rank[np.argsort(np.array(self.names, dtype=object), kind="stable")] = np.arange(n)
+        for array in (self.cost_usd, self.turnaround_days, self.risk_utils, self.invasive,
+                      self.name_rank):
+            array.flags.writeable = False
+
+
+def order_catalogue(network, orders: Sequence[Order]) -> OrderCatalogue:
+    """The :class:`OrderCatalogue` of ``orders``: kept on ``network`` when they are its own
+    :attr:`~bayesdx.Network.orders` (every diagnosis ranks those), built anew otherwise."""
+    if network is None or orders is not network.orders:
+        return OrderCatalogue(orders)
+    cache = network._cache
+    got = cache.get(("order catalogue",))
+    if got is None or got.orders is not orders:
+        got = cache[("order catalogue",)] = OrderCatalogue(orders)
+    return got
 
 
 # -- outcomes --------------------------------------------------------------------------------
