@@ -429,7 +429,19 @@ class Network:
                 f"evidence must be a mapping {{node: state}}, e.g. {{'ck': 'gt_1000'}}; "
                 f"got {type(evidence).__name__}."
             )
-        return {self.check_node(n): self.check_state(n, s) for n, s in evidence.items()}
+        index = self._state_index()
+        try:  # the common case, a known node and one of its labels: one look-up each
+            return {n: index[n][s] for n, s in evidence.items()}
+        except (KeyError, TypeError):  # name the culprit (or take a state given as np.str_)
+            return {self.check_node(n): self.check_state(n, s) for n, s in evidence.items()}
+
+    def _state_index(self) -> dict[str, dict[str, int]]:
+        """``{node: {state label: index}}`` (kept with the tables)."""
+        got = self._cache.get("state index")
+        if got is None:
+            got = self._cache["state index"] = {
+                n: {s: k for k, s in enumerate(states)} for n, states in self._arrays.states.items()}
+        return got
 
     # -- derived networks ----------------------------------------------------------------
     def with_targets(self, targets: Sequence[str], tests: Sequence[str] | None = None) -> Network:

@@ -39,7 +39,10 @@ BY = ("order", "node")
 def _query(network: Network, encoded: dict[str, int], labels: Mapping[str, str]) -> JointQuery:
     from ._leafjoints import joint_query
 
-    nodes = [n for n in network.nodes if n not in network.targets]
+    key = ("query nodes", network.targets)
+    nodes = network._cache.get(key)
+    if nodes is None:
+        nodes = network._cache[key] = tuple(n for n in network.nodes if n not in network.targets)
     try:  # unobserved leaves are read from their parents' joints, not by the engine
         return joint_query(network, encoded, nodes)
     except ZeroProbabilityEvidence:
@@ -123,10 +126,26 @@ def diagnose(network: Network | str, *, evidence: Mapping[str, str] | None = Non
 
     network = as_network(network)
     encoded = network.encode_evidence(evidence)
-    labels = {n: network.states(n)[s] for n, s in encoded.items()}
+    states = network.arrays.states
+    labels = {n: states[n][s] for n, s in encoded.items()}
     query = _query(network, encoded, labels)
     return Diagnosis(network, labels, query, _prior(network), objective=objective, by=by,
-                     orders=orders, decisions=decisions)
+                     orders=orders, decisions=decisions, _encoded=encoded)
+
+
+def _indicator(network: Network, decisions) -> np.ndarray:
+    """``decisions.indicator(network)``, kept on the network for its targets (read-only)."""
+    try:
+        key = ("indicator", network.targets, decisions)
+        got = network._cache.get(key)
+    except TypeError:  # an unhashable decision model: made each time
+        key, got = None, None
+    if got is None:
+        got = decisions.indicator(network)
+        got.flags.writeable = False
+        if key is not None:
+            network._cache[key] = got
+    return got
 
 
 class Diagnosis:
@@ -157,7 +176,7 @@ class Diagnosis:
 
     def __init__(self, network: Network, evidence: Mapping[str, str], query: JointQuery,
                  prior: JointQuery, *, objective: str | Objective | None = None, by: str = "order",
-                 orders=None, decisions=None, _tables=None):
+                 orders=None, decisions=None, _tables=None, _encoded=None):
         from .orders import network_orders
 
         self.network = network
@@ -182,9 +201,10 @@ class Diagnosis:
                 raise TypeError(f"decisions must be a bayesdx DecisionModel; got "
                                 f"{type(decisions).__name__}.")
         self.decisions = decisions if decisions is not None else network.decisions
-        self._indicator = self.decisions.indicator(network) if self.decisions is not None else None
+        self._indicator = _indicator(network, self.decisions) if self.decisions is not None else None
         self.objective = resolve_objective(objective, network, self.decisions)
         self._given_tables = _tables
+        self._encoded = _encoded  # the evidence as state indices, when diagnose encoded it
 
     @property
     def log_prob_evidence(self) -> float:
@@ -214,14 +234,17 @@ class Diagnosis:
         """
         return Diagnosis(self.network, self.evidence, self._query, self._prior, objective=objective,
                          by=self.by, orders=self._orders if self.by == "order" else None,
-                         decisions=self.decisions, _tables=self._order_tables)
+                         decisions=self.decisions, _tables=self._order_tables,
+                         _encoded=self._encoded)
 
     # -- the valuation, computed once ------------------------------------------------------
     @cached_property
     def _order_tables(self):
         if self._given_tables is not None:
             return self._given_tables
-        encoded = self.network.encode_evidence(dict(self.evidence))
+        encoded = self._encoded
+        if encoded is None:
+            encoded = self.network.encode_evidence(dict(self.evidence))
         return build_tables(self.network, encoded, self._query, self._orders)
 
     @cached_property
