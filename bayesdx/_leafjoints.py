@@ -45,14 +45,13 @@ def joint_query(network, evidence: Mapping[str, int], nodes: Sequence[str]) -> J
     arrays, targets = network.arrays, network.targets
     if math.prod(arrays.card(t) for t in targets if t not in evidence) < MIN_TARGET_STATES:
         return network.engine.joint_query(evidence, targets, nodes)
-    kids = _children(network)
     known = set(targets) | set(evidence)
     leaves: dict[str, str | None] = {}
-    for x in nodes:
-        if kids[x] or x in evidence:
+    for x, parents in _childless(network, nodes):
+        if x in evidence:
             continue
-        hidden = [p for p in arrays.parents[x] if p not in known and not (
-            _deterministic(network, p) and set(arrays.parents[p]) <= known)]
+        hidden = [p for p, summary_of in parents if p not in known and not (
+            summary_of is not None and summary_of <= known)]
         if len(hidden) <= 1:
             leaves[x] = hidden[0] if hidden else None
     asked = [x for x in nodes if x not in leaves]
@@ -89,31 +88,75 @@ class _LeafJoints(LazyJoints):
                 axes_names, table = _readout_table(network, x, self._evidence, self._known)
                 joint = query.target_joint if hidden is None else query.node_joints[hidden]
                 return _contract(joint, hidden is not None, targets, axes_names, table,
-                                 network.arrays.card(x))
+                                 network.arrays.card(x), _plans(network))
         except FloatingPointError:  # the engine checks every step and widens where it must
             return network.engine.joint_query(self._evidence, targets, [x]).node_joints[x]
 
+
+def _childless(network, nodes: Sequence[str]) -> tuple:
+    """The nodes of ``nodes`` without children, each with its parents as ``(parent,
+    summary_of)``: ``summary_of`` the set of the parent's own parents when it is deterministic
+    (a summary that is known once they are), else None. Kept on the network per ``nodes``."""
+    key = ("childless", tuple(nodes))
+    cache = network._cache
+    got = cache.get(key)
+    if got is None:
+        kids, parents = _children(network), network.arrays.parents
+        got = cache[key] = tuple(
+            (x, tuple((p, frozenset(parents[p]) if _deterministic(network, p) else None)
+                      for p in parents[x]))
+            for x in nodes if not kids[x])
+    return got
+
+
+def _plans(network) -> dict:
+    """The network's store of :func:`_contract` plans, by readout table."""
+    got = network._cache.get("leaf plans")
+    if got is None:
+        got = network._cache["leaf plans"] = {}
+    return got
+
+
 def _contract(joint: np.ndarray, has_hidden: bool, targets: Sequence[str],
-              axes_names: Sequence[str], table: np.ndarray, card: int) -> np.ndarray:
+              axes_names: Sequence[str], table: np.ndarray, card: int,
+              plans: dict | None = None) -> np.ndarray:
     """Σ_h P(targets, h) P(x | its parents) as matrix products batched over the targets x
     depends on: ``joint`` is P(targets[, h]), ``table`` is over ``axes_names`` (targets x
-    depends on, then h if any, then x, in any order)."""
+    depends on, then h if any, then x, in any order).
+
+    The axes' bookkeeping and ``table`` laid out for the product are kept in ``plans`` (by the
+    table, which the network keeps) when it is given."""
     n_t = len(targets)
-    tshape = joint.shape[:n_t]
     h_card = joint.shape[n_t] if has_hidden else 1
-    joint = joint.reshape((*tshape, h_card))
+    key = (id(table), joint.shape[:n_t], h_card)
+    got = plans.get(key) if plans is not None else None
+    if got is None or got[0] is not table:
+        got = (table, *_contract_plan(joint.shape[:n_t], h_card, targets, axes_names, table, card))
+        if plans is not None:
+            plans[key] = got
+    _, joint_shape, perm, d, r, rhs, out_shape, back = got
+    lhs = np.transpose(joint.reshape(joint_shape), perm).reshape(d, r, h_card)
+    out = np.matmul(lhs, rhs)
+    return np.transpose(out.reshape(out_shape), back)
+
+
+def _contract_plan(tshape: tuple, h_card: int, targets: Sequence[str],
+                   axes_names: Sequence[str], table: np.ndarray, card: int) -> tuple:
+    """What :func:`_contract` derives from the shapes and the table alone: the joint's shape and
+    axis order for the product, its batch and row counts, the table as (d, h, card), and the
+    product's shape and axis order back."""
+    n_t = len(targets)
     dep = [k for k, t in enumerate(targets) if t in axes_names]
     indep = [k for k in range(n_t) if k not in dep]
     perm = dep + indep
     own = [axes_names.index(targets[k]) for k in dep]
     rest = [i for i in range(len(axes_names)) if i not in own]  # (h,) x, in table order
     table = np.transpose(table, own + rest)
-    d = int(np.prod([tshape[k] for k in dep], dtype=np.int64))
-    r = int(np.prod([tshape[k] for k in indep], dtype=np.int64))
-    lhs = np.transpose(joint, perm + [n_t]).reshape(d, r, h_card)
-    out = np.matmul(lhs, table.reshape(d, h_card, card))
-    out = out.reshape((*(tshape[k] for k in perm), card))
-    return np.transpose(out, [*np.argsort(perm), n_t])
+    d = math.prod(tshape[k] for k in dep)
+    r = math.prod(tshape[k] for k in indep)
+    rhs = table.reshape(d, h_card, card)
+    back = [perm.index(k) for k in range(n_t)] + [n_t]  # the inverse permutation
+    return ((*tshape, h_card), perm + [n_t], d, r, rhs, (*(tshape[k] for k in perm), card), back)
 
 
 # -- the joints of groups of readouts (orders of several readouts) ---------------------------
@@ -153,12 +196,15 @@ def _readout_table(network, r: str, evidence: Mapping[str, int], known: set) -> 
     """
     arrays = network.arrays
     parents = arrays.parents[r]
-    relevant = (*parents, *(q for p in parents if _deterministic(network, p)
-                            for q in arrays.parents[p]))
-    key = ("readout table", r, network.targets, tuple(evidence.get(p, -1) for p in relevant))
     cache = network._cache
-    if key in cache:
-        return cache[key]
+    relevant = cache.get(("relevant", r))
+    if relevant is None:
+        relevant = cache[("relevant", r)] = (*parents, *(
+            q for p in parents if _deterministic(network, p) for q in arrays.parents[p]))
+    key = ("readout table", r, network.targets, tuple([evidence.get(p, -1) for p in relevant]))
+    got = cache.get(key)
+    if got is not None:
+        return got
     folded = [a for a in parents if a not in known and _deterministic(network, a)
               and set(arrays.parents[a]) <= known]
     names = list(dict.fromkeys(p for p in parents if p not in evidence))
