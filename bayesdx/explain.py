@@ -80,7 +80,7 @@ class Explanation:
         p = block.sum(axis=0)
         keep = p > 0
         block, p = block[:, keep], p[keep]
-        self.outcome_evidence = tuple(o for o, kept in zip(tables.outcomes[k], keep) if kept)
+        self.outcome_evidence = tuple(dict(o) for o, kept in zip(tables.outcomes[k], keep) if kept)
         self.outcome_labels = tuple(lab for lab, kept in zip(tables.outcome_labels(k), keep) if kept)
         p.flags.writeable = False
         self.p_outcome = p

@@ -294,6 +294,9 @@ class OrderCatalogue:
         for array in (self.cost_usd, self.turnaround_days, self.risk_utils, self.invasive,
                       self.name_rank):
             array.flags.writeable = False
+        #: what :mod:`bayesdx.ranking` keeps of these orders (their names as an Index, their
+        #: texts as one string array, the outcomes of one-readout orders), made on first use
+        self.frame_parts: dict = {}
 
 
 def order_catalogue(network, orders: Sequence[Order]) -> OrderCatalogue:

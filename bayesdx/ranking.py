@@ -94,10 +94,11 @@ class OrderTables:
         if self._catalogue is None:
             object.__setattr__(self, "_catalogue", OrderCatalogue(self.orders))
             object.__setattr__(self, "_positions", np.arange(len(self.orders)))
-        self._index.update({o.name: k for k, o in enumerate(self.orders)})
 
     def index(self, name: str) -> int | None:
         """Position of the order called ``name``, or None."""
+        if len(self._index) != len(self.orders):
+            self._index.update({o.name: k for k, o in enumerate(self.orders)})
         return self._index.get(name)
 
     def block(self, k: int) -> np.ndarray:
@@ -141,6 +142,7 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
         side, columns = None, {}
     kept, outcomes, blocks, labels = [], [], [], {}
     offsets, widths = [], []  # of blocks read from ``side``; -1 for a block of its own
+    single_outcomes = _single_outcomes(catalogue, states)
     for k, order in enumerate(catalogue.orders):
         r = catalogue.single[k]
         if r is not None:  # one readout, no reflex: its outcomes are its states
@@ -148,7 +150,7 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
                 continue
             at = columns.get(r)
             labels[len(kept)] = states[r]
-            outcomes.append(tuple([{r: x} for x in states[r]]))
+            outcomes.append(single_outcomes[k])
             if at is not None:
                 offsets.append(at[0])
                 widths.append(at[1])
@@ -189,14 +191,13 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
         outcomes.append(outs)
         kept.append(k)
     cards = np.array(widths, dtype=np.int64)
-    starts = np.zeros(len(cards), dtype=np.int64)
-    np.cumsum(cards[:-1], out=starts[1:])
-    offsets = np.array(offsets, dtype=np.int64)
-    if len(cards) and (offsets >= 0).all():  # every block a range of the engine's columns
-        stacked = side[:, np.repeat(offsets - starts, cards) + np.arange(int(cards.sum()))]
-    elif len(cards):
+    starts = np.array([0, *itertools.accumulate(widths)][:-1], dtype=np.int64)
+    if kept and all(b is None for b in blocks):  # every block a range of the engine's columns
+        stacked = side[:, np.repeat(np.array(offsets, dtype=np.int64) - starts, cards)
+                       + np.arange(int(cards.sum()))]
+    elif kept:
         stacked = np.concatenate([side[:, o:o + c] if b is None else b
-                                  for o, c, b in zip(offsets.tolist(), widths, blocks)], axis=1)
+                                  for o, c, b in zip(offsets, widths, blocks)], axis=1)
     else:
         stacked = np.zeros((n_t, 0))
     pt = np.reshape(query.target_joint, -1).astype(float)
@@ -204,11 +205,22 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
     for array in (stacked, pt, cards, starts, positions):
         array.flags.writeable = False
     orders_kept = tuple([catalogue.orders[k] for k in kept])
-    readouts = tuple([(catalogue.single[k],) if catalogue.single[k] is not None
+    readouts = tuple([catalogue.readouts[k] if catalogue.single[k] is not None
                       else tuple(r for r in catalogue.readouts[k] if r not in evidence)
                       for k in kept])
     return OrderTables(orders_kept, readouts, tuple(outcomes), cards_t, pt, stacked, starts, cards,
                        _catalogue=catalogue, _positions=positions, _labels=labels)
+
+
+def _single_outcomes(catalogue: OrderCatalogue, states: Mapping[str, tuple]) -> dict:
+    """``{k: ({r: state}, ...)}`` for every order k of one readout r without reflex, made once
+    per catalogue (:attr:`OrderTables.outcomes` shares them: treat them as read-only)."""
+    got = catalogue.frame_parts.get("single outcomes")
+    if got is None:
+        got = catalogue.frame_parts["single outcomes"] = {
+            k: tuple([{r: x} for x in states[r]])
+            for k, r in enumerate(catalogue.single) if r is not None}
+    return got
 
 
 def _target_cards(network) -> tuple[int, ...]:
@@ -310,7 +322,9 @@ def value_orders(tables: OrderTables, objective: Objective, network, decisions,
     # ranking order: value descending, then cheaper first (unknown cost last), then name
     by_name = tables._column("name_rank")  # the same order among these orders as their names'
     tie = np.where(np.isnan(cost), np.inf, cost)
-    keys = [np.broadcast_to(k, value.shape) for k in (by_name, tie, -value)]
+    keys = [by_name, tie, -value]
+    if value.ndim > 1:  # one ranking per batch
+        keys = [np.broadcast_to(k, value.shape) for k in keys]
     rank = np.lexsort(keys, axis=-1) if n else np.zeros(value.shape, dtype=np.int64)
     out = OrderValues(objective, value, info, per_usd, cost, cost_utils, dv, same, dvals, rank)
     for array in (value, info, per_usd, cost, cost_utils, dv, same, rank):
@@ -326,17 +340,13 @@ def ranking_frame(tables: OrderTables, values: OrderValues, index_name: str = "o
     catalogue = tables._catalogue
     at = tables._positions[rank]  # the ranked orders' positions in the catalogue
     ranked = rank.tolist()
-    names, labels, kinds = catalogue.names, catalogue.labels, catalogue.kinds
     column_sums = tables.stacked.sum(axis=0).tolist()  # one pass, not one strided pass per order
     ends = (tables.starts + tables.cards).tolist()
     readouts, outcome_probs = np.empty(n, dtype=object), np.empty(n, dtype=object)
     for i, (k, start) in enumerate(zip(ranked, tables.starts[rank].tolist())):
         outcome_probs[i] = dict(zip(tables._outcome_labels(k), column_sums[start:ends[k]]))
         readouts[i] = tables.readouts[k]
-    positions = at.tolist()
-    # the three text columns as one string array, sliced (one conversion instead of three)
-    text = pd.array([*(labels[k] for k in positions), *(kinds[k] for k in positions),
-                     *([values.objective.kind] * n)], dtype=_STR)
+    text = _text(catalogue, at, values.objective.kind)
     columns = [
         text[:n],
         text[2 * n:],
@@ -354,7 +364,8 @@ def ranking_frame(tables: OrderTables, values: OrderValues, index_name: str = "o
         readouts,
         outcome_probs,
     ]
-    index = pd.Index([names[k] for k in positions], name=index_name, dtype=object)
+    index = _frame_parts(catalogue)["names"].take(at)
+    index.name = index_name
     return _frame(columns, index)
 
 
@@ -364,6 +375,55 @@ _PANDAS3 = int(pd.__version__.split(".")[0]) >= 3
 _STR = pandas_dtype("str") if _PANDAS3 else "str"
 _COLUMNS = pd.Index(RANKING_COLUMNS)
 _FAST_FRAME = _PANDAS3 and hasattr(pd.DataFrame, "_from_arrays")
+
+
+def _frame_parts(catalogue: OrderCatalogue) -> dict:
+    """The pieces of a ranking frame kept per catalogue: ``names``, every order's name as an
+    Index, and (pandas 3 with pyarrow) ``text``, a pyarrow array of the orders' labels, then
+    their kinds, then the objectives' names (at ``objective``), from which :func:`_text` takes
+    a ranking's text columns."""
+    parts = catalogue.frame_parts
+    if "names" not in parts:
+        parts["names"] = pd.Index(list(catalogue.names), dtype=object)
+        parts["text"] = None
+        texts = [*catalogue.labels, *catalogue.kinds, *OBJECTIVES]
+        if _PANDAS3 and getattr(_STR, "storage", None) == "pyarrow":
+            try:
+                import pyarrow as pa
+
+                made = pd.array(texts, dtype=_STR)
+                text = pa.array(texts, type=made._pa_array.type)
+                pd.testing.assert_extension_array_equal(_arrow_text(text, np.arange(len(texts))),
+                                                        made)
+            except Exception:  # anything amiss: made from the labels each time, as before
+                text = None
+            parts["text"] = text
+        parts["objective"] = {k: 2 * len(catalogue.orders) + i for i, k in enumerate(OBJECTIVES)}
+    return parts
+
+
+def _arrow_text(text, take: np.ndarray):
+    """``text[take]`` as a pandas string array of dtype ``"str"``."""
+    import pyarrow as pa
+
+    return pd.arrays.ArrowStringArray(pa.chunked_array([text.take(take)]), dtype=_STR)
+
+
+def _text(catalogue: OrderCatalogue, at: np.ndarray, objective: str):
+    """The labels and kinds of the orders at ``at`` in ``catalogue``, then ``objective`` as many
+    times, as one string array: ``pd.array([*labels, *kinds, *[objective] * n], dtype="str")``."""
+    n = len(at)
+    parts = _frame_parts(catalogue)
+    if parts["text"] is not None and objective in parts["objective"]:
+        take = np.empty(3 * n, dtype=np.int64)
+        take[:n] = at
+        take[n:2 * n] = at + len(catalogue.orders)
+        take[2 * n:] = parts["objective"][objective]
+        return _arrow_text(parts["text"], take)
+    positions = at.tolist()
+    labels, kinds = catalogue.labels, catalogue.kinds
+    return pd.array([*(labels[k] for k in positions), *(kinds[k] for k in positions),
+                     *([objective] * n)], dtype=_STR)
 
 
 def _frame(columns: list, index: pd.Index) -> pd.DataFrame:

@@ -22,7 +22,8 @@ def _plogp(p: np.ndarray) -> np.ndarray:
     p = np.asarray(p, dtype=float)
     out = np.zeros_like(p)
     mask = p > 0
-    out[mask] = p[mask] * np.log2(p[mask])
+    positive = p[mask]
+    out[mask] = positive * np.log2(positive)
     return out
 
 
@@ -149,7 +150,8 @@ def mutual_information_stacked_bits(target_probs, stacked, starts, cards) -> np.
     per_column = np.einsum("...ij,...ij->...j", stacked, logs) - px * log_px
     # the 0 lets the last range end at m
     per_column = np.concatenate([per_column, np.zeros(per_column.shape[:-1] + (1,))], axis=-1)
-    bounds = np.column_stack([starts, np.add(starts, cards)]).ravel()
+    bounds = np.empty(2 * len(starts), dtype=np.intp)  # start, end, start, end, ...
+    bounds[0::2], bounds[1::2] = starts, np.add(starts, cards)
     h_t = -_plogp(pt).sum(axis=-1)
     gains = h_t[..., None] + np.add.reduceat(per_column, bounds, axis=-1)[..., ::2]
     gains[gains < NOISE_BITS] = 0.0
