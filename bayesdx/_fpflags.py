@@ -6,6 +6,10 @@ compiled engine clears them before a kernel call and tests them after it: a rais
 table may have lost an entry, and the query is answered again by the numpy engine, which checks
 every step. Where the C functions or the flag values are unknown (e.g. Windows), :func:`available`
 is False and the compiled engine falls back to a static test of the network's tables.
+
+A call through ``ctypes`` costs a microsecond, and ten or more when other work has just evicted
+the caches, so the query kernel clears and tests the same flags itself
+(:func:`bayesdx._jtentry.run_query_flagged`, given :func:`mask`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import ctypes.util
 import platform
 import sys
 
-__all__ = ["available", "clear", "raised"]
+__all__ = ["available", "clear", "raised", "mask"]
 
 # FE_INVALID | FE_OVERFLOW | FE_UNDERFLOW of <fenv.h>, per architecture
 _MASKS = {"x86_64": 0x01 | 0x08 | 0x10, "amd64": 0x01 | 0x08 | 0x10, "i386": 0x01 | 0x08 | 0x10,
@@ -53,6 +57,13 @@ def _load():
 def available() -> bool:
     """True when the flags can be read on this platform."""
     return _load() is not None
+
+
+def mask() -> int:
+    """FE_INVALID | FE_OVERFLOW | FE_UNDERFLOW on this platform (0 where the flags cannot be
+    read): what a kernel that clears and tests the flags itself
+    (:func:`bayesdx._jtentry.run_query_flagged`) is given."""
+    return _MASK if _load() is not None else 0
 
 
 def clear() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 
 from ._jtkernel import _const, _form, _marg, _run, _scratch, _seg
 from ._jtops import _EXT_C, CLAMPED, MUL, SET, _load_const, _table_ext
@@ -34,7 +34,7 @@ from ._jtplan import (
     UNIT,
 )
 
-__all__ = ["run_query", "gather_constants", "run_prior"]
+__all__ = ["run_query", "run_query_flagged", "gather_constants", "run_prior"]
 
 #: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
 #: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
@@ -157,6 +157,25 @@ def run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, ke
     if joint and gains.size:
         _gains_bits(probs, out, gains, read_off, gain_cards)
     return result
+
+
+# the C library's <fenv.h> functions, linked by name (not by an address, which a cache would keep)
+_fetestexcept = types.ExternalFunction("fetestexcept", types.intc(types.intc))
+_feclearexcept = types.ExternalFunction("feclearexcept", types.intc(types.intc))
+
+
+@njit(cache=True)
+def run_query_flagged(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, keep_floats, out,
+                      probs, gains, gain_cards, G, goff, totals, mask):
+    """:func:`run_query` between ``feclearexcept(mask)`` and ``fetestexcept(mask)``: returns
+    (ln P(e), the flags of ``mask`` raised by the query). Only called where
+    :func:`bayesdx._fpflags.available` (the functions and the flag values are known); the flags
+    are read without a Python call around the kernel, and a first call's compilation, which
+    happens before the clear, cannot raise them."""
+    _feclearexcept(mask)
+    result = run_query(S, F, kind, evs, cst, joint, read_vars, read_off, chunk_floats, keep_floats, out,
+                       probs, gains, gain_cards, G, goff, totals)
+    return result, _fetestexcept(mask)
 
 
 @njit(cache=True)

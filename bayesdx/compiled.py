@@ -60,6 +60,8 @@ _NO_CST = np.zeros((1, 1), np.int64)
 _KERNEL = None
 _WARM: list = []  # non-empty once run_prior has run (and so been compiled) in this process
 _COHORT_WARM: list = []  # the same for the cohort kernel
+#: [False] once the query kernel cannot read the float flags itself on this platform
+_IN_KERNEL_FLAGS: list = [True]
 
 
 def _kernel():
@@ -287,10 +289,22 @@ class CompiledEngine(Engine):
 
     def _run(self, plan: TreePlan, *args) -> float | None:
         """One kernel query on ``plan``; None when it raised a float flag (the answer may be
-        inexact)."""
+        inexact). The kernel reads the flags itself where it can
+        (:func:`bayesdx._jtentry.run_query_flagged`); elsewhere they are read around the call."""
         kernel = _kernel()
+        if _IN_KERNEL_FLAGS[0]:
+            mask = fp.mask()
+            if mask:
+                try:
+                    out, flags = kernel.run_query_flagged(plan.S, plan.F, *args, mask)
+                except Exception:  # noqa: BLE001 (numba could not link <fenv.h> here: read them around the call)
+                    _IN_KERNEL_FLAGS[0] = False
+                else:
+                    return None if flags else out
+            else:
+                _IN_KERNEL_FLAGS[0] = False
         fp.clear()
-        out = kernel.run_query(plan.S, plan.F, *args)
+        out = kernel.run_query(plan.S, plan.F, *args)  # a genuine error raises here again
         return None if fp.raised() else out
 
     def _encode(self, evidence: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import bayesdx
+from bayesdx import _fpflags
 from bayesdx._jtplan import PARENT
 from bayesdx.compiled import CompiledEngine
 from bayesdx.engines import ENGINES
@@ -294,6 +295,31 @@ def test_tiny_probabilities():
         marg, ok = engine.marginals_batch(["a", "c"], np.array([[1, -1], [-1, 1], [1, 1]]), ["a", "b"])
         assert ok.all()
         np.testing.assert_allclose(marg["b"][0], [1 - 1e-100, 1e-100], rtol=1e-12)
+
+
+@pytest.mark.parametrize("in_kernel", [True, False], ids=["flags-in-kernel", "flags-around-call"])
+def test_a_float_flag_raised_by_a_query_hands_it_to_the_numpy_engine(monkeypatch, in_kernel):
+    """The prior propagation is clean, but the evidence f = s1 brings a message of 2e-300 into
+    the clique of g, whose prior holds 5e-101: the product underflows inside the kernel. The
+    flag must be seen, whether the kernel reads it (run_query_flagged) or Python does around the
+    call, and the numpy engine answers."""
+    import bayesdx.compiled as compiled
+
+    monkeypatch.setattr(compiled, "_IN_KERNEL_FLAGS", [in_kernel])
+    arrays = ModelArrays(
+        nodes=("d", "f", "g"), states={v: ("s0", "s1") for v in "dfg"},
+        parents={"d": (), "f": ("d",), "g": ("d",)},
+        cpts={"d": np.array([0.5, 0.5]), "f": np.array([[1 - 1e-300, 1e-300], [0.5, 0.5]]),
+              "g": np.array([[1 - 1e-100, 1e-100], [0.5, 0.5]])})
+    engine = CompiledEngine(arrays)
+    if not _fpflags.available():
+        pytest.skip("the float flags cannot be read on this platform")
+    assert not engine._extreme
+    engine.joint_query({}, ["d"], ["f", "g"])
+    assert engine._reference is None  # a plain query stays in the kernel
+    assert_same_joint(engine, JunctionTreeEngine(arrays), {"f": 1}, ["d"], ["g"])
+    assert engine._reference is not None  # the flag was seen: the numpy engine answered
+    assert compiled._IN_KERNEL_FLAGS == [in_kernel]
 
 
 def test_impossible_evidence_and_contract():
