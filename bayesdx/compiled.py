@@ -23,9 +23,10 @@ Queries
 Numerical safety
     The kernels scale between cliques as the numpy engine does, but cannot report a float
     underflow inside a clique. The processor's flags are read around every kernel call
-    (:mod:`bayesdx._fpflags`): a query that raised one, or any query on a network whose prior
-    propagation raised one, is answered by the numpy engine, which checks every step and widens
-    its floats (see :mod:`bayesdx.jtree`). Where the flags cannot be read, networks with a CPT
+    (:mod:`bayesdx._fpflags`; a query kernel clears and tests them itself,
+    :func:`bayesdx._jtentry.run_query_flagged`): a query that raised one, or any query on a
+    network whose prior propagation raised one, is answered by the numpy engine, which checks
+    every step and widens its floats (see :mod:`bayesdx.jtree`). Where the flags cannot be read, networks with a CPT
     entry below 1e-100 are answered by the numpy engine. Every answer is checked to be finite
     and normalised.
 
