@@ -365,12 +365,36 @@ def outcome_table(network, order: Order, evidence: Mapping[str, int], *,
         group_joint = network.engine.group_joint(evidence, network.targets, free)
     n_t = int(np.prod([network.arrays.card(t) for t in network.targets]))
     flat = np.reshape(group_joint, (n_t, -1))
-    column, outcomes = outcome_columns(network, order, evidence)
+    outcomes, rounds = _merge_plan(network, order, evidence)
     merged = np.zeros((n_t, len(outcomes)))
-    np.add.at(merged.T, column, flat.T)
+    for into, came in rounds:  # np.add.at(merged.T, column, flat.T), a round at a time
+        merged[:, into] += flat[:, came]
     keep = merged.sum(axis=0) > 0
-    outcomes = tuple(o for o, k in zip(outcomes, keep) if k)
+    outcomes = tuple(dict(o) for o, k in zip(outcomes, keep) if k)
     return OutcomeTable(order, free, outcomes, merged[:, keep])
+
+
+def _merge_plan(network, order: Order, evidence: Mapping[str, int]) -> tuple:
+    """(outcomes, rounds) of :func:`outcome_columns`, kept on the network per order and states
+    of its observed readouts: round r holds, for every report, the column of its r-th
+    combination (``into``, each report at most once) and that combination (``came``), so that
+    adding round after round sums each report's combinations in np.add.at's order."""
+    key = ("merge plan", order.name, tuple([evidence.get(r, -1) for r in order.readouts]))
+    cache = network._cache
+    got = cache.get(key)
+    if got is None or got[0] is not order:
+        column, outcomes = outcome_columns(network, order, evidence)
+        seen = [0] * len(outcomes)
+        rounds: list[tuple[list, list]] = []
+        for i, j in enumerate(column.tolist()):
+            if seen[j] == len(rounds):
+                rounds.append(([], []))
+            rounds[seen[j]][0].append(j)
+            rounds[seen[j]][1].append(i)
+            seen[j] += 1
+        got = cache[key] = (order, outcomes, tuple((np.array(a, dtype=np.intp),
+                                                    np.array(b, dtype=np.intp)) for a, b in rounds))
+    return got[1], got[2]
 
 
 def outcome_columns(network, order: Order, evidence: Mapping[str, int]) -> tuple[np.ndarray, tuple]:
