@@ -38,8 +38,10 @@ its first cohort) and cached on disk (``cache=True``); numba is imported then, n
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -65,12 +67,37 @@ _COHORT_WARM: list = []  # the same for the cohort kernel
 _IN_KERNEL_FLAGS: list = [True]
 
 
+_log = logging.getLogger("bayesdx")
+_ANNOUNCED: set = set()
+
+
+def _cached(dispatcher) -> bool:
+    """Whether numba holds compiled code of ``dispatcher`` on disk (an index file in its cache
+    directory); True when that cannot be told."""
+    try:
+        where = Path(dispatcher._cache.cache_path)
+        name = dispatcher.py_func.__module__.rsplit(".", 1)[-1] + "." + dispatcher.py_func.__name__
+        return any(where.glob(f"{name}-*.nbi"))
+    except Exception:  # noqa: BLE001 (a numba without this cache layout: say nothing)
+        return True
+
+
+def _announce(dispatchers, what: str) -> None:
+    """Say once per process, through the ``bayesdx`` logger (shown by default, as a warning),
+    that numba is about to compile ``what`` because this machine has no cached code for it."""
+    if what not in _ANNOUNCED and not all(_cached(d) for d in dispatchers):
+        _ANNOUNCED.add(what)
+        _log.warning("bayesdx is compiling %s for this machine: once, about a minute; the code is "
+                     "then cached on disk for every later process.", what)
+
+
 def _kernel():
     """The numba kernels (imported, and compiled or loaded from the cache, on first use)."""
     global _KERNEL
     if _KERNEL is None:
         from . import _jtentry
 
+        _announce([_jtentry.run_prior, _jtentry.run_query_flagged], "the compiled engine's kernels")
         _KERNEL = _jtentry
     return _KERNEL
 
@@ -403,6 +430,8 @@ class CompiledEngine(Engine):
         """One cohort through :func:`bayesdx._cohortkernel.run_cohort`, its plan derived once per
         pattern of evidence (kinds and read variables); None when it raised a float flag."""
         from . import _cohortkernel, _cohortplan
+
+        _announce([_cohortkernel.run_cohort], "the compiled engine's cohort kernel")
 
         cache = self.__dict__.setdefault("_cohort_plans", {})
         key = (kind.tobytes(), read_vars.tobytes(), self.cohort_chunk_floats, self._keep_max)

@@ -15,6 +15,7 @@ its reference, to 1e-12, and against brute-force enumeration.
 from __future__ import annotations
 
 import functools
+import os
 import math
 import subprocess
 import sys
@@ -320,6 +321,26 @@ def test_a_float_flag_raised_by_a_query_hands_it_to_the_numpy_engine(monkeypatch
     assert_same_joint(engine, JunctionTreeEngine(arrays), {"f": 1}, ["d"], ["g"])
     assert engine._reference is not None  # the flag was seen: the numpy engine answered
     assert compiled._IN_KERNEL_FLAGS == [in_kernel]
+
+
+def test_first_compile_on_a_machine_is_announced_once(monkeypatch, caplog, tmp_path):
+    import bayesdx._jtentry as jtentry
+    import bayesdx.compiled as compiled
+
+    CompiledEngine(bif_arrays("asia"))  # the kernels are compiled (or loaded) and cached now
+    assert compiled._cached(jtentry.run_query_flagged)
+    code = ("import bayesdx.compiled as c, bayesdx._jtentry as j; "
+            "print(c._cached(j.run_prior), c._cached(j.run_query_flagged))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert out.stdout.split() == ["False", "False"]  # an empty cache: numba will compile
+    monkeypatch.setattr(compiled, "_ANNOUNCED", set())
+    monkeypatch.setattr(compiled, "_cached", lambda dispatcher: False)
+    with caplog.at_level("WARNING", logger="bayesdx"):
+        compiled._announce([jtentry.run_prior], "the kernels")
+        compiled._announce([jtentry.run_prior], "the kernels")
+    said = [r.getMessage() for r in caplog.records if r.name == "bayesdx"]
+    assert len(said) == 1 and "compiling the kernels for this machine" in said[0]
 
 
 def test_impossible_evidence_and_contract():
