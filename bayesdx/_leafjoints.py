@@ -259,7 +259,7 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
     names = (*targets, *hidden, *free)
     cards = [arrays.card(n) for n in names]
     n_core = len(names)
-    if float(np.prod(cards, dtype=float)) > 5e7:  # let the engine batch it instead
+    if math.prod(cards) > 5e7:  # let the engine batch it instead
         return None
     if not hidden:
         joint = query.target_joint
@@ -267,15 +267,22 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
         joint = query.node_joints[hidden[0]]
     else:
         joint = network.engine.group_joint(evidence, targets, hidden)
-    position = {n: k for k, n in enumerate(names)}
-    tables = []
-    for r in free:  # each readout's table over (targets, H, free), 1 where it does not depend
-        axes_names, table = _readout_table(network, r, evidence, known)
-        axes = [position[n] for n in axes_names]
-        shape = [1] * n_core
-        for k in axes:
-            shape[k] = cards[k]
-        tables.append(np.transpose(table, np.argsort(axes)).reshape(shape))
+    read = [_readout_table(network, r, evidence, known) for r in free]
+    # each readout's table over (targets, H, free), 1 where it does not depend: kept on the
+    # network per readout tables (which it keeps per evidence pattern)
+    key = ("group tables", names, tuple(id(table) for _, table in read))
+    got = network._cache.get(key)
+    if got is None or any(a is not b for a, b in zip(got[0], read)):
+        position = {n: k for k, n in enumerate(names)}
+        tables = []
+        for axes_names, table in read:
+            axes = [position[n] for n in axes_names]
+            shape = [1] * n_core
+            for k in axes:
+                shape[k] = cards[k]
+            tables.append(np.transpose(table, np.argsort(axes)).reshape(shape))
+        got = network._cache[key] = (read, tuple(tables))
+    tables = got[1]
     joint = np.reshape(joint, (*joint.shape, *([1] * len(free))))
     if not hidden or len(free) == 1:
         product = joint
