@@ -157,7 +157,7 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int =
     """
     keep = [i for i, c in enumerate(columns)  # a column with nothing in it says nothing
             if c.flex or any(str(r[i]).strip() for r in rows) or not rows]
-    natural = [max([len(columns[i].heading)] + [len(str(r[i])) for r in rows]) for i in keep]
+    natural = {i: max([len(columns[i].heading)] + [len(str(r[i])) for r in rows]) for i in keep}
     flex = next((i for i, c in enumerate(columns) if c.flex), None)
 
     def total(idx):

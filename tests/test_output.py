@@ -333,6 +333,27 @@ def test_table_fits_and_keeps_priorities(width):
             assert " ".join(" ".join(lines).split()).count("goes on and on without end") == 1
 
 
+def test_table_drops_an_empty_column_before_others():
+    """A blank column (an explanation's shares when the order is worth nothing) is left out;
+    the columns after it keep their own widths (it raised IndexError)."""
+    cols = [Column("target", "<", flex=True), Column("share"), Column("bits"), Column("utils")]
+    rows = [["ALS / lower motor neurone disease", "", "0.0000", "0"],
+            ["Idiopathic inflammatory myopathy", "", "0.0005", "12.5"]]
+    lines = table(cols, rows, 60)
+    assert "share" not in lines[0] and lines[0].split() == ["target", "bits", "utils"]
+    assert lines[2].split()[-2:] == ["0.0005", "12.5"] and max(map(len, lines)) <= 60
+    narrow = table(cols, rows, 40, wrap_flex=True)  # the last column dropped, the label wrapped
+    assert max(map(len, narrow)) <= 40 and narrow[-1].endswith("0.0005")
+
+
+def test_explanation_of_an_order_worth_nothing_prints(bundled):
+    dx = bayesdx.diagnose(bundled, evidence={"age_band": "age_ge_70", "dermatomyositis_rash": "absent"})
+    worthless = dx.ranking.index[dx.ranking["value"] <= 0]
+    for name in worthless[:3]:
+        text = repr(dx.explain(name))
+        assert "Share of the value by target" in text and max(map(len, text.splitlines())) <= 80
+
+
 def test_fit_and_wrap_never_exceed_the_width():
     rng = np.random.default_rng(7)
     words = LONG.split()
