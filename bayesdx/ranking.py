@@ -374,7 +374,9 @@ def ranking_frame(tables: OrderTables, values: OrderValues, index_name: str = "o
 _PANDAS3 = int(pd.__version__.split(".")[0]) >= 3
 _STR = pandas_dtype("str") if _PANDAS3 else "str"
 _COLUMNS = pd.Index(RANKING_COLUMNS)
-_FAST_FRAME = _PANDAS3 and hasattr(pd.DataFrame, "_from_arrays")
+#: whether DataFrame._from_arrays builds the ranking frame: None until its first frame is checked
+#: against the public constructor's, then True, or False (pandas 2, or a pandas where it differs)
+_FAST_FRAME = [None if _PANDAS3 and hasattr(pd.DataFrame, "_from_arrays") else False]
 
 
 def _frame_parts(catalogue: OrderCatalogue) -> dict:
@@ -433,12 +435,25 @@ def _frame(columns: list, index: pd.Index) -> pd.DataFrame:
     The dict constructor checks and converts every column (100-200 us for 15 columns). Under
     pandas 3 the arrays :func:`ranking_frame` makes are already what it would store (1-D numpy
     arrays of float, bool and object, and pandas string arrays), so they are handed to the frame
-    as they are, by ``DataFrame._from_arrays`` without its checks (30 us). Under pandas 2, or
-    should that method go, the dict constructor makes the frame.
+    as they are, by ``DataFrame._from_arrays`` without its checks (30 us). That method is not
+    public: the first frame a process makes with it is compared with the dict constructor's,
+    which makes every frame from then on should they differ or the method fail. Under pandas 2
+    the dict constructor makes the frame.
     """
-    if _FAST_FRAME and isinstance(columns[0].dtype, pd.StringDtype):
-        return pd.DataFrame._from_arrays(columns, columns=_COLUMNS.view(), index=index,
-                                         verify_integrity=False)
+    if _FAST_FRAME[0] is not False and isinstance(columns[0].dtype, pd.StringDtype):
+        try:
+            fast = pd.DataFrame._from_arrays(columns, columns=_COLUMNS.view(), index=index,
+                                             verify_integrity=False)
+            if _FAST_FRAME[0] is None:
+                pd.testing.assert_frame_equal(fast, _frame_public(columns, index))
+                _FAST_FRAME[0] = True
+            return fast
+        except Exception:  # noqa: BLE001 (a pandas whose private constructor differs: the public one)
+            _FAST_FRAME[0] = False
+    return _frame_public(columns, index)
+
+
+def _frame_public(columns: list, index: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(RANKING_COLUMNS, columns)), index=index, copy=False)
 
 

@@ -246,3 +246,23 @@ def test_diagnosis_display_shows_the_stop_advice(net):
     assert session.current.objective.kind == "information"
     assert isinstance(session.stop_reason, str) and not math.isnan(session.ranking["value"].iloc[0])
     assert isinstance(dx.ranking, pd.DataFrame)
+
+
+def test_ranking_frame_is_the_public_constructors_and_survives_a_changed_pandas(monkeypatch):
+    """The frame built from the column arrays (pandas 3: DataFrame._from_arrays, checked on its
+    first use) equals the dict constructor's; a pandas whose private constructor fails or
+    differs gets the public one, silently and for good."""
+    from bayesdx import ranking
+
+    net = bayesdx.load_network("fasciculation")
+    evidence = {"age_band": "age_ge_70", "dermatomyositis_rash": "absent"}
+    monkeypatch.setattr(ranking, "_FAST_FRAME", [False])
+    public = bayesdx.diagnose(net, evidence=evidence).ranking
+    monkeypatch.setattr(ranking, "_FAST_FRAME", [None])
+    fast = bayesdx.diagnose(net, evidence=evidence).ranking
+    pd.testing.assert_frame_equal(fast, public)
+    assert ranking._FAST_FRAME[0] in (True, False)  # checked once
+    monkeypatch.setattr(ranking, "_FAST_FRAME", [None])
+    monkeypatch.setattr(pd.DataFrame, "_from_arrays", classmethod(lambda cls, *a, **k: 1 / 0), raising=False)
+    pd.testing.assert_frame_equal(bayesdx.diagnose(net, evidence=evidence).ranking, public)
+    assert ranking._FAST_FRAME == [False]
