@@ -26,9 +26,9 @@ Numerical safety
     (:mod:`bayesdx._fpflags`; a query kernel clears and tests them itself,
     :func:`bayesdx._jtentry.run_query_flagged`): a query that raised one, or any query on a
     network whose prior propagation raised one, is answered by the numpy engine, which checks
-    every step and widens its floats (see :mod:`bayesdx.jtree`). Where the flags cannot be read, networks with a CPT
-    entry below 1e-100 are answered by the numpy engine. Every answer is checked to be finite
-    and normalised.
+    every step and widens its floats (see :mod:`bayesdx.jtree`). Where the flags cannot be
+    read, networks with a CPT entry below 1e-100 are answered by the numpy engine. Every answer
+    is checked to be finite and normalised.
 
 The kernels are compiled by numba on the first engine build of a machine (the cohort kernel on
 its first cohort) and cached on disk (``cache=True``); numba is imported then, not by
@@ -400,9 +400,9 @@ class CompiledEngine(Engine):
         p_free = np.empty(pat.n_conf)
         gains = np.empty(pat.n_read)
         totals = np.empty(2)
-        log_pe = self._run(self._qplan, pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off, float(self.chunk_floats),
-                           self._keep_max, joints, p_free, gains, pat.read_cards, *self._gather(pat.free),
-                           totals)
+        log_pe = self._run(self._qplan, pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off,
+                           float(self.chunk_floats), self._keep_max, joints, p_free, gains, pat.read_cards,
+                           *self._gather(pat.free), totals)
         if log_pe is None:
             return self._numpy().joint_query(evidence, targets, nodes)
         if not math.isfinite(log_pe):
