@@ -85,8 +85,10 @@ def _cached(dispatcher) -> bool:
 def _announce(dispatchers, what: str) -> None:
     """Say once per process, through the ``bayesdx`` logger (shown by default, as a warning),
     that numba is about to compile ``what`` because this machine has no cached code for it."""
-    if what not in _ANNOUNCED and not all(_cached(d) for d in dispatchers):
-        _ANNOUNCED.add(what)
+    if what in _ANNOUNCED:  # looked at once per process: cohorts call this every time
+        return
+    _ANNOUNCED.add(what)
+    if not all(_cached(d) for d in dispatchers):
         _log.warning("bayesdx is compiling %s for this machine: once, about a minute; the code is "
                      "then cached on disk for every later process.", what)
 
@@ -320,17 +322,14 @@ class CompiledEngine(Engine):
         inexact). The kernel reads the flags itself where it can
         (:func:`bayesdx._jtentry.run_query_flagged`); elsewhere they are read around the call."""
         kernel = _kernel()
-        if _IN_KERNEL_FLAGS[0]:
-            mask = fp.mask()
-            if mask:
-                try:
-                    out, flags = kernel.run_query_flagged(plan.S, plan.F, *args, mask)
-                except Exception:  # noqa: BLE001 (numba could not link <fenv.h> here: read them around the call)
-                    _IN_KERNEL_FLAGS[0] = False
-                else:
-                    return None if flags else out
-            else:
+        mask = fp.mask() if _IN_KERNEL_FLAGS[0] else 0
+        if mask:
+            try:
+                out, flags = kernel.run_query_flagged(plan.S, plan.F, *args, mask)
+            except Exception:  # noqa: BLE001 (numba could not link <fenv.h> here: read them around the call)
                 _IN_KERNEL_FLAGS[0] = False
+            else:
+                return None if flags else out
         fp.clear()
         out = kernel.run_query(plan.S, plan.F, *args)  # a genuine error raises here again
         return None if fp.raised() else out
