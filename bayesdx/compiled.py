@@ -65,6 +65,8 @@ _WARM: list = []  # non-empty once run_prior has run (and so been compiled) in t
 _COHORT_WARM: list = []  # the same for the cohort kernel
 #: [False] once the query kernel cannot read the float flags itself on this platform
 _IN_KERNEL_FLAGS: list = [True]
+#: the flags the query kernel clears and tests (:func:`bayesdx._fpflags.mask`), read once
+_MASK: list = [0]
 
 
 _log = logging.getLogger("bayesdx")
@@ -100,45 +102,118 @@ def _kernel():
         from . import _jtentry
 
         _announce([_jtentry.run_prior, _jtentry.run_query_flagged], "the compiled engine's kernels")
+        _MASK[0] = fp.mask()
         _KERNEL = _jtentry
     return _KERNEL
 
 
+class _kept:  # noqa: N801 (a decorator, named as one)
+    """:func:`functools.cached_property` without the lock Python 3.11 takes on every first
+    access (two threads may both compute the value; they compute the same)."""
+
+    def __init__(self, fn):
+        self.fn, self.name, self.__doc__ = fn, fn.__name__, fn.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
 class CompiledJointQuery(JTreeJointQuery):
     """:class:`~bayesdx.jtree.JTreeJointQuery` whose information gains were computed by the
-    kernel in the same call (``gains_bits``); :meth:`information_gains_bits` returns them."""
+    kernel in the same call; :meth:`information_gains_bits` returns them.
 
-    def __init__(self, *args, gains_bits: dict | None = None, **kwargs):
+    The engine makes it from the kernel's buffers alone (:meth:`_from_kernel`): ``target_joint``,
+    ``node_joints``, ``stacked``, ``columns``, ``free_target_probs`` and ``prob_evidence`` are
+    views of them made on first access and kept (a ranking reads two of the six; on a small
+    network making all six cost about as much as the kernel)."""
+
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        object.__setattr__(self, "_gains_bits", gains_bits)
+        object.__setattr__(self, "_gains", None)  # made without the kernel: computed on demand
 
     @classmethod
-    def _answer(cls, **fields) -> CompiledJointQuery:
-        """The engine's answer, its fields set in one step (the frozen dataclass's ``__init__``
-        sets them one by one through ``object.__setattr__``, a few microseconds a query)."""
+    def _from_kernel(cls, targets: tuple, log_pe: float, parts: tuple) -> CompiledJointQuery:
+        """The answer of one kernel query. ``parts`` is ``(pattern, evs, observed, nodes, cards,
+        joints, p_free, gains)``: the query's :class:`_Pattern`, its per-variable states and
+        observed states, the requested nodes, the network's cardinalities and the kernel's
+        output (P(targets, X | e) one read node above the other, P(free targets | e), the gains
+        of the read nodes)."""
         query = cls.__new__(cls)
-        query.__dict__.update(fields)
+        query.__dict__.update(targets=targets, log_prob_evidence=log_pe, _parts=parts,
+                              _gains=(parts[0].zero_gains, parts[0].read_names, parts[7]))
         return query
+
+    @_kept
+    def prob_evidence(self) -> float:
+        return math.exp(self.log_prob_evidence)
+
+    @_kept
+    def free_target_probs(self) -> np.ndarray:
+        return self._parts[6]
+
+    @_kept
+    def stacked(self) -> np.ndarray | None:
+        pat, joints = self._parts[0], self._parts[5]
+        return joints.T if pat.width else None  # a row per target configuration
+
+    @_kept
+    def columns(self) -> dict:
+        return dict(self._parts[0].columns)
+
+    @_kept
+    def _where(self) -> tuple | None:
+        """Where the free targets' rows go in the targets' shape (None when every target is
+        free)."""
+        pat, evs = self._parts[0], self._parts[1]
+        if pat.all_free:
+            return None
+        return tuple(int(evs[v]) if pat.kind[v] == SLICED else slice(None) for v in pat.t_idx)
+
+    @_kept
+    def target_joint(self) -> np.ndarray:
+        pat, p_free = self._parts[0], self._parts[6]
+        where = self._where
+        if where is None:
+            return p_free.reshape(pat.shape)
+        target_joint = np.zeros(pat.shape)
+        target_joint[where] = p_free.reshape(pat.free_cards)
+        return target_joint
+
+    @_kept
+    def node_joints(self) -> StackedJoints:
+        pat, _, observed, nodes, cards, joints = self._parts[:6]
+        return StackedJoints(nodes, pat.node_index, cards, observed, pat.columns, joints.T, self.target_joint,
+                             pat.free_cards, self._where)
 
     def information_gains_bits(self) -> dict[str, float]:
         """I(targets ; X | evidence) in bits for every node X of ``node_joints`` (0 for observed
         nodes), as computed by the kernel from :attr:`stacked` (the same formula as
         :func:`bayesdx.voi.mutual_information_stacked_bits`)."""
-        if self._gains_bits is None:
+        if self._gains is None:
             return super().information_gains_bits()
-        return dict(self._gains_bits)
+        zeros, names, values = self._gains
+        out = dict(zeros)
+        out.update(zip(names, values.tolist() if len(names) else ()))
+        return out
 
 
 class _Pattern:
     """What a joint query derives from its pattern alone (targets, requested nodes, observed
     nodes): the kind of every variable (observed: sliced; unobserved targets: clamped, one
     batch element per joint configuration), the read-out layout and the result's index maps.
-    Built once per pattern by :meth:`CompiledEngine._pattern`; :meth:`states` encodes a query's
-    observed states."""
+    Built once per pattern by :meth:`CompiledEngine._pattern`; a query writes its observed
+    states into a copy of ``evs`` (``ev_info``: variable, cardinality and name of each observed
+    node, in the evidence's order)."""
 
-    __slots__ = ("kind", "evs", "ev_idx", "ev_list", "ev_cards", "observed", "t_idx", "free", "free_cards", "n_conf",
-                 "all_free", "shape", "read_vars", "read_off", "read_cards", "n_read", "width", "read_names",
-                 "columns", "node_index", "zero_gains")
+    __slots__ = ("kind", "evs", "ev_info", "t_idx", "free", "free_cards", "n_conf", "all_free", "shape",
+                 "read_vars", "read_off", "read_cards", "n_read", "width", "read_names", "columns", "node_index",
+                 "zero_gains", "split")
 
     def __init__(self, engine: CompiledEngine, targets: tuple, nodes: tuple, observed: tuple):
         # plain Python over the nodes: a new pattern is the common case on small networks, where
@@ -146,9 +221,7 @@ class _Pattern:
         index, cards = engine._index, engine._cards
         t_idx, n_idx = request_indices(index, targets, nodes)
         ev_idx = [index[node] for node in observed]
-        self.ev_list = ev_idx
-        self.ev_cards = [cards[v] for v in ev_idx]
-        self.observed = observed
+        self.ev_info = list(zip(ev_idx, [cards[v] for v in ev_idx], observed))
         n = len(cards)
         kind = [FREE] * n
         evs = [0] * n
@@ -167,29 +240,19 @@ class _Pattern:
         read_cards = [cards[v] for v in read_vars]
         read_off = [0, *itertools.accumulate(read_cards)][:-1]
         m = len(read)
-        ints = np.array([*kind, *evs, *read_vars, *read_cards, *read_off, *ev_idx], np.int64)
+        ints = np.array([*kind, *evs, *read_vars, *read_cards, *read_off], np.int64)
         self.kind, self.evs = ints[:n], ints[n:2 * n]
         self.read_vars, self.read_cards = ints[2 * n:2 * n + m], ints[2 * n + m:2 * n + 2 * m]
-        self.read_off, self.ev_idx = ints[2 * n + 2 * m:2 * n + 3 * m], ints[2 * n + 3 * m:]
+        self.read_off = ints[2 * n + 2 * m:]
         self.n_read = m
         self.width = sum(read_cards)
         self.read_names = [name for name, _ in read]
         self.columns = dict(zip(self.read_names, zip(read_off, read_cards)))
         self.node_index = dict(zip(nodes, n_idx))
         self.zero_gains = dict.fromkeys(nodes, 0.0)
-
-    def states(self, evidence: Mapping[str, int]) -> np.ndarray:
-        """The per-variable states of a query with this pattern (observed states written into a
-        copy of the pattern's; a ValueError names a state out of range)."""
-        evs = self.evs.copy()
-        if not self.observed:
-            return evs, {}
-        got = [int(s) for s in evidence.values()]
-        for s, card, node in zip(got, self.ev_cards, self.observed):
-            if not 0 <= s < card:
-                raise ValueError(f"State index {s} out of range for node '{node}'.")
-        evs[self.ev_idx] = got
-        return evs, dict(zip(self.ev_list, got))
+        w, c = self.width * self.n_conf, self.n_conf
+        #: ends of the answer's parts in one buffer: joints, P(free targets | e), gains, totals
+        self.split = (w, w + c, w + c + m, w + c + m + 2)
 
 
 class CompiledEngine(Engine):
@@ -322,7 +385,7 @@ class CompiledEngine(Engine):
         inexact). The kernel reads the flags itself where it can
         (:func:`bayesdx._jtentry.run_query_flagged`); elsewhere they are read around the call."""
         kernel = _kernel()
-        mask = fp.mask() if _IN_KERNEL_FLAGS[0] else 0
+        mask = _MASK[0] if _IN_KERNEL_FLAGS[0] else 0
         if mask:
             try:
                 out, flags = kernel.run_query_flagged(plan.S, plan.F, *args, mask)
@@ -393,37 +456,33 @@ class CompiledEngine(Engine):
         if self._extreme:
             return self._numpy().joint_query(evidence, targets, nodes)
         targets, nodes = tuple(targets), tuple(nodes)
-        pat = self._pattern(targets, nodes, tuple(evidence))
-        evs, observed = pat.states(evidence)
-        joints = np.zeros((pat.width, pat.n_conf))
-        p_free = np.empty(pat.n_conf)
-        gains = np.empty(pat.n_read)
-        totals = np.empty(2)
+        key = (targets, nodes, tuple(evidence))
+        pat = self._patterns.get(key) or self._pattern(*key)
+        # a small query costs a few tens of microseconds: its steps are written out here rather
+        # than in helpers (each Python call counts when other work has filled the caches)
+        evs = pat.evs.copy()
+        observed = {}
+        for (v, card, node), s in zip(pat.ev_info, evidence.values()):
+            s = int(s)
+            if not 0 <= s < card:
+                raise ValueError(f"State index {s} out of range for node '{node}'.")
+            evs[v] = observed[v] = s
+        # the answer's parts are views of one buffer: one allocation a query
+        a, b, c, d = pat.split
+        buf = np.zeros(d)
+        joints, p_free, gains = buf[:a].reshape(pat.width, pat.n_conf), buf[a:b], buf[b:c]
         log_pe = self._run(self._qplan, pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off,
                            float(self.chunk_floats), self._keep_max, joints, p_free, gains, pat.read_cards,
-                           *self._gather(pat.free), totals)
+                           *(self._gathered.get(pat.free) or self._gather(pat.free)), buf[c:])
         if log_pe is None:
             return self._numpy().joint_query(evidence, targets, nodes)
         if not math.isfinite(log_pe):
             raise ZeroProbabilityEvidence("P(evidence) = 0")
-        if pat.all_free:
-            target_joint, where = p_free.reshape(pat.shape), None
-        else:
-            where = tuple(int(evs[v]) if pat.kind[v] == SLICED else slice(None) for v in pat.t_idx)
-            target_joint = np.zeros(pat.shape)
-            target_joint[where] = p_free.reshape(pat.free_cards)
-        stacked = joints.T  # P(targets, X | e) side by side, a row per target configuration
-        total, grand = totals.tolist()
-        check_totals(total, grand, pat.n_read)
-        gains_bits = dict(pat.zero_gains)
-        gains_bits.update(zip(pat.read_names, gains.tolist()))
-        node_joints = StackedJoints(nodes, pat.node_index, self._cards, observed, pat.columns, stacked,
-                                    target_joint, pat.free_cards, where)
-        return CompiledJointQuery._answer(
-            prob_evidence=math.exp(log_pe), targets=targets, target_joint=target_joint,
-            node_joints=node_joints, log_prob_evidence=log_pe,
-            stacked=stacked if pat.width else None, columns=dict(pat.columns), free_target_probs=p_free,
-            _gains_bits=gains_bits)
+        total, grand = buf[c:].tolist()
+        if not (abs(total - 1.0) <= 1e-9 and abs(grand - pat.n_read) <= 1e-9 * pat.n_read):  # NaN fails too
+            check_totals(total, grand, pat.n_read)  # raises, naming the failure
+        return CompiledJointQuery._from_kernel(
+            targets, log_pe, (pat, evs, observed, nodes, self._cards, joints, p_free, gains))
 
     def _run_cohort(self, kind, evs, cst, read_vars, read_off, buf, flags) -> bool | None:
         """One cohort through :func:`bayesdx._cohortkernel.run_cohort`, its plan derived once per

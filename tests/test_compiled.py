@@ -30,7 +30,7 @@ from bayesdx._jtplan import PARENT
 from bayesdx.compiled import CompiledEngine
 from bayesdx.engines import ENGINES
 from bayesdx.inference import EnumerationEngine, ModelArrays, ZeroProbabilityEvidence
-from bayesdx.jtree import JunctionTreeEngine
+from bayesdx.jtree import JTreeJointQuery, JunctionTreeEngine
 from test_jtree import bif_arrays, jtree  # the same cached networks and reference engines
 
 DATA = Path(__file__).parent / "data"
@@ -79,6 +79,13 @@ def assert_same_joint(engine, reference, evidence, targets, nodes):
         assert got.node_joints[n].shape == want.node_joints[n].shape
         np.testing.assert_allclose(got.node_joints[n], want.node_joints[n], atol=TOL, rtol=0, err_msg=n)
     assert got.log_prob_evidence == pytest.approx(want.log_prob_evidence, rel=1e-12, abs=1e-12)
+    assert got.prob_evidence == pytest.approx(want.prob_evidence, rel=1e-11, abs=0)
+    if isinstance(want, JTreeJointQuery):  # the side-by-side joints, read by diagnose
+        assert got.columns == want.columns
+        assert (got.stacked is None) == (want.stacked is None)
+        if want.stacked is not None:
+            np.testing.assert_allclose(got.stacked, want.stacked, atol=TOL, rtol=0)
+        np.testing.assert_allclose(got.free_target_probs, want.free_target_probs, atol=TOL, rtol=0)
     gains, ref_gains = got.information_gains_bits(), want.information_gains_bits()
     assert set(gains) == set(ref_gains)
     for n, g in gains.items():
@@ -341,6 +348,31 @@ def test_first_compile_on_a_machine_is_announced_once(monkeypatch, caplog, tmp_p
         compiled._announce([jtentry.run_prior], "the kernels")
     said = [r.getMessage() for r in caplog.records if r.name == "bayesdx"]
     assert len(said) == 1 and "compiling the kernels for this machine" in said[0]
+
+
+def test_answer_fields_are_made_once_and_read_like_the_dataclass():
+    """The compiled answer makes its views on first access and keeps them; repr, the dataclass
+    fields and the plain constructor still work."""
+    import dataclasses
+
+    from bayesdx.compiled import CompiledJointQuery
+
+    arrays = random_network(5, 7, zero_rate=0.0)
+    engine = CompiledEngine(arrays)
+    targets, nodes = list(arrays.nodes[:2]), list(arrays.nodes[3:])
+    q = engine.joint_query({arrays.nodes[2]: 1}, targets, nodes)
+    for name in ("target_joint", "node_joints", "stacked", "columns", "free_target_probs", "prob_evidence"):
+        assert getattr(q, name) is getattr(q, name), name
+    assert q.node_joints[nodes[0]] is q.node_joints[nodes[0]]
+    np.testing.assert_allclose(q.node_joints[nodes[0]].sum(axis=-1), q.target_joint, atol=TOL, rtol=0)
+    values = {f.name: getattr(q, f.name) for f in dataclasses.fields(q)}
+    assert values["targets"] == tuple(targets) and "target_joint" in repr(q)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        q.target_joint = None
+    plain = CompiledJointQuery(**values)  # made without the kernel: gains computed on demand
+    assert plain.target_joint is q.target_joint
+    for n, g in plain.information_gains_bits().items():
+        assert g == pytest.approx(q.information_gains_bits()[n], abs=TOL), n
 
 
 def test_impossible_evidence_and_contract():
