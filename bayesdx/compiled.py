@@ -15,7 +15,9 @@ Queries
     :meth:`CompiledEngine.marginals_batch`) in cache-sized chunks, normalises, and writes
     P(targets, X | e) of every requested node side by side into one buffer, with the
     information gains computed in the same call. Python only encodes the evidence and wraps the
-    answer. A cohort on a network whose prior clique tables are stored runs in
+    answer (:mod:`bayesdx._compiledquery`: the layout derived once per pattern of evidence, and
+    the answer's views, made on first access). On a network whose whole joint distribution is a
+    small table, a joint query reads that table instead (:mod:`bayesdx._tablekernel`). A cohort on a network whose prior clique tables are stored runs in
     :func:`bayesdx._cohortkernel.run_cohort` instead, with a plan derived once per pattern of
     evidence (:mod:`bayesdx._cohortplan`): the findings' cliques are not formed per case, and
     messages are multiplied in where they are smallest.
@@ -37,7 +39,6 @@ its first cohort) and cached on disk (``cache=True``); numba is imported then, n
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -47,16 +48,16 @@ import numpy as np
 
 from . import _fpflags as fp
 from . import _triangulate as tri
+from ._compiledquery import CLAMPED, FREE, INDICATOR, SLICED, CompiledJointQuery, _Pattern
 from ._jtcohort import check_batch
 from ._jtplan import TreePlan
 from .exceptions import NumericalRangeError
-from .inference import Engine, ModelArrays, StackedJoints, ZeroProbabilityEvidence, request_indices
+from .inference import Engine, ModelArrays, ZeroProbabilityEvidence
 from ._precision import check_totals
-from .jtree import JTreeJointQuery, JunctionTreeEngine
+from .jtree import JunctionTreeEngine
 
 __all__ = ["CompiledEngine", "CompiledJointQuery"]
 
-FREE, SLICED, CLAMPED, INDICATOR = 0, 1, 2, 3
 _NO_CST = np.zeros((1, 1), np.int64)
 
 
@@ -107,154 +108,6 @@ def _kernel():
     return _KERNEL
 
 
-class _kept:  # noqa: N801 (a decorator, named as one)
-    """:func:`functools.cached_property` without the lock Python 3.11 takes on every first
-    access (two threads may both compute the value; they compute the same)."""
-
-    def __init__(self, fn):
-        self.fn, self.name, self.__doc__ = fn, fn.__name__, fn.__doc__
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, cls=None):
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.fn(obj)
-        return value
-
-
-class CompiledJointQuery(JTreeJointQuery):
-    """:class:`~bayesdx.jtree.JTreeJointQuery` whose information gains were computed by the
-    kernel in the same call; :meth:`information_gains_bits` returns them.
-
-    The engine makes it from the kernel's buffers alone (:meth:`_from_kernel`): ``target_joint``,
-    ``node_joints``, ``stacked``, ``columns``, ``free_target_probs`` and ``prob_evidence`` are
-    views of them made on first access and kept (a ranking reads two of the six; on a small
-    network making all six cost about as much as the kernel)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        object.__setattr__(self, "_gains", None)  # made without the kernel: computed on demand
-
-    @classmethod
-    def _from_kernel(cls, targets: tuple, log_pe: float, parts: tuple) -> CompiledJointQuery:
-        """The answer of one kernel query. ``parts`` is ``(pattern, evs, observed, nodes, cards,
-        joints, p_free, gains)``: the query's :class:`_Pattern`, its per-variable states and
-        observed states, the requested nodes, the network's cardinalities and the kernel's
-        output (P(targets, X | e) one read node above the other, P(free targets | e), the gains
-        of the read nodes)."""
-        query = cls.__new__(cls)
-        query.__dict__.update(targets=targets, log_prob_evidence=log_pe, _parts=parts,
-                              _gains=(parts[0].zero_gains, parts[0].read_names, parts[7]))
-        return query
-
-    @_kept
-    def prob_evidence(self) -> float:
-        return math.exp(self.log_prob_evidence)
-
-    @_kept
-    def free_target_probs(self) -> np.ndarray:
-        return self._parts[6]
-
-    @_kept
-    def stacked(self) -> np.ndarray | None:
-        pat, joints = self._parts[0], self._parts[5]
-        return joints.T if pat.width else None  # a row per target configuration
-
-    @_kept
-    def columns(self) -> dict:
-        return dict(self._parts[0].columns)
-
-    @_kept
-    def _where(self) -> tuple | None:
-        """Where the free targets' rows go in the targets' shape (None when every target is
-        free)."""
-        pat, evs = self._parts[0], self._parts[1]
-        if pat.all_free:
-            return None
-        return tuple(int(evs[v]) if pat.kind[v] == SLICED else slice(None) for v in pat.t_idx)
-
-    @_kept
-    def target_joint(self) -> np.ndarray:
-        pat, p_free = self._parts[0], self._parts[6]
-        where = self._where
-        if where is None:
-            return p_free.reshape(pat.shape)
-        target_joint = np.zeros(pat.shape)
-        target_joint[where] = p_free.reshape(pat.free_cards)
-        return target_joint
-
-    @_kept
-    def node_joints(self) -> StackedJoints:
-        pat, _, observed, nodes, cards, joints = self._parts[:6]
-        return StackedJoints(nodes, pat.node_index, cards, observed, pat.columns, joints.T, self.target_joint,
-                             pat.free_cards, self._where)
-
-    def information_gains_bits(self) -> dict[str, float]:
-        """I(targets ; X | evidence) in bits for every node X of ``node_joints`` (0 for observed
-        nodes), as computed by the kernel from :attr:`stacked` (the same formula as
-        :func:`bayesdx.voi.mutual_information_stacked_bits`)."""
-        if self._gains is None:
-            return super().information_gains_bits()
-        zeros, names, values = self._gains
-        out = dict(zeros)
-        out.update(zip(names, values.tolist() if len(names) else ()))
-        return out
-
-
-class _Pattern:
-    """What a joint query derives from its pattern alone (targets, requested nodes, observed
-    nodes): the kind of every variable (observed: sliced; unobserved targets: clamped, one
-    batch element per joint configuration), the read-out layout and the result's index maps.
-    Built once per pattern by :meth:`CompiledEngine._pattern`; a query writes its observed
-    states into a copy of ``evs`` (``ev_info``: variable, cardinality and name of each observed
-    node, in the evidence's order)."""
-
-    __slots__ = ("kind", "evs", "ev_info", "t_idx", "free", "free_cards", "n_conf", "all_free", "shape",
-                 "read_vars", "read_off", "read_cards", "n_read", "width", "read_names", "columns", "node_index",
-                 "zero_gains", "split")
-
-    def __init__(self, engine: CompiledEngine, targets: tuple, nodes: tuple, observed: tuple):
-        # plain Python over the nodes: a new pattern is the common case on small networks, where
-        # a few numpy calls would cost more than the query (the int arrays are views of one)
-        index, cards = engine._index, engine._cards
-        t_idx, n_idx = request_indices(index, targets, nodes)
-        ev_idx = [index[node] for node in observed]
-        self.ev_info = list(zip(ev_idx, [cards[v] for v in ev_idx], observed))
-        n = len(cards)
-        kind = [FREE] * n
-        evs = [0] * n
-        for v in ev_idx:
-            kind[v] = SLICED
-        self.free = tuple(v for v in t_idx if kind[v] == FREE)
-        for i, v in enumerate(self.free):
-            kind[v], evs[v] = CLAMPED, i
-        self.t_idx = t_idx
-        self.free_cards = [cards[v] for v in self.free]
-        self.n_conf = math.prod(self.free_cards)
-        self.all_free = len(self.free) == len(t_idx)
-        self.shape = tuple(cards[v] for v in t_idx)
-        read = [(name, v) for name, v in zip(nodes, n_idx) if kind[v] == FREE]
-        read_vars = [v for _, v in read]
-        read_cards = [cards[v] for v in read_vars]
-        read_off = [0, *itertools.accumulate(read_cards)][:-1]
-        m = len(read)
-        ints = np.array([*kind, *evs, *read_vars, *read_cards, *read_off], np.int64)
-        self.kind, self.evs = ints[:n], ints[n:2 * n]
-        self.read_vars, self.read_cards = ints[2 * n:2 * n + m], ints[2 * n + m:2 * n + 2 * m]
-        self.read_off = ints[2 * n + 2 * m:]
-        self.n_read = m
-        self.width = sum(read_cards)
-        self.read_names = [name for name, _ in read]
-        self.columns = dict(zip(self.read_names, zip(read_off, read_cards)))
-        self.node_index = dict(zip(nodes, n_idx))
-        self.zero_gains = dict.fromkeys(nodes, 0.0)
-        w, c = self.width * self.n_conf, self.n_conf
-        #: ends of the answer's parts in one buffer: joints, P(free targets | e), gains, totals
-        self.split = (w, w + c, w + c + m, w + c + m + 2)
-
-
 class CompiledEngine(Engine):
     """Exact inference by a junction tree executed by compiled kernels.
 
@@ -279,6 +132,10 @@ class CompiledEngine(Engine):
     merge_max_total : float, optional
         Only networks whose cliques total at most this many entries get the coarser tree (a
         second plan, with its own prior propagation). Default 2**18.
+    table_max_entries : float, optional
+        Joint queries on a network whose whole joint distribution has at most this many entries
+        read it from one table (:mod:`bayesdx._tablekernel`) instead of propagating: for a few
+        hundred multiply-adds a propagation is mostly bookkeeping. 0 turns it off. Default 2**12.
 
     Attributes
     ----------
@@ -293,6 +150,9 @@ class CompiledEngine(Engine):
     query_cliques : list of tuple of str
         The cliques joint queries run on: ``cliques`` with tiny neighbours merged on small
         networks (see ``merge_added``), else ``cliques``.
+    joint_table_size : int
+        The entries of the joint table joint queries read (see ``table_max_entries``); 0 when
+        they run on ``query_cliques``.
 
     Examples
     --------
@@ -319,7 +179,7 @@ class CompiledEngine(Engine):
 
     def __init__(self, arrays: ModelArrays, heuristics: Sequence[str] = tri.HEURISTICS,
                  phi0_max_entries: float = 2**23, keep_max_floats: float = 2**22,
-                 merge_added: float = 64, merge_max_total: float = 2**18):
+                 merge_added: float = 64, merge_max_total: float = 2**18, table_max_entries: float = 2**12):
         super().__init__(arrays)
         nodes = arrays.nodes
         self._index = {n: i for i, n in enumerate(nodes)}
@@ -356,6 +216,10 @@ class CompiledEngine(Engine):
         self._no_gather_q = (np.zeros(0), np.full((3, len(self._qplan.cliques)), -1, np.int64))
         self._gathered: dict = {}
         self._patterns: dict = {}
+        self._table = None
+        if not self._extreme and math.prod(cards) <= table_max_entries:
+            self._table = self._joint_table(cpts, families, cards)
+        self.joint_table_size = 0 if self._table is None else self._table[1].size
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -373,6 +237,32 @@ class CompiledEngine(Engine):
             flagged = fp.raised()
         _WARM.append(True)
         return plan, flagged
+
+    @staticmethod
+    def _joint_table(cpts, families, cards) -> tuple | None:
+        """``(kernel, table, cards, strides)`` for :func:`bayesdx._tablekernel.table_query`, or
+        None: the table underflows, or the kernel cannot read the float flags here (its answers
+        would go unchecked)."""
+        if not (_MASK[0] and _IN_KERNEL_FLAGS[0]):
+            return None
+        from . import _tablekernel
+
+        table = _tablekernel.joint_table(cpts, families, cards)
+        if table is None:
+            return None
+        card = np.asarray(cards, np.int64)
+        strides = np.ones(card.size, np.int64)
+        strides[:-1] = np.cumprod(card[::-1])[-2::-1]
+        run = _tablekernel.table_query
+        _announce([run], "the compiled engine's one-table kernel")
+        z = np.zeros(2)
+        try:  # compiled or loaded here, not in a query: a platform where it cannot link is told now
+            run(table, card, strides, np.full(card.size, -1, np.int64), np.zeros(card.size, np.int64),
+                np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1)),
+                z[:1], np.zeros(0), z, _MASK[0])
+        except Exception:  # noqa: BLE001 (numba could not link <fenv.h>: the junction tree answers)
+            return None
+        return run, table, card, strides
 
     def _numpy(self) -> JunctionTreeEngine:
         """The numpy engine over the same network, for queries the kernels cannot hold."""
@@ -446,7 +336,7 @@ class CompiledEngine(Engine):
         key = (targets, nodes, observed)
         got = self._patterns.get(key)
         if got is None:
-            got = _Pattern(self, targets, nodes, observed)
+            got = _Pattern(self._index, self._cards, targets, nodes, observed, self._table is not None)
             if len(self._patterns) >= 256:
                 self._patterns.clear()  # one atomic step: other threads may be reading it
             self._patterns[key] = got
@@ -458,6 +348,7 @@ class CompiledEngine(Engine):
         targets, nodes = tuple(targets), tuple(nodes)
         key = (targets, nodes, tuple(evidence))
         pat = self._patterns.get(key) or self._pattern(*key)
+        table = self._table
         # a small query costs a few tens of microseconds: its steps are written out here rather
         # than in helpers (each Python call counts when other work has filled the caches)
         evs = pat.evs.copy()
@@ -471,9 +362,15 @@ class CompiledEngine(Engine):
         a, b, c, d = pat.split
         buf = np.zeros(d)
         joints, p_free, gains = buf[:a].reshape(pat.width, pat.n_conf), buf[a:b], buf[b:c]
-        log_pe = self._run(self._qplan, pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off,
-                           float(self.chunk_floats), self._keep_max, joints, p_free, gains, pat.read_cards,
-                           *(self._gathered.get(pat.free) or self._gather(pat.free)), buf[c:])
+        if table is not None:
+            log_pe, flags = table[0](*table[1:], evs, pat.tmul, pat.read_vars, pat.read_off, pat.read_cards,
+                                     joints, p_free, gains, buf[c:], _MASK[0])
+            if flags:
+                log_pe = None
+        else:
+            log_pe = self._run(self._qplan, pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off,
+                               float(self.chunk_floats), self._keep_max, joints, p_free, gains, pat.read_cards,
+                               *(self._gathered.get(pat.free) or self._gather(pat.free)), buf[c:])
         if log_pe is None:
             return self._numpy().joint_query(evidence, targets, nodes)
         if not math.isfinite(log_pe):

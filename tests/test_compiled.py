@@ -37,12 +37,15 @@ DATA = Path(__file__).parent / "data"
 TOL = 1e-12
 BIF = ["asia", "alarm", "hepar2", "pathfinder", "munin"]
 YAML = sorted(p.stem for p in DATA.glob("*.yaml"))
+#: engine options under test; every variant but the last keeps joint queries on the junction tree
+#: even where the network's joint table is small enough to be read instead
 VARIANTS = {
-    "phi0-keep": {},
-    "cpt-lean": {"phi0_max_entries": 0, "keep_max_floats": 0},
-    "phi0-lean": {"keep_max_floats": 0},
-    "cpt-keep": {"phi0_max_entries": 0},
-    "fine-tree": {"merge_added": 0},  # joint queries on the triangulation's own cliques
+    "phi0-keep": {"table_max_entries": 0},
+    "cpt-lean": {"phi0_max_entries": 0, "keep_max_floats": 0, "table_max_entries": 0},
+    "phi0-lean": {"keep_max_floats": 0, "table_max_entries": 0},
+    "cpt-keep": {"phi0_max_entries": 0, "table_max_entries": 0},
+    "fine-tree": {"merge_added": 0, "table_max_entries": 0},  # on the triangulation's own cliques
+    "joint-table": {"table_max_entries": 2**16},  # joint queries read the joint table (most networks here)
 }
 
 
@@ -162,7 +165,7 @@ def test_query_tree_is_a_coarser_junction_tree():
     for seed in range(40):
         rng = np.random.default_rng(seed)
         arrays = random_network(seed, int(rng.integers(3, 10)), zero_rate=0.1)
-        engine = CompiledEngine(arrays)
+        engine = CompiledEngine(arrays, table_max_entries=0)
         fine, coarse = engine.cliques, engine.query_cliques
         assert len(coarse) <= len(fine)
         assert all(any(set(c) <= set(q) for q in coarse) for c in fine)  # each fine clique kept inside one
@@ -176,13 +179,84 @@ def test_query_tree_is_a_coarser_junction_tree():
         for q in coarse:
             held = [c for c in fine if set(c) <= set(q)]
             assert sizes[q] <= sum(sizes[c] for c in held) + 64 * max(len(held) - 1, 0)
-        fine_engine = CompiledEngine(arrays, merge_added=0)
+        fine_engine = CompiledEngine(arrays, merge_added=0, table_max_entries=0)
         assert fine_engine.query_cliques == fine_engine.cliques == fine
         nodes = list(arrays.nodes)
         for _ in range(3):
             evidence = {v: int(rng.integers(arrays.card(v))) for v in nodes if rng.random() < 0.3}
             targets = nodes[:2]
             assert_same_joint(engine, fine_engine, evidence, targets, nodes[2:])
+
+
+def test_networks_with_a_small_joint_read_it_and_others_propagate():
+    assert CompiledEngine(bif_arrays("asia")).joint_table_size == 2**8
+    assert CompiledEngine(bif_arrays("asia"), table_max_entries=2**7).joint_table_size == 0
+    assert CompiledEngine(bif_arrays("alarm")).joint_table_size == 0
+    # a joint whose entries underflow float64 is not made into a table: the tree answers
+    arrays = ModelArrays(nodes=("a", "b"), states={"a": ("x", "y"), "b": ("u", "v")},
+                         parents={"a": (), "b": ("a",)},
+                         cpts={"a": np.array([1 - 1e-200, 1e-200]), "b": np.array([[0.5, 0.5], [1 - 1e-200, 1e-200]])})
+    engine = CompiledEngine(arrays)
+    assert engine.joint_table_size == 0
+    q = engine.joint_query({"b": 1}, ["a"], [])
+    assert q.target_joint[1] == pytest.approx(1e-200 * 1e-200 / (0.5 + 1e-400), rel=1e-12)
+
+
+def mutual_information(joint: np.ndarray) -> float:
+    """I(A ; B) in bits of a 2-D joint distribution, by its definition."""
+    pa, pb = joint.sum(axis=1, keepdims=True), joint.sum(axis=0, keepdims=True)
+    mask = joint > 0
+    return float((joint[mask] * np.log2(joint[mask] / (pa @ pb)[mask])).sum())
+
+
+def test_joint_table_queries_match_enumeration_everywhere():
+    """The one-table kernel on random networks, every split of targets, read nodes, hidden nodes
+    and evidence (observed targets and read nodes among them), against brute-force enumeration."""
+    checked = 0
+    for seed in range(200, 260):
+        rng = np.random.default_rng(seed)
+        arrays = random_network(seed, int(rng.integers(1, 8)), zero_rate=(0.0, 0.3)[seed % 2])
+        engine, oracle = CompiledEngine(arrays, table_max_entries=2**16), EnumerationEngine(arrays)
+        assert engine.joint_table_size == math.prod(arrays.card(v) for v in arrays.nodes)
+        nodes = list(arrays.nodes)
+        for _ in range(3):
+            roles = rng.integers(0, 4, size=len(nodes))  # 0 target, 1 read, 2 hidden, 3 observed read
+            targets = [v for v, r in zip(nodes, roles) if r == 0]
+            read = [v for v, r in zip(nodes, roles) if r in (1, 3)]
+            evidence = {v: int(rng.integers(arrays.card(v))) for v, r in zip(nodes, roles) if r == 3
+                        or (r == 0 and rng.random() < 0.3)}
+            try:
+                want = oracle.joint_query(evidence, targets, read)
+            except ZeroProbabilityEvidence:
+                with pytest.raises(ZeroProbabilityEvidence):
+                    engine.joint_query(evidence, targets, read)
+                continue
+            got = engine.joint_query(evidence, targets, read)
+            np.testing.assert_allclose(got.target_joint, want.target_joint, atol=1e-12, rtol=0)
+            for n in read:
+                np.testing.assert_allclose(got.node_joints[n], want.node_joints[n], atol=1e-12, rtol=0)
+            assert got.log_prob_evidence == pytest.approx(math.log(want.prob_evidence), rel=1e-12, abs=1e-12)
+            gains = got.information_gains_bits()
+            for n in read:
+                joint = want.node_joints[n].reshape(-1, arrays.card(n))
+                assert gains[n] == pytest.approx(mutual_information(joint), abs=1e-12), n
+            checked += 1
+    assert checked > 100
+
+
+def test_a_flag_raised_in_the_table_kernel_hands_the_query_to_the_numpy_engine():
+    arrays = bif_arrays("asia")
+    engine = CompiledEngine(arrays)
+    if not engine.joint_table_size:
+        pytest.skip("the float flags cannot be read inside the kernel on this platform")
+    run = engine._table[0]
+
+    def flagged(*args):
+        return run(*args)[0], 1
+
+    engine._table = (flagged, *engine._table[1:])
+    assert_same_joint(engine, JunctionTreeEngine(arrays), {"asia": 1}, ["lung", "tub"], ["xray", "dysp", "smoke"])
+    assert engine._reference is not None
 
 
 def test_small_networks_get_fewer_query_cliques_and_large_ones_do_not():

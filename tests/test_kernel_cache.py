@@ -22,6 +22,7 @@ DEPENDS = {
     "_jtkernel.py": ("_jtops.py", "_jtplan.py"),
     "_jtentry.py": ("_jtkernel.py", "_jtops.py", "_jtplan.py"),
     "_cohortkernel.py": ("_jtkernel.py", "_jtops.py", "_jtplan.py"),
+    "_tablekernel.py": ("_jtentry.py",),
 }
 PATTERN = re.compile(r'^_KERNEL_SOURCES = "([0-9a-f]*)"', re.M)
 
@@ -59,7 +60,7 @@ def test_every_module_importing_kernels_is_listed():
 
 
 def write() -> None:
-    for module in ("_jtkernel.py", "_jtentry.py", "_cohortkernel.py"):  # dependencies first
+    for module in ("_jtkernel.py", "_jtentry.py", "_cohortkernel.py", "_tablekernel.py"):  # dependencies first
         path = PACKAGE / module
         text = path.read_text()
         new = PATTERN.sub(f'_KERNEL_SOURCES = "{digest(module)}"', text)
