@@ -457,8 +457,9 @@ def markdown(res):
              f"{' --heldout DIR' if res.get('heldout') else ''}`. Machine: {m['cpu']}, {m['cores']} "
              f"cores shared with other jobs (load average, 1/5/15 min, as each section began: {_loads(res)}), Python {m['python']}, numpy "
              f"{m['numpy']}, numba {res['numba']}, pyAgrum {m['pyagrum']}; every engine single-threaded. "
-             "CPU time (`process_time`), engines interleaved case by case; medians, and ratios of "
-             "medians over the same cases.", ""]
+             "CPU time (`process_time`), engines interleaved case by case (in the ranking, in an order "
+             f"that {'stays fixed' if res.get('fixed_order') else 'rotates from case to case'}); medians, "
+             "and ratios of medians over the same cases.", ""]
     if res.get("ranking"):
         lines += ["#### Ranking: target posterior + information gain of every unobserved test, per case", "",
                   "| network | nodes | target states | tests | compiled (ms) | numpy jtree (ms) | pyAgrum per state (ms) "
@@ -571,7 +572,7 @@ def main():
     res = {}
     if args.only and (HERE / "engines.json").exists():  # one section re-run: keep the others
         res = json.loads((HERE / "engines.json").read_text())
-    res.update({"machine": machine(), "numba": numba.__version__, "quick": args.quick,
+    res.update({"machine": machine(), "numba": numba.__version__, "quick": args.quick, "fixed_order": FIXED_ORDER,
                 "heldout": bool(args.heldout) or res.get("heldout", False)})
     res.setdefault("load", {})
     if not isinstance(res["load"], dict):
