@@ -17,7 +17,8 @@ Queries
     information gains computed in the same call. Python only encodes the evidence and wraps the
     answer (:mod:`bayesdx._compiledquery`: the layout derived once per pattern of evidence, and
     the answer's views, made on first access). On a network whose whole joint distribution is a
-    small table, a joint query reads that table instead (:mod:`bayesdx._tablekernel`). A cohort on a network whose prior clique tables are stored runs in
+    small table, a joint query reads that table instead (:mod:`bayesdx._tablekernel`). A cohort
+    on a network whose prior clique tables are stored runs in
     :func:`bayesdx._cohortkernel.run_cohort` instead, with a plan derived once per pattern of
     evidence (:mod:`bayesdx._cohortplan`): the findings' cliques are not formed per case, and
     messages are multiplied in where they are smallest.
@@ -85,15 +86,15 @@ def _cached(dispatcher) -> bool:
         return True
 
 
-def _announce(dispatchers, what: str) -> None:
+def _announce(dispatchers, what: str, how_long: str = "about a minute") -> None:
     """Say once per process, through the ``bayesdx`` logger (shown by default, as a warning),
     that numba is about to compile ``what`` because this machine has no cached code for it."""
     if what in _ANNOUNCED:  # looked at once per process: cohorts call this every time
         return
     _ANNOUNCED.add(what)
     if not all(_cached(d) for d in dispatchers):
-        _log.warning("bayesdx is compiling %s for this machine: once, about a minute; the code is "
-                     "then cached on disk for every later process.", what)
+        _log.warning("bayesdx is compiling %s for this machine: once, %s; the code is "
+                     "then cached on disk for every later process.", what, how_long)
 
 
 def _kernel():
@@ -254,7 +255,7 @@ class CompiledEngine(Engine):
         strides = np.ones(card.size, np.int64)
         strides[:-1] = np.cumprod(card[::-1])[-2::-1]
         run = _tablekernel.table_query
-        _announce([run], "the compiled engine's one-table kernel")
+        _announce([run], "the compiled engine's one-table kernel", "a few seconds")
         z = np.zeros(2)
         try:  # compiled or loaded here, not in a query: a platform where it cannot link is told now
             run(table, card, strides, np.full(card.size, -1, np.int64), np.zeros(card.size, np.int64),
