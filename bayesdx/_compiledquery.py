@@ -50,18 +50,20 @@ class CompiledJointQuery(JTreeJointQuery):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        object.__setattr__(self, "_gains", None)  # made without the kernel: computed on demand
+        object.__setattr__(self, "_parts", None)  # made without the kernel: gains computed on demand
 
     @classmethod
     def _from_kernel(cls, targets: tuple, log_pe: float, parts: tuple) -> CompiledJointQuery:
-        """The answer of one kernel query. ``parts`` is ``(pattern, evs, observed, nodes, cards,
-        joints, p_free, gains)``: the query's :class:`_Pattern`, its per-variable states and
-        observed states, the requested nodes, the network's cardinalities and the kernel's
-        output (P(targets, X | e) one read node above the other, P(free targets | e), the gains
-        of the read nodes)."""
+        """The answer of one kernel query. ``parts`` is ``(pattern, evs, nodes, cards, joints,
+        p_free, gains)``: the query's :class:`_Pattern`, its per-variable states, the requested
+        nodes, the network's cardinalities and the kernel's output (P(targets, X | e) one read
+        node above the other, P(free targets | e), the gains of the read nodes)."""
         query = cls.__new__(cls)
-        query.__dict__.update(targets=targets, log_prob_evidence=log_pe, _parts=parts,
-                              _gains=(parts[0].zero_gains, parts[0].read_names, parts[7]))
+        fields = query.__dict__
+        fields["targets"], fields["log_prob_evidence"], fields["_parts"] = targets, log_pe, parts
+        pat = parts[0]
+        if pat.all_free:  # a reshape: cheaper made now than on first access
+            fields["target_joint"] = parts[5].reshape(pat.shape)
         return query
 
     @_kept
@@ -70,11 +72,11 @@ class CompiledJointQuery(JTreeJointQuery):
 
     @_kept
     def free_target_probs(self) -> np.ndarray:
-        return self._parts[6]
+        return self._parts[5]
 
     @_kept
     def stacked(self) -> np.ndarray | None:
-        pat, joints = self._parts[0], self._parts[5]
+        pat, joints = self._parts[0], self._parts[4]
         return joints.T if pat.width else None  # a row per target configuration
 
     @_kept
@@ -92,7 +94,7 @@ class CompiledJointQuery(JTreeJointQuery):
 
     @_kept
     def target_joint(self) -> np.ndarray:
-        pat, p_free = self._parts[0], self._parts[6]
+        pat, p_free = self._parts[0], self._parts[5]
         where = self._where
         if where is None:
             return p_free.reshape(pat.shape)
@@ -102,7 +104,8 @@ class CompiledJointQuery(JTreeJointQuery):
 
     @_kept
     def node_joints(self) -> StackedJoints:
-        pat, _, observed, nodes, cards, joints = self._parts[:6]
+        pat, evs, nodes, cards, joints = self._parts[:5]
+        observed = {v: int(evs[v]) for v, _, _ in pat.ev_info}
         return StackedJoints(nodes, pat.node_index, cards, observed, pat.columns, joints.T, self.target_joint,
                              pat.free_cards, self._where)
 
@@ -110,11 +113,13 @@ class CompiledJointQuery(JTreeJointQuery):
         """I(targets ; X | evidence) in bits for every node X of ``node_joints`` (0 for observed
         nodes), as computed by the kernel from :attr:`stacked` (the same formula as
         :func:`bayesdx.voi.mutual_information_stacked_bits`)."""
-        if self._gains is None:
+        if self._parts is None:
             return super().information_gains_bits()
-        zeros, names, values = self._gains
-        out = dict(zeros)
-        out.update(zip(names, values.tolist() if len(names) else ()))
+        pat, values = self._parts[0], self._parts[6].tolist()
+        if pat.n_read == len(pat.zero_gains):  # every node read (none observed, none twice)
+            return dict(zip(pat.read_names, values))
+        out = dict(pat.zero_gains)
+        out.update(zip(pat.read_names, values))
         return out
 
 

@@ -353,12 +353,11 @@ class CompiledEngine(Engine):
         # a small query costs a few tens of microseconds: its steps are written out here rather
         # than in helpers (each Python call counts when other work has filled the caches)
         evs = pat.evs.copy()
-        observed = {}
         for (v, card, node), s in zip(pat.ev_info, evidence.values()):
             s = int(s)
             if not 0 <= s < card:
                 raise ValueError(f"State index {s} out of range for node '{node}'.")
-            evs[v] = observed[v] = s
+            evs[v] = s
         # the answer's parts are views of one buffer: one allocation a query
         a, b, c, d = pat.split
         buf = np.zeros(d)
@@ -380,7 +379,7 @@ class CompiledEngine(Engine):
         if not (abs(total - 1.0) <= 1e-9 and abs(grand - pat.n_read) <= 1e-9 * pat.n_read):  # NaN fails too
             check_totals(total, grand, pat.n_read)  # raises, naming the failure
         return CompiledJointQuery._from_kernel(
-            targets, log_pe, (pat, evs, observed, nodes, self._cards, joints, p_free, gains))
+            targets, log_pe, (pat, evs, nodes, self._cards, joints, p_free, gains))
 
     def _run_cohort(self, kind, evs, cst, read_vars, read_off, buf, flags) -> bool | None:
         """One cohort through :func:`bayesdx._cohortkernel.run_cohort`, its plan derived once per
