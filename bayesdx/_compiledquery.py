@@ -43,10 +43,10 @@ class CompiledJointQuery(JTreeJointQuery):
     """:class:`~bayesdx.jtree.JTreeJointQuery` whose information gains were computed by the
     kernel in the same call; :meth:`information_gains_bits` returns them.
 
-    The engine makes it from the kernel's buffers alone (:meth:`_from_kernel`): ``target_joint``,
-    ``node_joints``, ``stacked``, ``columns``, ``free_target_probs`` and ``prob_evidence`` are
-    views of them made on first access and kept (a ranking reads two of the six; on a small
-    network making all six cost about as much as the kernel)."""
+    The engine makes it from the kernel's buffers alone (:meth:`_from_kernel`): ``node_joints``,
+    ``stacked``, ``columns``, ``free_target_probs``, ``prob_evidence`` and (when a target is
+    observed) ``target_joint`` are views of them made on first access and kept (a ranking reads
+    two of the six; on a small network making all six cost about as much as the kernel)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
