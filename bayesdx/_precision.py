@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from . import _triangulate as tri
+from . import _jttree as jtt
 from .exceptions import NumericalRangeError
 
 __all__ = ["WIDE", "strict", "check_answer", "check_totals", "range_error", "WideningMixin", "NumericalRangeError"]
@@ -78,7 +78,7 @@ class WideningMixin:
             cliques, edges, cards, families, cpts = self._parts
             try:
                 with strict():
-                    tree = tri.CompiledTree(cliques, edges, cards, families,
+                    tree = jtt.CompiledTree(cliques, edges, cards, families,
                                             [c.astype(WIDE) for c in cpts])
             except FloatingPointError as exc:
                 raise range_error(exc) from None

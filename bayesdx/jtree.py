@@ -77,6 +77,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _jttree as jtt
 from . import _triangulate as tri
 from ._jtcohort import CohortMixin
 from ._precision import WideningMixin, check_answer, strict
@@ -181,12 +182,12 @@ class JunctionTreeEngine(CohortMixin, WideningMixin, Engine):
         self._wide_trees: list | None = None
         try:
             with strict():
-                self._fine = tri.CompiledTree(cliques, edges, cards, families, cpts)
+                self._fine = jtt.CompiledTree(cliques, edges, cards, families, cpts)
             #: False when the prior propagation itself leaves float64: every query is then wide.
             self._narrow = True
         except FloatingPointError:  # kept for its structure; queries use the wide copy
             with np.errstate(all="ignore"):
-                self._fine = tri.CompiledTree(cliques, edges, cards, families, cpts)
+                self._fine = jtt.CompiledTree(cliques, edges, cards, families, cpts)
             self._narrow = False
         self._trees = [self._fine]
         if self._narrow and coarse_limit and len(cliques) > 1 and self._fine.total_size <= coarse_max_total:
@@ -194,7 +195,7 @@ class JunctionTreeEngine(CohortMixin, WideningMixin, Engine):
             if len(merged) < len(cliques):
                 try:
                     with strict():
-                        self._trees.append(tri.CompiledTree(merged, medges, cards, families, cpts))
+                        self._trees.append(jtt.CompiledTree(merged, medges, cards, families, cpts))
                 except FloatingPointError:
                     pass
         self.total_clique_size = self._fine.total_size
@@ -238,22 +239,22 @@ class JunctionTreeEngine(CohortMixin, WideningMixin, Engine):
         top, collect, distribute = sched[:3]
         cliques, seps, phi0, inv_u0 = tree.cliques, tree.sep, tree.phi0, tree.inv_u0
         masks, sep_masks = tree.mask, tree.sep_mask
-        ev_mask = tri.bits(ev)
-        clamp_mask = tri.bits(clamp)
+        ev_mask = jtt.bits(ev)
+        clamp_mask = jtt.bits(clamp)
         fixed = ev_mask | clamp_mask
         if cache is not None and clamp_mask:
             # constant tables gathered at the clamps once per (tree, clamp pattern), then sliced
             def restrict(arr, variables, mask, ev, ev_mask, clamp, clamp_mask):
                 if not mask & clamp_mask:
-                    return tri.restrict(arr, variables, mask, ev, ev_mask, None, 0)
+                    return jtt.restrict(arr, variables, mask, ev, ev_mask, None, 0)
                 key = id(arr)
                 got = cache.get(key)
                 if got is None:
-                    got = tri.restrict(arr, variables, mask, None, 0, clamp, clamp_mask)
+                    got = jtt.restrict(arr, variables, mask, None, 0, clamp, clamp_mask)
                     got = cache[key] = np.ascontiguousarray(got)
-                return tri.restrict(got, variables, mask, ev, ev_mask, None, 0)
+                return jtt.restrict(got, variables, mask, ev, ev_mask, None, 0)
         else:
-            restrict = tri.restrict
+            restrict = jtt.restrict
         ind_at: dict[int, list] = {}
         for v, ind in indicators.items():
             ind_at.setdefault(tree.top[v], []).append((v, ind))
