@@ -1,16 +1,18 @@
 """The pgmpy seam: importing pgmpy quietly (some pgmpy releases emit FutureWarnings about their
-own modules at import time, which bayesdx users can do nothing about), and converting between a
-pgmpy ``DiscreteBayesianNetwork`` and :class:`~bayesdx.inference.ModelArrays`."""
+own modules at import time, which bayesdx users can do nothing about), converting between a
+pgmpy ``DiscreteBayesianNetwork`` and :class:`~bayesdx.inference.ModelArrays`, and writing
+tables as BIF or XMLBIF through pgmpy's writers."""
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from .inference import ModelArrays
 
-__all__ = ["load_pgmpy", "arrays_from_pgmpy", "pgmpy_model_from_arrays"]
+__all__ = ["load_pgmpy", "arrays_from_pgmpy", "pgmpy_model_from_arrays", "write_arrays"]
 
 
 def load_pgmpy() -> None:
@@ -97,3 +99,23 @@ def pgmpy_model_from_arrays(arrays: ModelArrays):
             )
         )
     return model
+
+
+def write_arrays(arrays: ModelArrays, path, *, format: str | None = None) -> None:
+    """Write ``arrays`` as BIF or XMLBIF (``format``, else the file's suffix) through pgmpy's
+    writers, with exact float repr (:func:`bayesdx.io.write_network` for a network)."""
+    path = Path(path)
+    fmt = (format or path.suffix.lstrip(".")).lower()
+    if fmt == "bif":
+        legacy = "write_bif"
+    elif fmt in ("xmlbif", "xml"):
+        legacy = "write_xmlbif"
+    else:
+        raise ValueError(f"Unknown export format {fmt!r}; write 'bif' or 'xmlbif'.")
+    load_pgmpy()
+    from pgmpy.readwrite import BIFWriter, XMLBIFWriter
+
+    model = pgmpy_model_from_arrays(arrays)
+    writer = BIFWriter(model) if fmt == "bif" else XMLBIFWriter(model)
+    # pgmpy >= 1.1 names the method ``write``; 1.0 only has the legacy name.
+    (writer.write if hasattr(type(writer), "write") else getattr(writer, legacy))(str(path))

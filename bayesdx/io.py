@@ -12,7 +12,8 @@ import numpy as np
 
 from .exceptions import BayesdxError, NetworkSpecError, TargetsRequiredError, _cut, _suggest
 from .inference import ModelArrays
-from .network import Network, arrays_from_pgmpy, pgmpy_model_from_arrays
+from ._pgmpy import write_arrays
+from .network import Network, arrays_from_pgmpy
 
 __all__ = ["load_network", "bundled_networks", "write_network", "NetworkNotFoundError",
            "FOREIGN_FORMATS", "ROW_SUM_TOLERANCE"]
@@ -321,21 +322,5 @@ def write_network(network: Network, path, *, format: str | None = None) -> None:
     """Write ``network`` as BIF or XMLBIF through pgmpy's writers (exact float repr).
 
     The file is built from ``network.arrays``, the tables :func:`bayesdx.diagnose` uses (an edit
-    of ``network.model`` is not exported)."""
-    path = Path(path)
-    fmt = (format or path.suffix.lstrip(".")).lower()
-    from ._pgmpy import load_pgmpy
-
-    load_pgmpy()
-    from pgmpy.readwrite import BIFWriter, XMLBIFWriter
-
-    # from the tables the engine uses, never from ``network.model``, which a caller may have edited
-    model = pgmpy_model_from_arrays(network.arrays)
-    if fmt == "bif":
-        writer, legacy = BIFWriter(model), "write_bif"
-    elif fmt in ("xmlbif", "xml"):
-        writer, legacy = XMLBIFWriter(model), "write_xmlbif"
-    else:
-        raise ValueError(f"Unknown export format {fmt!r}; write 'bif' or 'xmlbif'.")
-    # pgmpy >= 1.1 names the method ``write``; 1.0 only has the legacy name.
-    (writer.write if hasattr(type(writer), "write") else getattr(writer, legacy))(str(path))
+    of ``network.model`` is not exported). The format is ``format``, else the file's suffix."""
+    write_arrays(network.arrays, path, format=format)

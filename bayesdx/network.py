@@ -21,7 +21,7 @@ from .exceptions import (
     _suggest,
 )
 from ._changes import changed_network, derived, parameter_frame, prior_changes
-from ._pgmpy import arrays_from_pgmpy, pgmpy_model_from_arrays
+from ._pgmpy import arrays_from_pgmpy, pgmpy_model_from_arrays, write_arrays
 from . import inference as _inference
 from .inference import ModelArrays
 
@@ -544,15 +544,11 @@ class Network:
     # -- export --------------------------------------------------------------------------
     def to_bif(self, path) -> None:
         """Write the network as BIF (via pgmpy), with full float precision."""
-        from .io import write_network
-
-        write_network(self, path, format="bif")
+        write_arrays(self.arrays, path, format="bif")  # the engine's tables, not an edited model
 
     def to_xmlbif(self, path) -> None:
         """Write the network as XMLBIF (via pgmpy)."""
-        from .io import write_network
-
-        write_network(self, path, format="xmlbif")
+        write_arrays(self.arrays, path, format="xmlbif")  # the engine's tables, not an edited model
 
     # -- display ---------------------------------------------------------------------------
     def __repr__(self) -> str:
