@@ -27,11 +27,12 @@ indicators, which are read) is passed beside the plan: the kernel derives the sc
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["TreePlan", "N_SEGMENTS", "choose_root"]
+from ._triangulate import choose_root
+
+__all__ = ["TreePlan", "N_SEGMENTS"]
 
 (CARDS, CL_PTR, CL_VARS, PARENT, DEPTH, PREORDER, KID_PTR, KIDS, SEP_PTR, SEP_VARS, TOP_OF,
  READOUT, UNIT, FAC_PTR, FAC_OFF, FAC_VPTR, FAC_VARS, PHI0_OFF, U0_OFF, INVU0_OFF, D0_OFF,
@@ -39,38 +40,6 @@ __all__ = ["TreePlan", "N_SEGMENTS", "choose_root"]
 N_SEGMENTS = 23
 #: MISC[MISC_PHI0]: 1 when clique tables are loaded from stored ``phi0``, 0 when formed from CPTs.
 MISC_PHI0 = 0
-
-
-def choose_root(nbrs: Sequence[Sequence[int]], sizes: Sequence[int]) -> int:
-    """The centre of the tree: the clique minimising the largest distance to another one, edges
-    weighted by the mean log-size of their cliques (linear time, along a longest path)."""
-    k = len(nbrs)
-    if k == 1:
-        return 0
-    weight = [math.log2(1 + s) for s in sizes]
-
-    def farthest(start):
-        dist, prev = {start: 0.0}, {start: -1}
-        stack = [start]
-        while stack:
-            c = stack.pop()
-            for n in nbrs[c]:
-                if n not in dist:
-                    dist[n] = dist[c] + (weight[c] + weight[n]) / 2
-                    prev[n] = c
-                    stack.append(n)
-        return max(dist, key=lambda c: (dist[c], -c)), dist, prev
-
-    a, _, _ = farthest(0)
-    b, dist, prev = farthest(a)
-    length = dist[b]
-    best, best_key, c = b, None, b
-    while c != -1:
-        key = (max(dist[c], length - dist[c]), -sizes[c], c)
-        if best_key is None or key < best_key:
-            best, best_key = c, key
-        c = prev[c]
-    return best
 
 
 def _csr(lists) -> tuple[np.ndarray, np.ndarray]:

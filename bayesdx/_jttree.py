@@ -9,12 +9,11 @@ Variables are integers ``0..n-1`` (their index in :attr:`ModelArrays.nodes`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from ._triangulate import table_size
+from ._triangulate import choose_root, table_size
 
 __all__ = ["CompiledTree", "bits", "restrict"]
 
@@ -44,7 +43,7 @@ class CompiledTree:
         for a, b in edges:
             nbrs[a].append(b)
             nbrs[b].append(a)
-        self.root = root = self._choose_root(nbrs)
+        self.root = root = choose_root(nbrs, self.sizes)
         parent = [-1] * k
         seen = [False] * k
         seen[root] = True
@@ -121,39 +120,6 @@ class CompiledTree:
         if got is None:
             got = self._axes[key] = tuple(i for i, v in enumerate(self.cliques[c]) if mask >> v & 1)
         return got
-
-    def _choose_root(self, nbrs) -> int:
-        """The centre of the tree: the clique minimising the largest distance to another one,
-        edges weighted by the mean log-size of their cliques (linear time, via a diameter)."""
-        k = len(nbrs)
-        if k == 1:
-            return 0
-        weight = [math.log2(1 + s) for s in self.sizes]
-
-        def farthest(start):
-            dist, prev = {start: 0.0}, {start: -1}
-            stack = [start]
-            while stack:
-                c = stack.pop()
-                for n in nbrs[c]:
-                    if n not in dist:
-                        dist[n] = dist[c] + (weight[c] + weight[n]) / 2
-                        prev[n] = c
-                        stack.append(n)
-            end = max(dist, key=lambda c: (dist[c], -c))
-            return end, dist, prev
-
-        a, _, _ = farthest(0)
-        b, dist, prev = farthest(a)
-        length = dist[b]
-        best, best_key = b, None
-        c = b
-        while c != -1:  # walk the diameter from b back to a
-            key = (max(dist[c], length - dist[c]), -self.sizes[c], c)
-            if best_key is None or key < best_key:
-                best, best_key = c, key
-            c = prev[c]
-        return best
 
     def _potentials(self, families, cpts):
         psi = [None] * len(self.cliques)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 __all__ = [
     "HEURISTICS",
     "best_triangulation",
+    "choose_root",
     "eliminate",
     "junction_tree_edges",
     "maximal_cliques",
@@ -223,6 +224,38 @@ def junction_tree_edges(cliques: Sequence[frozenset], cards: Sequence[int]) -> l
         edges.append((roots[0], r))
         parent[r] = roots[0]
     return edges
+
+
+def choose_root(nbrs: Sequence[Sequence[int]], sizes: Sequence[int]) -> int:
+    """The centre of the tree: the clique minimising the largest distance to another one, edges
+    weighted by the mean log-size of their cliques (linear time, along a longest path)."""
+    k = len(nbrs)
+    if k == 1:
+        return 0
+    weight = [math.log2(1 + s) for s in sizes]
+
+    def farthest(start):
+        dist, prev = {start: 0.0}, {start: -1}
+        stack = [start]
+        while stack:
+            c = stack.pop()
+            for n in nbrs[c]:
+                if n not in dist:
+                    dist[n] = dist[c] + (weight[c] + weight[n]) / 2
+                    prev[n] = c
+                    stack.append(n)
+        return max(dist, key=lambda c: (dist[c], -c)), dist, prev
+
+    a, _, _ = farthest(0)
+    b, dist, prev = farthest(a)
+    length = dist[b]
+    best, best_key, c = b, None, b
+    while c != -1:
+        key = (max(dist[c], length - dist[c]), -sizes[c], c)
+        if best_key is None or key < best_key:
+            best, best_key = c, key
+        c = prev[c]
+    return best
 
 
 def merge_small_cliques(cliques, edges, cards, limit: int, max_added: float = math.inf):
