@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from ._triangulate import choose_root
+from ._triangulate import rooted_tree, sliced_total
 
 __all__ = ["TreePlan", "N_SEGMENTS"]
 
@@ -89,26 +89,8 @@ class TreePlan:
         self.sizes = [math.prod(self.cards[v] for v in c) for c in self.cliques]
         self.total_size = int(sum(self.sizes))
         self.phi0_mode = self.total_size <= phi0_max_entries
-        nbrs: list[list[int]] = [[] for _ in range(k)]
-        for a, b in edges:
-            nbrs[a].append(b)
-            nbrs[b].append(a)
-        self.root = root = choose_root(nbrs, self.sizes)
-        parent, depth = [-1] * k, [0] * k
-        seen = [False] * k
-        seen[root] = True
-        stack, order = [root], []
-        while stack:
-            c = stack.pop()
-            order.append(c)
-            for n in sorted(nbrs[c], reverse=True):
-                if not seen[n]:
-                    seen[n] = True
-                    parent[n], depth[n] = c, depth[c] + 1
-                    stack.append(n)
-        children: list[list[int]] = [[] for _ in range(k)]
-        for c in order[1:]:
-            children[parent[c]].append(c)
+        root, parent, order, depth, children = rooted_tree(edges, self.sizes)
+        self.root = root
         seps = [()] * k
         for c in order[1:]:
             pset = set(self.cliques[parent[c]])
@@ -204,14 +186,7 @@ class TreePlan:
 
     def sliced_size(self, fixed) -> float:
         """Sum of clique sizes once the variables in ``fixed`` are sliced or clamped."""
-        total = 0.0
-        for c, size in zip(self.cliques, self.sizes):
-            div = 1
-            for v in c:
-                if v in fixed:
-                    div *= self.cards[v]
-            total += size / div
-        return total
+        return sliced_total(self.cliques, self.sizes, self.cards, fixed)
 
     @property
     def nbytes(self) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._triangulate import choose_root, table_size
+from ._triangulate import rooted_tree, sliced_total, table_size
 
 __all__ = ["CompiledTree", "bits", "restrict"]
 
@@ -39,31 +39,10 @@ class CompiledTree:
         self.cliques = [tuple(sorted(c)) for c in cliques]
         self.sizes = [table_size(c, cards) for c in self.cliques]
         self.total_size = int(sum(self.sizes))
-        nbrs: list[list[int]] = [[] for _ in range(k)]
-        for a, b in edges:
-            nbrs[a].append(b)
-            nbrs[b].append(a)
-        self.root = root = choose_root(nbrs, self.sizes)
-        parent = [-1] * k
-        seen = [False] * k
-        seen[root] = True
-        stack, order = [root], []
-        while stack:
-            c = stack.pop()
-            order.append(c)
-            for n in sorted(nbrs[c], reverse=True):
-                if not seen[n]:
-                    seen[n] = True
-                    parent[n] = c
-                    stack.append(n)
+        self.root, parent, order, self.depth, self.children = rooted_tree(edges, self.sizes)
+        root = self.root
         self.parent, self.preorder = parent, order
         self.rank = {c: i for i, c in enumerate(order)}
-        self.children = [[] for _ in range(k)]
-        for c in order[1:]:
-            self.children[parent[c]].append(c)
-        self.depth = [0] * k
-        for c in order[1:]:
-            self.depth[c] = self.depth[parent[c]] + 1
         self.mask = [bits(c) for c in self.cliques]
         self.sep = [()] * k
         self.sep_mask = [0] * k
@@ -261,13 +240,7 @@ class CompiledTree:
             return got
         if len(self._sliced) > 4096:
             self._sliced.clear()
-        total = 0.0
-        for c, size in zip(self.cliques, self.sizes):
-            div = 1
-            for v in c:
-                if v in fixed:
-                    div *= self.cards[v]
-            total += size / div
+        total = sliced_total(self.cliques, self.sizes, self.cards, fixed)
         self._sliced[fixed] = total
         return total
 

@@ -31,6 +31,8 @@ __all__ = [
     "HEURISTICS",
     "best_triangulation",
     "choose_root",
+    "rooted_tree",
+    "sliced_total",
     "eliminate",
     "junction_tree_edges",
     "maximal_cliques",
@@ -45,6 +47,18 @@ HEURISTICS = ("min_fill", "min_weight", "weighted_min_fill")
 def table_size(clique, cards: Sequence[int]) -> int:
     """Number of entries of the table over ``clique``."""
     return math.prod(cards[v] for v in clique)
+
+
+def sliced_total(cliques, sizes: Sequence[int], cards: Sequence[int], fixed) -> float:
+    """Sum of the clique table sizes once the variables in ``fixed`` are sliced or clamped."""
+    total = 0.0
+    for c, size in zip(cliques, sizes):
+        div = 1
+        for v in c:
+            if v in fixed:
+                div *= cards[v]
+        total += size / div
+    return total
 
 
 def moral_graph(parents: Sequence[Sequence[int]]) -> list[set[int]]:
@@ -256,6 +270,34 @@ def choose_root(nbrs: Sequence[Sequence[int]], sizes: Sequence[int]) -> int:
             best, best_key = c, key
         c = prev[c]
     return best
+
+
+def rooted_tree(edges, sizes: Sequence[int]) -> tuple[int, list[int], list[int], list[int], list[list[int]]]:
+    """The junction tree with ``edges`` over cliques of table sizes ``sizes``, rooted at its
+    centre (:func:`choose_root`): ``(root, parent, preorder, depth, children)``, parent -1 at the
+    root, children in preorder (a depth-first walk taking neighbours in index order)."""
+    k = len(sizes)
+    nbrs: list[list[int]] = [[] for _ in range(k)]
+    for a, b in edges:
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    root = choose_root(nbrs, sizes)
+    parent, depth = [-1] * k, [0] * k
+    seen = [False] * k
+    seen[root] = True
+    stack, order = [root], []
+    while stack:
+        c = stack.pop()
+        order.append(c)
+        for n in sorted(nbrs[c], reverse=True):
+            if not seen[n]:
+                seen[n] = True
+                parent[n], depth[n] = c, depth[c] + 1
+                stack.append(n)
+    children: list[list[int]] = [[] for _ in range(k)]
+    for c in order[1:]:
+        children[parent[c]].append(c)
+    return root, parent, order, depth, children
 
 
 def merge_small_cliques(cliques, edges, cards, limit: int, max_added: float = math.inf):
