@@ -94,12 +94,10 @@ class CompiledJointQuery(JTreeJointQuery):
 
     @_kept
     def target_joint(self) -> np.ndarray:
+        # reached only when a target is observed (:meth:`_from_kernel` sets it otherwise)
         pat, p_free = self._parts[0], self._parts[5]
-        where = self._where
-        if where is None:
-            return p_free.reshape(pat.shape)
         target_joint = np.zeros(pat.shape)
-        target_joint[where] = p_free.reshape(pat.free_cards)
+        target_joint[self._where] = p_free.reshape(pat.free_cards)
         return target_joint
 
     @_kept
