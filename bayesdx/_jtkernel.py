@@ -279,7 +279,7 @@ def _form(S, F, Q, c, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0):
             _const(SET if first else MUL, T, tv, ext, w, xv, _at(S, FAC_OFF, f), -1, S, F, Q, b0, iw,
                    bases)
             first = False
-    pending = np.empty(0)
+    pending = T[:0]  # a view: no allocation (read only once a child's message is pending)
     pend_kid = -1
     j_end = _at(S, KID_PTR, c + 1)
     for j in range(_at(S, KID_PTR, c), j_end + 1):
@@ -366,7 +366,10 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
     wf = np.ones(n_cl, np.int64)
     wb = np.ones(n_cl, np.int64)
     _widths(S, kind, active, down, top, nb, wf, wb)
-    tables = [np.empty(0) for _ in range(n_cl)]
+    # one empty array stands for every released table (an allocation each time costs as much as
+    # forming a small clique's table)
+    none = np.empty(0)
+    tables = [none for _ in range(n_cl)]
     kept = 0.0
     logs = np.zeros(nb)
     # ---- collect
@@ -403,7 +406,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
         if down[c] and wf[c] == wb[c] and kept + T.size <= keep:
             tables[c] = T
             kept += T.size
-        T = np.empty(0)  # released before the next table is formed
+        T = none  # released before the next table is formed
     # ---- top
     w = wf[top]
     T = _form(S, F, Q, top, w, active, raws, inv_s, wf, b0, iw, bases, use_phi0)
@@ -415,7 +418,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
     _close_top(T, w, nb, b0, logs, z, log_z)
     # ---- distribute, parents first; each belief is read, then sends its children's messages
     tables[top] = T
-    deltas = [np.empty(0) for _ in range(n_cl)]
+    deltas = [none for _ in range(n_cl)]
     for i in range(preorder.size):
         c = preorder[i]
         if c != top and down[c] == 0:
@@ -434,8 +437,8 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
             wp = wb[parent[c]]
             _work_strides(tv, sv, kind, cards, wp, iw[_XS])
             _apply(MUL, B, deltas[c], 0, iw[_EXT_C], iw[_XS], tv.size, w, 1 if wp > 1 else 0, iw)
-            deltas[c] = np.empty(0)
-        tables[c] = np.empty(0)
+            deltas[c] = none
+        tables[c] = none
         # read-outs
         for j in range(read_vars.size):
             if read_from[j] != c:
@@ -453,7 +456,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
                     for bb in range(1, nb):
                         row[bb] = row[0]
         # messages to the children on the paths to read-outs (one marginal per separator)
-        marg = np.empty(0)
+        marg = none
         marg_kid = -1
         for j in range(kid_ptr[c], kid_ptr[c + 1]):
             k = kids[j]
@@ -479,7 +482,7 @@ def _propagate(S, F, Q, b0, nb, read_vars, read_off, out, n_out, top, active, do
             elif unit[k] == 0:
                 _const(MUL, delta, sv, ext, w, sv, invu0_off[k], goff[1, k], S, F, Q, b0, iw, bases)
             deltas[k] = delta
-        B = np.empty(0)
+        B = none
 
 
 @njit(cache=True)
@@ -568,7 +571,8 @@ def _run(S, F, Q, n_batch, read_vars, read_off, out, chunk_floats, keep_floats, 
     # tables are kept when every clique's table at the chunk's width would fit in keep_floats
     keep = math.inf if total * chunk <= keep_floats else 0.0
     iw = _scratch(S)
-    raws = [np.empty(0) for _ in range(n_cl)]
+    none = np.empty(0)
+    raws = [none for _ in range(n_cl)]  # one empty array in every slot until its message is sent
     inv_s = np.ones((n_cl, chunk))
     done = np.zeros(n_cl, np.int64)
     for c in range(n_cl):
