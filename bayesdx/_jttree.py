@@ -1,6 +1,6 @@
 """The numpy engine's layout of a junction tree: :class:`CompiledTree` (axis plans, the prior
-propagation, query schedules) and the index helpers its queries use (:func:`bits`,
-:func:`restrict`). The tree itself comes from :mod:`bayesdx._triangulate`.
+propagation, query schedules) and the index helper its queries use (:func:`restrict`). The
+tree itself comes from :mod:`bayesdx._triangulate`.
 
 Everything here runs once, when a :class:`~bayesdx.jtree.JunctionTreeEngine` is compiled, except
 :meth:`CompiledTree.schedule` (cached per pattern of evidence and read-out) and :func:`restrict`.
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._triangulate import rooted_tree, sliced_total, table_size
+from ._triangulate import bits, rooted_tree, sliced_total, table_size
 
-__all__ = ["CompiledTree", "bits", "restrict"]
+__all__ = ["CompiledTree", "restrict"]
 
 _ALL = slice(None)
 
@@ -243,13 +243,6 @@ class CompiledTree:
         total = sliced_total(self.cliques, self.sizes, self.cards, fixed)
         self._sliced[fixed] = total
         return total
-
-
-def bits(variables) -> int:
-    out = 0
-    for v in variables:
-        out |= 1 << v
-    return out
 
 
 def squeeze_index(outer: Sequence[int], keep: Sequence[int]) -> tuple:

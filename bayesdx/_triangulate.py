@@ -30,6 +30,7 @@ from collections.abc import Sequence
 __all__ = [
     "HEURISTICS",
     "best_triangulation",
+    "bits",
     "choose_root",
     "rooted_tree",
     "sliced_total",
@@ -42,6 +43,14 @@ __all__ = [
 ]
 
 HEURISTICS = ("min_fill", "min_weight", "weighted_min_fill")
+
+
+def bits(variables) -> int:
+    """The set of ``variables`` as a bit mask (bit ``v`` set for variable ``v``)."""
+    out = 0
+    for v in variables:
+        out |= 1 << v
+    return out
 
 
 def table_size(clique, cards: Sequence[int]) -> int:

@@ -239,8 +239,8 @@ class JunctionTreeEngine(CohortMixin, WideningMixin, Engine):
         top, collect, distribute = sched[:3]
         cliques, seps, phi0, inv_u0 = tree.cliques, tree.sep, tree.phi0, tree.inv_u0
         masks, sep_masks = tree.mask, tree.sep_mask
-        ev_mask = jtt.bits(ev)
-        clamp_mask = jtt.bits(clamp)
+        ev_mask = tri.bits(ev)
+        clamp_mask = tri.bits(clamp)
         fixed = ev_mask | clamp_mask
         if cache is not None and clamp_mask:
             # constant tables gathered at the clamps once per (tree, clamp pattern), then sliced

@@ -48,7 +48,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import _fpflags as fp
-from . import _jttree as jtt
 from . import _triangulate as tri
 from ._lazyplan import contraction, elimination_plan
 from ._precision import check_answer
@@ -72,9 +71,9 @@ class _Query:
 
     def __init__(self, ev: dict, free: tuple, prior: bool = False):
         self.ev, self.free, self.prior = ev, free, prior
-        self.ev_mask = jtt.bits(ev)
+        self.ev_mask = tri.bits(ev)
         #: variables whose presence on a message's sending side makes it differ from the prior one
-        self.active = self.ev_mask | jtt.bits(free)
+        self.active = self.ev_mask | tri.bits(free)
         self.sliced: dict = {}
         self.msgs: dict = {}
 
@@ -149,7 +148,7 @@ class LazyEngine(Engine):
         self._optimize = optimize
         self._cliques = [tuple(sorted(c)) for c in cliques]
         sizes = [tri.table_size(c, cards) for c in cliques]
-        masks = [jtt.bits(c) for c in cliques]
+        masks = [tri.bits(c) for c in cliques]
         holders: dict[int, list[int]] = {}
         for i, c in enumerate(cliques):
             for v in c:
@@ -163,7 +162,7 @@ class LazyEngine(Engine):
         self._clique_factors: list[list[int]] = [[] for _ in cliques]
         self._var_factors: list[list[int]] = [[] for _ in nodes]
         for v, fam in enumerate(families):
-            fmask = jtt.bits(fam)
+            fmask = tri.bits(fam)
             c = next(i for i in by_size[v] if not fmask & ~masks[i])
             f = len(self._factors)
             table = np.asarray(arrays.cpts[nodes[v]], dtype=float)
@@ -271,7 +270,7 @@ class LazyEngine(Engine):
         key = (variables, keep)
         plan = self._plans.get(key)
         if plan is None:
-            plan = elimination_plan(variables, jtt.bits(keep), self._cards)
+            plan = elimination_plan(variables, tri.bits(keep), self._cards)
             if len(self._plans) >= self.max_expressions:
                 self._plans.clear()
             self._plans[key] = plan
