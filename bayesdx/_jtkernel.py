@@ -87,7 +87,7 @@ __all__ = ["FREE", "SLICED", "CLAMPED", "INDICATOR"]
 
 #: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
 #: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
-_KERNEL_SOURCES = "ee0999aa71c6c1ae"
+_KERNEL_SOURCES = "2b05ef8a09b50ce7"
 
 #: The top belief is renormalised when it sums to less than this.
 _TINY = 1e-200

@@ -17,6 +17,25 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+
+def _no_refcounts() -> dict:
+    """``{"_nrt": False}`` where this numba takes it, else ``{}``.
+
+    Compiled with numba's runtime, a function increments and decrements the reference count of
+    every array argument on each call (two atomic operations each) and of every view it takes;
+    on small networks these were about 40% of a query (``perf``). Nothing here allocates or
+    keeps an array beyond the call, so the loops are compiled without the runtime: the query
+    kernel then runs about 15% faster on sachs and child. ``_nrt`` is a private numba option
+    (numba raises on an unknown one), so it is passed only where numba declares it."""
+    try:
+        from numba.core.options import DefaultOptions
+    except ImportError:  # pragma: no cover (a numba that moved its options)
+        return {}
+    return {"_nrt": False} if hasattr(DefaultOptions, "_nrt") else {}
+
+
+_NO_REFCOUNTS = _no_refcounts()
+
 SET, MUL, ACC, DIV = 0, 1, 2, 3
 #: Kinds of variables in a query.
 FREE, SLICED, CLAMPED, INDICATOR = 0, 1, 2, 3
@@ -25,7 +44,7 @@ _EXT_C, _EXT_S, _XS, _ME, _MX, _IDX = 0, 1, 2, 3, 4, 5
 
 
 # ----------------------------------------------------------------------------- primitives
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _merge(ext, xs, nd, w, xw, iw):
     """Merge adjacent axes (batch innermost) whose operand strides are contiguous into rows
     ``iw[_ME]`` (extents) and ``iw[_MX]`` (operand strides), innermost first; returns their
@@ -57,7 +76,7 @@ def _merge(ext, xs, nd, w, xw, iw):
     return m, total
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _advance(iw, m, x, k=1):
     """Step the odometer over merged axes k..m-1; returns the operand offset.
 
@@ -80,7 +99,7 @@ def _advance(iw, m, x, k=1):
 # row to row and by the odometer over merged axes 2.. from block to block, so short rows do
 # not pay an odometer step each. Unsigned indices: numba then skips its negative-index
 # wraparound, and the loops vectorise.
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _rows_mul(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
     t = np.uint64(0)
     nn = np.uint64(n0)
@@ -112,7 +131,7 @@ def _rows_mul(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
             k += 1
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _rows_set(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
     t = np.uint64(0)
     nn = np.uint64(n0)
@@ -147,7 +166,7 @@ def _rows_set(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
 # Sums may be reassociated (fastmath "reassoc" only: no assumption about NaN, inf or signed
 # zeros, and the processor's float flags are raised as before), so that LLVM vectorises them;
 # results then differ from a sequential sum by rounding only.
-@njit(cache=True, fastmath={"reassoc"})
+@njit(cache=True, fastmath={"reassoc"}, **_NO_REFCOUNTS)
 def _rows_acc(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
     t = np.uint64(0)
     nn = np.uint64(n0)
@@ -180,7 +199,7 @@ def _rows_acc(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
             k += 1
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _rows_div(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
     t = np.uint64(0)
     nn = np.uint64(n0)
@@ -214,7 +233,7 @@ def _rows_div(T, X, x, n0, s0, n1, s1, n_blocks, m, iw):
             k += 1
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _apply(mode, T, X, xbase, ext, xs, nd, w, xw, iw):
     """Combine working table ``T`` (axes ``ext[:nd]`` then a batch of ``w``) with ``X`` read at
     ``xbase + sum_d i_d xs[d] + b xw``: SET T = X, MUL T *= X, ACC X += T, DIV T = T / X (0
@@ -235,7 +254,7 @@ def _apply(mode, T, X, xbase, ext, xs, nd, w, xw, iw):
         _rows_div(T, X, xbase, n0, s0, n1, s1, n_blocks, m, iw)
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _gather(mode, T, X, bases, ext, xs, nd, w, iw):
     """SET or MUL ``T[j, b]`` by ``X[bases[b] + off_j]``: a constant gathered per batch element."""
     m, total = _merge(ext, xs, nd, 1, 0, iw)
@@ -266,7 +285,7 @@ def _gather(mode, T, X, bases, ext, xs, nd, w, iw):
             k += 1
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _table_ext(tv, kind, cards, ext):
     """Extents of a working table over ``tv`` (1 for observed or clamped variables); its size."""
     size = 1
@@ -278,7 +297,7 @@ def _table_ext(tv, kind, cards, ext):
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _work_strides(tv, xv, kind, cards, wx, xs):
     """Strides, along the axes of a table over ``tv``, of a working table over ``xv`` (a sorted
     subset of ``tv``) with batch width ``wx``."""
@@ -298,7 +317,7 @@ def _work_strides(tv, xv, kind, cards, wx, xs):
             xs[i] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, cards, iw, bases, G, g, n_g):
     """SET or MUL the working table ``T`` over ``tv`` by the constant over ``xv`` at ``F[off:]``,
     sliced at the observed states and gathered at the clamped ones; read from its pre-gathered
@@ -346,7 +365,7 @@ def _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, cards, iw, 
 
 
 
-@njit(cache=True)
+@njit(cache=True, **_NO_REFCOUNTS)
 def _load_gathered(mode, T, tv, ext, w, xv, g, G, n_g, kind, evs, b0, cards, iw):
     """SET or MUL ``T`` by a constant gathered beforehand at every configuration of the clamped
     variables: ``G[g:]`` is C-ordered over the constant's other variables, then the ``n_g``
