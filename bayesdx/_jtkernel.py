@@ -50,6 +50,7 @@ from ._jtops import (
     SLICED,
     _EXT_C,
     _EXT_S,
+    _NO_REFCOUNTS,
     _XS,
     _apply,
     _load_const,
@@ -87,7 +88,7 @@ __all__ = ["FREE", "SLICED", "CLAMPED", "INDICATOR"]
 
 #: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
 #: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
-_KERNEL_SOURCES = "2b05ef8a09b50ce7"
+_KERNEL_SOURCES = "04d21aa8da292521"
 
 #: The top belief is renormalised when it sums to less than this.
 _TINY = 1e-200
@@ -217,7 +218,7 @@ def _widths(S, kind, active, down, top, nb, wf, wb):
 # variables); ``G`` holds the constants pre-gathered at every clamp configuration (``n_g`` of
 # them; ``goff[0, c]``: phi0 of clique c, ``goff[1, c]``: 1/U0 and ``goff[2, c]``: D0 of its
 # separator; -1 when not pre-gathered).
-@njit(cache=True, inline="always")
+@njit(cache=True, **_NO_REFCOUNTS)  # not inlined: unpacking Q here counts no references
 def _const(mode, T, tv, ext, w, xv, off, g, S, F, Q, b0, iw, bases):
     kind, evs, cst, G, goff, n_g = Q
     _load_const(mode, T, tv, ext, w, xv, off, F, kind, evs, cst, b0, _seg(S, CARDS), iw, bases, G,

@@ -26,7 +26,10 @@ def _no_refcounts() -> dict:
     on small networks these were about 40% of a query (``perf``). Nothing here allocates or
     keeps an array beyond the call, so the loops are compiled without the runtime: the query
     kernel then runs about 15% faster on sachs and child. ``_nrt`` is a private numba option
-    (numba raises on an unknown one), so it is passed only where numba declares it."""
+    (numba raises on an unknown one), so it is passed only where numba declares it.
+
+    A function compiled so must not return or keep an array it is given or makes: its caller
+    would release it without the reference it never took (a crash, or worse)."""
     try:
         from numba.core.options import DefaultOptions
     except ImportError:  # pragma: no cover (a numba that moved its options)
