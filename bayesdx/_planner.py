@@ -25,7 +25,6 @@ outcome table of every single-readout order at once; an order of several readout
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ._compile import check_cpts
-from ._sources import GRADES, KINDS, TOLERANCE, Param, _Checker, _describe
+from ._sources import GRADES, KINDS, Param, _Checker, _describe
 from .decision import check_decisions
 from .exceptions import NetworkSpecError, _elide, _suggest
 from .orders import check_orders
