@@ -123,7 +123,7 @@ class TreePlan:
         offset = 0
         for v, family in enumerate(families):
             fam = set(family)
-            home = min((c for c in holders[v] if fam <= set(self.cliques[c])),
+            home = min((c for c in holders[family[-1]] if fam <= set(self.cliques[c])),
                        key=lambda c: (self.sizes[c], c))
             table = np.asarray(cpts[v], dtype=np.float64).reshape([self.cards[u] for u in family])
             axes = sorted(range(len(family)), key=lambda i: family[i])

@@ -21,7 +21,10 @@ Queries
     on a network whose prior clique tables are stored runs in
     :func:`bayesdx._cohortkernel.run_cohort` instead, with a plan derived once per pattern of
     evidence (:mod:`bayesdx._cohortplan`): the findings' cliques are not formed per case, and
-    messages are multiplied in where they are smallest.
+    messages are multiplied in where they are smallest. On networks with large cliques a joint
+    query may run on a junction tree triangulated for its pattern of evidence, without the
+    observed nodes (:mod:`bayesdx._evidencetree`), when that tree's entries (weighed once per
+    pattern) make up for building it.
 
 Numerical safety
     The kernels scale between cliques as the numpy engine does, but cannot report a float
@@ -47,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import _evidencetree
 from . import _fpflags as fp
 from . import _triangulate as tri
 from ._compiledquery import CLAMPED, FREE, INDICATOR, SLICED, CompiledJointQuery, _Pattern
@@ -60,6 +64,7 @@ from .jtree import JunctionTreeEngine
 __all__ = ["CompiledEngine", "CompiledJointQuery"]
 
 _NO_CST = np.zeros((1, 1), np.int64)
+_UNSET = object()
 
 
 _KERNEL = None
@@ -137,6 +142,15 @@ class CompiledEngine(Engine):
         Joint queries on a network whose whole joint distribution has at most this many entries
         read it from one table (:mod:`bayesdx._tablekernel`) instead of propagating: for a few
         hundred multiply-adds a propagation is mostly bookkeeping. 0 turns it off. Default 2**12.
+    evidence_trees : {"auto", "always", "never"}, optional
+        Whether a joint query may run on a junction tree triangulated for its pattern of evidence
+        (:mod:`bayesdx._evidencetree`: without the observed nodes, whose fill-in can make the
+        network's own cliques many times larger than the evidence leaves necessary). ``"auto"``
+        (default) weighs both trees' table entries once per pattern, on networks whose sliced
+        cliques are large; ``"always"`` uses it whenever no target or requested node is
+        observed; ``"never"`` keeps the network's tree.
+    evidence_tree_heuristics : sequence of str, optional
+        Triangulation heuristics tried for an evidence tree. Default ``("min_fill",)``.
 
     Attributes
     ----------
@@ -154,6 +168,8 @@ class CompiledEngine(Engine):
     joint_table_size : int
         The entries of the joint table joint queries read (see ``table_max_entries``); 0 when
         they run on ``query_cliques``.
+    evidence_tree_queries : int
+        How many joint queries ran on an evidence tree (see ``evidence_trees``).
 
     Examples
     --------
@@ -180,8 +196,15 @@ class CompiledEngine(Engine):
 
     def __init__(self, arrays: ModelArrays, heuristics: Sequence[str] = tri.HEURISTICS,
                  phi0_max_entries: float = 2**23, keep_max_floats: float = 2**22,
-                 merge_added: float = 64, merge_max_total: float = 2**18, table_max_entries: float = 2**12):
+                 merge_added: float = 64, merge_max_total: float = 2**18, table_max_entries: float = 2**12,
+                 evidence_trees: str = "auto", evidence_tree_heuristics: Sequence[str] = ("min_fill",)):
         super().__init__(arrays)
+        if evidence_trees not in ("auto", "always", "never"):
+            raise ValueError(f"evidence_trees must be 'auto', 'always' or 'never', not {evidence_trees!r}.")
+        unknown = [h for h in evidence_tree_heuristics if h not in tri.HEURISTICS]
+        if unknown or not evidence_tree_heuristics:
+            raise ValueError(f"evidence_tree_heuristics must be some of {tri.HEURISTICS}, "
+                             f"not {tuple(evidence_tree_heuristics)!r}.")
         nodes = arrays.nodes
         self._index = {n: i for i, n in enumerate(nodes)}
         self._cards = cards = [arrays.card(n) for n in nodes]
@@ -221,6 +244,14 @@ class CompiledEngine(Engine):
         if not self._extreme and math.prod(cards) <= table_max_entries:
             self._table = self._joint_table(cpts, families, cards)
         self.joint_table_size = 0 if self._table is None else self._table[1].size
+        # evidence trees: weighed only where the network's tree is large enough to lose to one
+        self._families, self._cpts = families, cpts
+        self._evtree_mode = None if evidence_trees == "never" or self._table is not None or (
+            evidence_trees == "auto" and self._qplan.total_size < _evidencetree.MIN_ENTRIES) else evidence_trees
+        self._evtree_heuristics = tuple(evidence_tree_heuristics)
+        self._evtrees: dict = {}
+        self._evtree_losses = 0  # candidates lost in a row (then patterns passed over)
+        self.evidence_tree_queries = 0
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -271,21 +302,21 @@ class CompiledEngine(Engine):
             self._reference = JunctionTreeEngine(self.arrays)
         return self._reference
 
-    def _run(self, plan: TreePlan, *args) -> float | None:
-        """One kernel query on ``plan``; None when it raised a float flag (the answer may be
-        inexact). The kernel reads the flags itself where it can
+    def _run(self, S: np.ndarray, F: np.ndarray, *args) -> float | None:
+        """One kernel query on the plan ``S``, ``F``; None when it raised a float flag (the
+        answer may be inexact). The kernel reads the flags itself where it can
         (:func:`bayesdx._jtentry.run_query_flagged`); elsewhere they are read around the call."""
         kernel = _kernel()
         mask = _MASK[0] if _IN_KERNEL_FLAGS[0] else 0
         if mask:
             try:
-                out, flags = kernel.run_query_flagged(plan.S, plan.F, *args, mask)
+                out, flags = kernel.run_query_flagged(S, F, *args, mask)
             except Exception:  # noqa: BLE001 (numba could not link <fenv.h> here: read them around the call)
                 _IN_KERNEL_FLAGS[0] = False
             else:
                 return None if flags else out
         fp.clear()
-        out = kernel.run_query(plan.S, plan.F, *args)  # a genuine error raises here again
+        out = kernel.run_query(S, F, *args)  # a genuine error raises here again
         return None if fp.raised() else out
 
     def _encode(self, evidence: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -325,8 +356,8 @@ class CompiledEngine(Engine):
         kind, evs = self._encode(evidence)
         empty = np.zeros(0, np.int64)
         out = None if self._extreme else self._run(
-            self._qplan, kind, evs, _NO_CST, 1, empty, empty, 1.0, 1.0, np.zeros((0, 1)), np.empty(1),
-            np.empty(0), empty, *self._no_gather_q, np.empty(2))
+            self._qplan.S, self._qplan.F, kind, evs, _NO_CST, 1, empty, empty, 1.0, 1.0, np.zeros((0, 1)),
+            np.empty(1), np.empty(0), empty, *self._no_gather_q, np.empty(2))
         if out is None:
             return self._numpy().log_prob_evidence(evidence)
         return float(out)
@@ -358,6 +389,14 @@ class CompiledEngine(Engine):
             if not 0 <= s < card:
                 raise ValueError(f"State index {s} out of range for node '{node}'.")
             evs[v] = s
+        if self._evtree_mode is not None:
+            tree = self._evtrees.get(key, _UNSET)
+            if tree is _UNSET:
+                tree = self._evidence_tree(key, pat)
+            if tree is not None:
+                got = self._evidence_tree_query(tree, evs, targets, nodes)
+                if got is not None:
+                    return got
         # the answer's parts are views of one buffer: one allocation a query
         a, b, c, d = pat.split
         buf = np.zeros(d)
@@ -368,9 +407,9 @@ class CompiledEngine(Engine):
             if flags:
                 log_pe = None
         else:
-            log_pe = self._run(self._qplan, pat.kind, evs, _NO_CST, 1, pat.read_vars, pat.read_off,
-                               float(self.chunk_floats), self._keep_max, joints, p_free, gains, pat.read_cards,
-                               *(self._gathered.get(pat.free) or self._gather(pat.free)), buf[c:])
+            log_pe = self._run(self._qplan.S, self._qplan.F, pat.kind, evs, _NO_CST, 1, pat.read_vars,
+                               pat.read_off, float(self.chunk_floats), self._keep_max, joints, p_free, gains,
+                               pat.read_cards, *(self._gathered.get(pat.free) or self._gather(pat.free)), buf[c:])
         if log_pe is None:
             return self._numpy().joint_query(evidence, targets, nodes)
         if not math.isfinite(log_pe):
@@ -380,6 +419,58 @@ class CompiledEngine(Engine):
             check_totals(total, grand, pat.n_read)  # raises, naming the failure
         return CompiledJointQuery._from_kernel(
             targets, log_pe, (pat, evs, nodes, self._cards, joints, p_free, gains))
+
+    def _evidence_tree(self, key: tuple, pat: _Pattern) -> _evidencetree.EvidenceTree | None:
+        """The evidence tree of a query pattern, or None for the network's tree (decided once
+        per pattern, cached with it)."""
+        targets, nodes, _ = key
+        observed = [v for v, _, _ in pat.ev_info]
+        tree = None
+        # no target or requested node observed, and some node unobserved
+        if pat.all_free and pat.n_read == len(nodes) and len(observed) < len(self._cards):
+
+            def make():
+                return _evidencetree.EvidenceTree(self.arrays.nodes, self._cards, self._families, self._cpts,
+                                                  observed, targets, nodes, self._evtree_heuristics)
+
+            if self._evtree_mode == "always":
+                tree = make().build()
+            else:
+                losses, give_up = self._evtree_losses, _evidencetree.GIVE_UP
+                if losses < give_up or losses % give_up == 0:
+                    tree, weighed = _evidencetree.choose(self._qplan, observed, pat.free, pat.n_conf, make)
+                    if weighed:
+                        self._evtree_losses = 0 if tree is not None else losses + 1
+                else:
+                    self._evtree_losses = losses + 1  # not weighed: counts towards the next one
+        if len(self._evtrees) >= 64:
+            self._evtrees.clear()  # one atomic step: other threads may be reading it
+        self._evtrees[key] = tree
+        return tree
+
+    def _evidence_tree_query(self, tree, evs, targets, nodes) -> CompiledJointQuery | None:
+        """A joint query on an evidence tree; None when the network's tree should answer it (the
+        evidence is impossible, or the kernel raised a float flag: that path says which, or
+        widens its floats)."""
+        got = tree.numbers(evs)
+        if got is None:
+            return None
+        F, log_const = got
+        pat = tree.pattern
+        a, b, c, d = pat.split
+        buf = np.zeros(d)
+        joints, p_free, gains = buf[:a].reshape(pat.width, pat.n_conf), buf[a:b], buf[b:c]
+        log_pe = self._run(tree.plan.S, F, pat.kind, pat.evs, _NO_CST, 1, pat.read_vars, pat.read_off,
+                           float(self.chunk_floats), self._keep_max, joints, p_free, gains, pat.read_cards,
+                           *tree.no_gather, buf[c:])
+        if log_pe is None or not math.isfinite(log_pe):
+            return None
+        total, grand = buf[c:].tolist()
+        if not (abs(total - 1.0) <= 1e-9 and abs(grand - pat.n_read) <= 1e-9 * pat.n_read):  # NaN fails too
+            check_totals(total, grand, pat.n_read)  # raises, naming the failure
+        self.evidence_tree_queries += 1
+        return CompiledJointQuery._from_kernel(
+            targets, log_pe + log_const, (pat, pat.evs, nodes, tree.cards, joints, p_free, gains))
 
     def _run_cohort(self, kind, evs, cst, read_vars, read_off, buf, flags) -> bool | None:
         """One cohort through :func:`bayesdx._cohortkernel.run_cohort`, its plan derived once per
@@ -455,9 +546,9 @@ class CompiledEngine(Engine):
             done = self._run_cohort(kind, evs, cst, read_vars, read_off, buf, flags)
         else:
             empty = np.zeros(0, np.int64)
-            done = self._run(self._plan, kind, evs, cst, 0, read_vars, read_off, float(self.cohort_chunk_floats),
-                             float(self._keep_max), buf, flags, np.zeros(0), empty, *self._no_gather,
-                             np.empty(2))
+            done = self._run(self._plan.S, self._plan.F, kind, evs, cst, 0, read_vars, read_off,
+                             float(self.cohort_chunk_floats), float(self._keep_max), buf, flags, np.zeros(0),
+                             empty, *self._no_gather, np.empty(2))
         if done is None:
             return self._numpy().marginals_batch(evidence_nodes, evidence, nodes)
         ok = possible[:] = flags > 0
