@@ -28,13 +28,12 @@ def derived(network, **fields):
     """The same network with some constructor arguments replaced (``targets``, ``tests``,
     ``engine``, ``orders``, ``decisions``, ``reference_states``); its tables and engine cache are
     shared, since they do not depend on those."""
-    from .network import Network
-
     kept = {"targets": network.targets, "tests": network.tests, "spec": network.spec,
             "source": network.source, "engine": network.engine_name,
             "orders": network._given_orders, "decisions": network._given_decisions,
             "reference_states": network.reference_states}
-    return Network(network.arrays, name=network.name, **{**kept, **fields}, _cache=network._cache)
+    # the network's own class (this module is imported by bayesdx.network, not the other way)
+    return type(network)(network.arrays, name=network.name, **{**kept, **fields}, _cache=network._cache)
 
 
 def parameter_frame(network):
@@ -118,7 +117,6 @@ def changed_network(network, changes: Mapping):
     """The network of the same file with ``changes`` ({parameter: new value}) made."""
     from ._compile import check_cpts, spec_arrays
     from ._sources import _Checker
-    from .network import Network
 
     if not hasattr(changes, "items"):
         raise InvalidParameterError(f"changes must be a mapping {{parameter: new value}}; got "
@@ -169,10 +167,10 @@ def changed_network(network, changes: Mapping):
         shown = "; ".join(f"{node}: {message}" for _, node, message in chk.problems[:5])
         raise InvalidParameterError(f"The changed numbers make an invalid network: {shown}")
     new_spec.params.extend(p for p in params if p.cpt_type not in CPT_KINDS)
-    return Network(spec_arrays(new_spec), name=network.name, targets=network.targets,
-                   tests=network.tests, spec=new_spec, source=network.source,
-                   engine=network.engine_name, orders=network._given_orders,
-                   decisions=network._given_decisions, reference_states=network.reference_states)
+    return type(network)(spec_arrays(new_spec), name=network.name, targets=network.targets,
+                         tests=network.tests, spec=new_spec, source=network.source,
+                         engine=network.engine_name, orders=network._given_orders,
+                         decisions=network._given_decisions, reference_states=network.reference_states)
 
 
 def prior_changes(network, node: str, value) -> dict[int, float]:

@@ -16,6 +16,7 @@ columns.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -472,6 +473,11 @@ def log_likelihood(engine, columns, codes) -> np.ndarray:
 
 def log_prior(families) -> float:
     return float(sum(f.log_prior() for f in families.values()))
+
+
+def fitted_arrays(network, families):
+    """The network's tables with every family's current CPT (the fit's, or a refit's)."""
+    return dataclasses.replace(network.arrays, cpts={n: f.table() for n, f in families.items()})
 
 
 def total_size(families) -> int:

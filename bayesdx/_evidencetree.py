@@ -14,7 +14,7 @@ What it owns
     - each CPT, sliced at the observed states, is a factor over its unobserved variables (a CPT
       with none left is a number, multiplied into P(evidence));
     - the graph whose edges join the unobserved non-target variables of each factor is
-      triangulated (:func:`bayesdx._triangulate.best_triangulation`, min-fill by default);
+      triangulated (:func:`bayesdx._triangulate.best_triangulation`, weighted min-fill by default);
     - every clique also holds the targets: they are clamped, one batch element per joint
       configuration of the targets (as in the engine's own tree), so they add no table entries
       and the targets' cliques stay connected;
@@ -95,7 +95,7 @@ class EvidenceTree:
     """
 
     def __init__(self, nodes: Sequence[str], cards: Sequence[int], families, cpts, observed: Sequence[int],
-                 targets: Sequence[str], read: Sequence[str], heuristics: Sequence[str] = ("min_fill",)):
+                 targets: Sequence[str], read: Sequence[str], heuristics: Sequence[str] = ("weighted_min_fill",)):
         n = len(cards)
         obs = set(observed)
         keep = [v for v in range(n) if v not in obs]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._em import fitted_arrays
 from .exceptions import _check_seed
 
 __all__ = ["bootstrap_intervals", "BOOTSTRAP_COLUMNS"]
@@ -42,11 +43,8 @@ def bootstrap_intervals(network, columns, codes, families, fit_nodes, method, ma
     point = {n: f.snapshot() for n, f in families.items()}
     base = _numbers(network, families, fit_nodes)
     draws = np.empty((n_boot, len(base)))
-    from .learn import _arrays
-    from .network import Network
-
-    fitted = Network(_arrays(network, families), name=network.name, targets=network.targets,
-                     tests=network.tests, engine=network.engine_name)
+    fitted = type(network)(fitted_arrays(network, families), name=network.name, targets=network.targets,
+                           tests=network.tests, engine=network.engine_name)
     try:
         for i in range(n_boot):
             rows = rng.integers(0, len(codes), len(codes))

@@ -1,18 +1,20 @@
 """The pgmpy seam: importing pgmpy quietly (some pgmpy releases emit FutureWarnings about their
 own modules at import time, which bayesdx users can do nothing about), converting between a
-pgmpy ``DiscreteBayesianNetwork`` and :class:`~bayesdx.inference.ModelArrays`, and writing
-tables as BIF or XMLBIF through pgmpy's writers."""
+pgmpy ``DiscreteBayesianNetwork`` and :class:`~bayesdx.inference.ModelArrays`, writing tables
+as BIF or XMLBIF through pgmpy's writers, and :class:`PgmpyEngine` (``engine="pgmpy"``,
+pgmpy's variable elimination as a reference oracle; registered in :mod:`bayesdx.engines`)."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .inference import ModelArrays
+from .inference import Engine, JointQuery, ModelArrays, ZeroProbabilityEvidence, marginals_case_by_case
 
-__all__ = ["load_pgmpy", "arrays_from_pgmpy", "pgmpy_model_from_arrays", "write_arrays"]
+__all__ = ["load_pgmpy", "arrays_from_pgmpy", "pgmpy_model_from_arrays", "write_arrays", "PgmpyEngine"]
 
 
 def load_pgmpy() -> None:
@@ -119,3 +121,82 @@ def write_arrays(arrays: ModelArrays, path, *, format: str | None = None) -> Non
     writer = BIFWriter(model) if fmt == "bif" else XMLBIFWriter(model)
     # pgmpy >= 1.1 names the method ``write``; 1.0 only has the legacy name.
     (writer.write if hasattr(type(writer), "write") else getattr(writer, legacy))(str(path))
+
+
+class PgmpyEngine(Engine):
+    """pgmpy's ``VariableElimination``, one elimination per query (the reference oracle).
+
+    Slow by design: ``joint_query`` runs one elimination for the targets and one per node.
+    """
+
+    name = "pgmpy"
+
+    def __init__(self, arrays: ModelArrays, model=None):
+        super().__init__(arrays)
+        load_pgmpy()
+        from pgmpy.inference import VariableElimination
+
+        self.model = model if model is not None else pgmpy_model_from_arrays(arrays)
+        self._ve = VariableElimination(self.model)
+
+    def _labels(self, evidence):
+        return {n: self.arrays.states[n][s] for n, s in evidence.items()}
+
+    def _joint(self, variables, evidence) -> np.ndarray:
+        factor = self._ve.query(
+            list(variables), evidence=evidence, joint=True, show_progress=False
+        )
+        # reorder axes and states to ModelArrays order
+        values = np.transpose(factor.values, [factor.variables.index(v) for v in variables])
+        for axis, var in enumerate(variables):
+            order = [factor.state_names[var].index(s) for s in self.arrays.states[var]]
+            values = np.take(values, order, axis=axis)
+        return values
+
+    def prob_evidence(self, evidence: Mapping[str, int]) -> float:
+        """P(evidence) by the chain rule, one elimination per observed node."""
+        prob, seen = 1.0, {}
+        for node, state in evidence.items():
+            marginal = self._joint([node], self._labels(seen))
+            prob *= float(marginal[state])
+            if not prob > 0:
+                return 0.0
+            seen[node] = state
+        return prob
+
+    def joint_query(self, evidence, targets, nodes):
+        p_e = self.prob_evidence(evidence)
+        if not p_e > 0:
+            raise ZeroProbabilityEvidence("P(evidence) = 0")
+        labels = self._labels(evidence)
+        free = [t for t in targets if t not in evidence]
+        shape = tuple(self.arrays.card(t) for t in targets)
+        index = tuple(evidence[t] if t in evidence else slice(None) for t in targets)
+
+        def place(sub, extra=()):
+            """Embed a joint over the free targets (+ extra axes) at the observed targets' states."""
+            out = np.zeros((*shape, *extra))
+            out[index] = sub
+            return out
+
+        target_joint = place(self._joint(free, labels) if free else np.array(1.0))
+        node_joints = {}
+        for n in nodes:
+            card = self.arrays.card(n)
+            if n in evidence:
+                joint = np.zeros((*shape, card))
+                joint[..., evidence[n]] = target_joint
+            else:
+                joint = place(self._joint([*free, n], labels), (card,))
+            node_joints[n] = joint
+        return JointQuery(p_e, tuple(targets), target_joint, node_joints)
+
+    def marginals_batch(self, evidence_nodes, evidence, nodes):
+        def case(ev):
+            if not self.prob_evidence(ev) > 0:
+                return None
+            labels = self._labels(ev)
+            return {n: np.eye(self.arrays.card(n))[ev[n]] if n in ev else self._joint([n], labels)
+                    for n in nodes}
+
+        return marginals_case_by_case(self, evidence_nodes, evidence, nodes, case)

@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 from collections.abc import Sequence
 
 from . import __version__
+from ._cli_common import dumps_json, text_options
 from ._text import (DEFAULT_WIDTH, MIN_WIDTH, WIDE, Column, Names, _missing, money, number, percent,
                     table, wrap)
 from .exceptions import BayesdxError
@@ -82,32 +82,6 @@ def _float_in(low: float, high: float = math.inf, *, low_open: bool = False):
         return value
     parse.__name__ = f"number in {bounds}"
     return parse
-
-
-def _json_safe(value, path: str = "$", replaced: list | None = None):
-    """``value`` with every NaN or infinite float replaced by None (JSON null), recording where in
-    ``replaced``; tuples become lists and numpy scalars Python ones."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v, f"{path}.{k}", replaced) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v, f"{path}[{i}]", replaced) for i, v in enumerate(value)]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        if replaced is not None:
-            replaced.append(f"{path}: {value}")
-        return None
-    return value
-
-
-def dumps_json(data: dict) -> str:
-    """Always-valid JSON (no ``NaN``/``Infinity``): non-finite numbers are written as null, and a
-    ``"non_finite"`` list says which values they were."""
-    replaced: list[str] = []
-    clean = _json_safe(data, replaced=replaced)
-    if replaced:
-        clean["non_finite"] = {"note": "NaN or infinite values written as null", "values": replaced}
-    return json.dumps(clean, indent=2, allow_nan=False)
 
 
 def _posterior_rows(dx, names: Names) -> list[list[str]]:
@@ -286,13 +260,6 @@ def add_text_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--width", type=_int_at_least(MIN_WIDTH), default=None, metavar="N",
                        help=f"fit the text in N columns (default {DEFAULT_WIDTH})")
     group.add_argument("--wide", action="store_true", help=f"the same as --width {WIDE}")
-
-
-def text_options(args) -> tuple[int, bool]:
-    """The (width, names) a subcommand's text is written with."""
-    width = args.width if getattr(args, "width", None) else (WIDE if getattr(args, "wide", False)
-                                                             else DEFAULT_WIDTH)
-    return width, bool(getattr(args, "names", False))
 
 
 def _print_wrapped(text: str, width: int) -> None:

@@ -1,19 +1,22 @@
 """The engine registry: which exact engines a network can use, by name, and the default.
 
-:mod:`bayesdx.inference` defines the seam (:class:`~bayesdx.inference.Engine`) and the reference
-engines (enumeration, pgmpy); :mod:`bayesdx.jtree` and :mod:`bayesdx.compiled` implement it. This
-module only names them, so none of those modules imports another to register itself.
+:mod:`bayesdx.inference` defines the seam (:class:`~bayesdx.inference.Engine`) and the
+enumeration oracle; the pgmpy oracle lives in the pgmpy seam (:mod:`bayesdx._pgmpy`, importable
+as ``bayesdx.engines.PgmpyEngine``); :mod:`bayesdx.jtree`, :mod:`bayesdx.compiled` and
+:mod:`bayesdx.lazy` implement it. This module only names them, so none of those modules imports
+another to register itself.
 """
 
 from __future__ import annotations
 
 from .compiled import CompiledEngine
 from .exceptions import _suggest
-from .inference import Engine, EnumerationEngine, ModelArrays, PgmpyEngine
+from ._pgmpy import PgmpyEngine
+from .inference import Engine, EnumerationEngine, ModelArrays
 from .jtree import JunctionTreeEngine
 from .lazy import LazyEngine
 
-__all__ = ["ENGINES", "DEFAULT_ENGINE", "LEAN_ABOVE_ENTRIES", "default_engine", "get_engine"]
+__all__ = ["ENGINES", "DEFAULT_ENGINE", "LEAN_ABOVE_ENTRIES", "PgmpyEngine", "default_engine", "get_engine"]
 
 #: Every engine by the name ``load_network(..., engine=...)`` takes.
 ENGINES: dict[str, type[Engine]] = {

@@ -373,7 +373,7 @@ class Evaluation:
         return frame.drop(columns=["label", "cases", "ece_expected"]).round(3)
 
     def __repr__(self) -> str:
-        from ._cli_evaluate import format_evaluation
+        from ._display_evaluate import format_evaluation
 
         return format_evaluation(self)
 

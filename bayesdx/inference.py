@@ -33,7 +33,7 @@ from .exceptions import BayesdxError
 #: (:class:`~bayesdx.exceptions.StateSpaceTooLargeError`).
 MAX_QUERY_CELLS = 2**27
 
-__all__ = ["ModelArrays", "JointQuery", "Engine", "EnumerationEngine", "PgmpyEngine", "MAX_QUERY_CELLS"]
+__all__ = ["ModelArrays", "JointQuery", "Engine", "EnumerationEngine", "MAX_QUERY_CELLS"]
 
 
 @dataclass(frozen=True)
@@ -352,88 +352,5 @@ class EnumerationEngine(Engine):
             sub = self._restricted(ev)
             total = sub.sum()
             return {n: self._sum_to(sub, [n]) / total for n in nodes} if total > 0 else None
-
-        return marginals_case_by_case(self, evidence_nodes, evidence, nodes, case)
-
-
-class PgmpyEngine(Engine):
-    """pgmpy's ``VariableElimination``, one elimination per query (the reference oracle).
-
-    Slow by design: ``joint_query`` runs one elimination for the targets and one per node.
-    """
-
-    name = "pgmpy"
-
-    def __init__(self, arrays: ModelArrays, model=None):
-        super().__init__(arrays)
-        from ._pgmpy import load_pgmpy
-
-        load_pgmpy()
-        from pgmpy.inference import VariableElimination
-
-        from .network import pgmpy_model_from_arrays  # the pgmpy seam
-
-        self.model = model if model is not None else pgmpy_model_from_arrays(arrays)
-        self._ve = VariableElimination(self.model)
-
-    def _labels(self, evidence):
-        return {n: self.arrays.states[n][s] for n, s in evidence.items()}
-
-    def _joint(self, variables, evidence) -> np.ndarray:
-        factor = self._ve.query(
-            list(variables), evidence=evidence, joint=True, show_progress=False
-        )
-        # reorder axes and states to ModelArrays order
-        values = np.transpose(factor.values, [factor.variables.index(v) for v in variables])
-        for axis, var in enumerate(variables):
-            order = [factor.state_names[var].index(s) for s in self.arrays.states[var]]
-            values = np.take(values, order, axis=axis)
-        return values
-
-    def prob_evidence(self, evidence: Mapping[str, int]) -> float:
-        """P(evidence) by the chain rule, one elimination per observed node."""
-        prob, seen = 1.0, {}
-        for node, state in evidence.items():
-            marginal = self._joint([node], self._labels(seen))
-            prob *= float(marginal[state])
-            if not prob > 0:
-                return 0.0
-            seen[node] = state
-        return prob
-
-    def joint_query(self, evidence, targets, nodes):
-        p_e = self.prob_evidence(evidence)
-        if not p_e > 0:
-            raise ZeroProbabilityEvidence("P(evidence) = 0")
-        labels = self._labels(evidence)
-        free = [t for t in targets if t not in evidence]
-        shape = tuple(self.arrays.card(t) for t in targets)
-        index = tuple(evidence[t] if t in evidence else slice(None) for t in targets)
-
-        def place(sub, extra=()):
-            """Embed a joint over the free targets (+ extra axes) at the observed targets' states."""
-            out = np.zeros((*shape, *extra))
-            out[index] = sub
-            return out
-
-        target_joint = place(self._joint(free, labels) if free else np.array(1.0))
-        node_joints = {}
-        for n in nodes:
-            card = self.arrays.card(n)
-            if n in evidence:
-                joint = np.zeros((*shape, card))
-                joint[..., evidence[n]] = target_joint
-            else:
-                joint = place(self._joint([*free, n], labels), (card,))
-            node_joints[n] = joint
-        return JointQuery(p_e, tuple(targets), target_joint, node_joints)
-
-    def marginals_batch(self, evidence_nodes, evidence, nodes):
-        def case(ev):
-            if not self.prob_evidence(ev) > 0:
-                return None
-            labels = self._labels(ev)
-            return {n: np.eye(self.arrays.card(n))[ev[n]] if n in ev else self._joint([n], labels)
-                    for n in nodes}
 
         return marginals_case_by_case(self, evidence_nodes, evidence, nodes, case)

@@ -146,11 +146,6 @@ def _informed(network, columns, codes) -> set[str]:
     return out
 
 
-def _arrays(network, families):
-    cpts = {n: f.table() for n, f in families.items()}
-    return dataclasses.replace(network.arrays, cpts=cpts)
-
-
 def _run(network, columns, codes, families, fit_nodes, method, max_iter, tol, index=None):
     """EM (or one closed-form pass) over ``fit_nodes``; the log posterior trace. ``index``: the
     data's row labels, for messages."""
@@ -179,7 +174,7 @@ def _run(network, columns, codes, families, fit_nodes, method, max_iter, tol, in
         for name, fam in fitting.items():
             fam.m_step(counts[name])
         iterations += 1
-        engine = get_engine(network.engine_name, _arrays(network, families))
+        engine = get_engine(network.engine_name, _em.fitted_arrays(network, families))
         if method == "map":
             converged = True
             ll = _em.log_likelihood(engine, columns, codes)
@@ -314,7 +309,7 @@ def fit(network: Network | str, data: pd.DataFrame, *, truth: pd.DataFrame | Non
         return FitResult(same, network, 0, method, (), 0.0, 0, True, not_fitted, empty, None)
     trace, ll, iterations, converged = _run(network, columns, codes, families, fit_nodes, method,
                                             max_iter, tol, data.index[informative])
-    arrays = _arrays(network, families)
+    arrays = _em.fitted_arrays(network, families)
     fitted = _rebuild(network, families, {n: families[n] for n in fit_nodes}, n_cases, arrays)
     changes = _changes(network, fitted)
     boot = None

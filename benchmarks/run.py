@@ -142,7 +142,7 @@ class PgmpyRanker:
     """The naive way: one VariableElimination query of targets + test per test."""
 
     def __init__(self, arrays):
-        from bayesdx.inference import PgmpyEngine
+        from bayesdx.engines import PgmpyEngine
 
         self.engine = PgmpyEngine(arrays)  # VariableElimination built once
 
@@ -382,7 +382,7 @@ def cohort_one(label, arrays, targets, tests, always, n, quick, engine_cls):
                 assert np.allclose(p, marg[t][i], atol=1e-8), f"{label}: pyAgrum differs on {t}"
     gum_rate = n_gum / (time.perf_counter() - t0)
     # pgmpy, one case at a time, on a small subset
-    from bayesdx.inference import PgmpyEngine
+    from bayesdx.engines import PgmpyEngine
 
     pg = PgmpyEngine(arrays)
     n_pg = 5 if quick else 20

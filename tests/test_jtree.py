@@ -19,12 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayesdx import _triangulate as tri
-from bayesdx.engines import ENGINES
+from bayesdx.engines import ENGINES, PgmpyEngine
 from bayesdx.inference import (
     EnumerationEngine,
     JointQuery,
     ModelArrays,
-    PgmpyEngine,
     ZeroProbabilityEvidence,
 )
 from bayesdx.jtree import JTreeJointQuery, JunctionTreeEngine

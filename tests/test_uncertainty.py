@@ -5,7 +5,6 @@ scipy's Beta quantiles."""
 from __future__ import annotations
 
 import importlib
-import warnings
 
 import numpy as np
 import pytest
