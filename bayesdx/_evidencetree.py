@@ -30,9 +30,11 @@ When the engine uses it
     engine's tree sliced by the evidence against the new tree, whose kernel pass costs about
     :data:`COST_RATIO` times as much per entry (it forms and sends every clique, where the
     engine's tree takes prior messages from the parts without evidence), plus the Python work
-    of building it (:data:`OVERHEAD_ENTRIES` per node). A pattern whose sliced tables total
-    less than that work keeps the engine's tree without triangulating; networks whose tree
-    totals fewer than :data:`MIN_ENTRIES` entries never weigh one. An engine whose last
+    of building it (:data:`OVERHEAD_ENTRIES` per node). Before triangulating, the same sum is
+    made with the smallest tree the evidence could leave, each clique of the engine's tree
+    shrunk to its largest sliced CPT: a pattern that loses even then keeps the engine's tree
+    (diabetes, whose cliques are mostly its large CPTs, and every pattern with little work).
+    Networks whose tree totals fewer than :data:`MIN_ENTRIES` entries never weigh one. An engine whose last
     :data:`GIVE_UP` candidates all lost (MUNIN's, where triangulating 1,041 nodes costs more than
     the evidence saves) weighs only every :data:`GIVE_UP`-th pattern after them.
 """
@@ -58,8 +60,9 @@ MIN_ENTRIES = 2.0**18
 #: in queries on barley and munin1 from ``benchmarks/engines.py``'s cases)
 COST_RATIO = 1.6
 #: the Python work of a pattern's first query on an evidence tree (triangulation, plan, slicing
-#: the CPTs), in table entries per node of the network: about 16 us a node on barley (48 nodes)
-#: and munin1 (186), at 2 to 3 ns an entry
+#: the CPTs: 24 to 32 us a node on barley, mildew, munin1, andes, diabetes, pigs and MUNIN, 35
+#: to 1,041 nodes) beyond that of a first query on the engine's tree (its pattern and gathered
+#: constants), in table entries (2 to 3 ns each) per node of the network
 OVERHEAD_ENTRIES = 2.0**13
 
 
@@ -191,11 +194,35 @@ def choose(engine_plan, observed: Sequence[int], free: Sequence[int], n_conf: in
     ``engine_plan`` is the engine's :class:`~bayesdx._jtplan.TreePlan` (its ``cards`` name every
     node); ``make()`` triangulates the candidate :class:`EvidenceTree`, called only when the
     engine's sliced tree is large enough to lose to one."""
-    fixed = engine_plan.sliced_size({*observed, *free}) * n_conf
+    fixed, floor = _sliced_and_floor(engine_plan, {*observed, *free})
+    fixed, floor = fixed * n_conf, floor * n_conf
     overhead = OVERHEAD_ENTRIES * len(engine_plan.cards)
-    if fixed <= overhead:
+    if COST_RATIO * floor + overhead >= fixed:  # not even the smallest conceivable tree wins
         return None, False
     candidate = make()
     if COST_RATIO * candidate.entries * n_conf + overhead >= fixed:
         return None, True
     return candidate.build(), True
+
+
+def _sliced_and_floor(plan, fixed: set) -> tuple[float, float]:
+    """The entries of ``plan``'s cliques once the variables in ``fixed`` are sliced, and the
+    entries left if each clique shrank to its largest sliced factor (about the least an evidence
+    tree can hold: every factor needs a clique)."""
+    cards = plan.cards
+    total = floor = 0.0
+    for vars_, factors in zip(plan.cliques, plan.clique_factors):
+        size = 1
+        for v in vars_:
+            if v not in fixed:
+                size *= cards[v]
+        total += size
+        largest = 0
+        for f in factors:
+            n = 1
+            for v in plan.factor_vars[f]:
+                if v not in fixed:
+                    n *= cards[v]
+            largest = max(largest, n)
+        floor += largest
+    return total, floor

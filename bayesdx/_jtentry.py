@@ -38,7 +38,7 @@ __all__ = ["run_query", "run_query_flagged", "gather_constants", "run_prior"]
 
 #: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
 #: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
-_KERNEL_SOURCES = "84eb44d24bf85893"
+_KERNEL_SOURCES = "79c615b010aa0a91"
 
 
 @njit(cache=True)

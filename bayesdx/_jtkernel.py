@@ -88,7 +88,7 @@ __all__ = ["FREE", "SLICED", "CLAMPED", "INDICATOR"]
 
 #: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
 #: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
-_KERNEL_SOURCES = "429c951100e2594d"
+_KERNEL_SOURCES = "bb29c15d7c84da18"
 
 #: The top belief is renormalised when it sums to less than this.
 _TINY = 1e-200

@@ -61,9 +61,10 @@ class TreePlan:
     cards : sequence of int
         Cardinality of each variable.
     families : sequence of sequence of int
-        ``families[v]`` = (*parents of v, v), the axes of ``cpts[v]``.
+        ``families[v]`` = (*parents of v, v), the axes of ``cpts[v]`` (any factor will do: it
+        goes to the smallest clique holding its variables).
     cpts : sequence of numpy.ndarray
-        The conditional probability tables.
+        The conditional probability tables (or factors).
     phi0_max_entries : float
         Store the prior clique tables when the cliques total at most this many entries.
 
@@ -80,6 +81,10 @@ class TreePlan:
         Sum of the clique table sizes.
     phi0_mode : bool
         Whether prior clique tables are stored.
+    factor_vars : list of tuple of int
+        Sorted variables of each factor (``families`` order).
+    clique_factors : list of list of int
+        The factors multiplied into each clique.
     """
 
     def __init__(self, cliques, edges, cards, families, cpts, phi0_max_entries: float = 2**23):
@@ -179,6 +184,7 @@ class TreePlan:
             pos += seg.size
         self.S = np.concatenate([header, *segments]).astype(np.int64)
         self.top_of, self.readout = top_of, readout
+        self.factor_vars, self.clique_factors = fac_vars, factors
 
     def segment(self, k: int) -> np.ndarray:
         """Segment ``k`` of ``S`` (a view)."""

@@ -25,7 +25,7 @@ __all__ = ["joint_table", "table_query"]
 
 #: Digest of the files compiled into this module's cached kernels (numba keys its disk cache on
 #: this file's text alone, so a change there must change this line; tests/test_kernel_cache.py).
-_KERNEL_SOURCES = "96021f1397298efb"
+_KERNEL_SOURCES = "1d9c75ed7203c533"
 
 
 def joint_table(cpts: list[np.ndarray], families: list[list[int]], cards: list[int]) -> np.ndarray | None:

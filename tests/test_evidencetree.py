@@ -200,10 +200,13 @@ def test_auto_takes_the_tree_with_fewer_entries(monkeypatch):
         before = engine.evidence_tree_queries
         assert_same_joint(engine, reference, evidence, targets, read)
         tree = engine._evtrees[(tuple(targets), tuple(read), tuple(evidence))]
-        fixed = engine._qplan.sliced_size({index[n] for n in [*evidence, *targets]})
+        fixed, floor = _evidencetree._sliced_and_floor(engine._qplan, {index[n] for n in [*evidence, *targets]})
+        assert fixed == engine._qplan.sliced_size({index[n] for n in [*evidence, *targets]})
         candidate = _evidencetree.EvidenceTree(arrays.nodes, engine._cards, engine._families, engine._cpts,
                                                [index[n] for n in evidence], targets, read)
-        assert (tree is not None) == (1.2 * candidate.entries < fixed)
+        # weighed only when even the floor (each clique shrunk to its largest sliced CPT) could
+        # win; taken when the candidate does
+        assert (tree is not None) == (1.2 * floor < fixed and 1.2 * candidate.entries < fixed)
         assert engine.evidence_tree_queries == before + (tree is not None)
         taken += tree is not None
         kept += tree is None
@@ -213,13 +216,14 @@ def test_auto_takes_the_tree_with_fewer_entries(monkeypatch):
 def test_auto_stops_weighing_where_evidence_trees_keep_losing(monkeypatch):
     monkeypatch.setattr(_evidencetree, "MIN_ENTRIES", 0)
     monkeypatch.setattr(_evidencetree, "OVERHEAD_ENTRIES", 0)
-    monkeypatch.setattr(_evidencetree, "COST_RATIO", 1e9)  # every candidate loses
+    monkeypatch.setattr(_evidencetree, "COST_RATIO", 1.0)
     made = []
 
     class Counted(_evidencetree.EvidenceTree):
         def __init__(self, *args, **kwargs):
             made.append(1)
             super().__init__(*args, **kwargs)
+            self.entries = 10**18  # every candidate loses
 
     monkeypatch.setattr(_evidencetree, "EvidenceTree", Counted)
     arrays = bif_arrays("hepar2")
