@@ -9,12 +9,14 @@ What it owns
     cliques left by a case's evidence are often ten times smaller when the network is
     triangulated again without the observed nodes. That is what :class:`EvidenceTree` does, once
     per pattern of evidence (which nodes are observed, which are the targets and the nodes
-    read), and what :func:`choose` weighs:
+    read), and what :class:`Weigher` weighs:
 
     - each CPT, sliced at the observed states, is a factor over its unobserved variables (a CPT
       with none left is a number, multiplied into P(evidence));
     - the graph whose edges join the unobserved non-target variables of each factor is
-      triangulated (:func:`bayesdx._triangulate.best_triangulation`, weighted min-fill by default);
+      triangulated (weighted min-fill by default, by :mod:`bayesdx._elimkernel`: the elimination
+      of :mod:`bayesdx._triangulate` compiled: the step, its Python included, takes 2 to 5 times
+      less time on the held-out networks' patterns);
     - every clique also holds the targets: they are clamped, one batch element per joint
       configuration of the targets (as in the engine's own tree), so they add no table entries
       and the targets' cliques stay connected;
@@ -26,17 +28,19 @@ What it owns
     sliced CPTs into a copy of the plan's numbers and runs the engine's query kernel over it.
 
 When the engine uses it
-    :func:`choose` compares table entries, times the joint configurations of the targets: the
+    :meth:`Weigher.tree` compares table entries, times the joint configurations of the targets: the
     engine's tree sliced by the evidence against the new tree, whose kernel pass costs about
     :data:`COST_RATIO` times as much per entry (it forms and sends every clique, where the
     engine's tree takes prior messages from the parts without evidence), plus the Python work
     of building it (:data:`OVERHEAD_ENTRIES` per node). Before triangulating, the same sum is
     made with the smallest tree the evidence could leave, each clique of the engine's tree
     shrunk to its largest sliced CPT: a pattern that loses even then keeps the engine's tree
-    (diabetes, whose cliques are mostly its large CPTs, and every pattern with little work).
-    Networks whose tree totals fewer than :data:`MIN_ENTRIES` entries never weigh one. An engine whose last
-    :data:`GIVE_UP` candidates all lost (MUNIN's, where triangulating 1,041 nodes costs more than
-    the evidence saves) weighs only every :data:`GIVE_UP`-th pattern after them.
+    without triangulating (most patterns with little work). Networks whose tree totals fewer
+    than :data:`MIN_ENTRIES` entries never weigh one. Each engine keeps a :class:`Weigher`,
+    which counts what the triangulations of the candidates cost (:data:`WEIGH_ENTRIES` per node)
+    and what the chosen ones saved: once :data:`GIVE_UP` candidates have cost more than they
+    saved (diabetes, whose candidates keep losing), it weighs one in :data:`GIVE_UP` of the
+    patterns that pass the first sum, until the savings catch up.
 """
 
 from __future__ import annotations
@@ -50,10 +54,15 @@ from . import _triangulate as tri
 from ._compiledquery import _Pattern
 from ._jtplan import TreePlan
 
-__all__ = ["EvidenceTree", "choose", "GIVE_UP", "MIN_ENTRIES", "COST_RATIO", "OVERHEAD_ENTRIES"]
+__all__ = ["EvidenceTree", "Weigher", "GIVE_UP", "MIN_ENTRIES", "COST_RATIO", "OVERHEAD_ENTRIES",
+           "WEIGH_ENTRIES"]
 
-#: after this many candidates in a row lost, an engine weighs one pattern in this many
+#: after this many candidates, an engine whose candidates cost more than they saved weighs one
+#: pattern in this many
 GIVE_UP = 8
+#: the triangulation of a candidate, in table entries per node of the network (5 to 6 us a node
+#: on barley, munin1, diabetes and MUNIN, at 2 to 3 ns an entry)
+WEIGH_ENTRIES = 2.0**11
 #: networks whose tree (for joint queries) totals fewer entries never weigh an evidence tree
 MIN_ENTRIES = 2.0**18
 #: kernel time per table entry on an evidence tree over that on the engine's tree (1.4 to 1.9
@@ -107,22 +116,13 @@ class EvidenceTree:
         rcards = [cards[v] for v in keep]
         index = {nodes[v]: i for i, v in enumerate(keep)}
         t_new = {index[t] for t in targets}
-        # each CPT as a factor over its unobserved variables: where the observed states go
-        #: per factor: (CPT, positions of its observed axes, their variables, the order that
-        #: sorts its unobserved axes by variable, as the plan stores a factor)
-        self._recipes = []
-        factor_vars, scalars = [], []
-        for v, family in enumerate(families):
-            table = np.asarray(cpts[v], dtype=np.float64).reshape([cards[u] for u in family])
-            left = [u for u in family if u not in obs]
-            at = tuple(i for i, u in enumerate(family) if u in obs)
-            if not left:
-                scalars.append((table, tuple(family)))
-                continue
-            order = sorted(range(len(left)), key=lambda i: left[i])
-            self._recipes.append((table, at, tuple(family[i] for i in at), tuple(order)))
-            factor_vars.append([new[u] for u in left])
-        self._scalars = scalars
+        # each CPT as a factor over its unobserved variables (a CPT with none is a number)
+        factor_vars = []
+        for family in families:
+            left = [new[u] for u in family if u not in obs]
+            if left:
+                factor_vars.append(left)
+        self._source = (cards, families, cpts, obs)
         adj: list[set[int]] = [set() for _ in range(m)]
         for fv in factor_vars:
             free = [u for u in fv if u not in t_new]
@@ -132,7 +132,9 @@ class EvidenceTree:
             adj[u].discard(u)
         for t in t_new:  # triangulated without the targets: they join every clique below
             adj[t] = set()
-        cliques, _, _ = tri.best_triangulation(adj, rcards, heuristics)
+        from ._elimkernel import best_triangulation  # compiled (numba), imported on first need
+
+        cliques, _, _ = best_triangulation(adj, rcards, heuristics)
         cliques = [c for c in cliques if not c <= t_new]
         self.entries = int(sum(tri.table_size(c, rcards) for c in cliques)) or 1
         self._bare = cliques  # without the targets: the tree's edges are found among these
@@ -144,6 +146,19 @@ class EvidenceTree:
 
     def build(self) -> EvidenceTree:
         """Make the plan and the query layout (once, when the engine chooses this tree)."""
+        cards_all, families, cpts, obs = self._source
+        #: per factor: (CPT, positions of its observed axes, their variables, the order that
+        #: sorts its unobserved axes by variable, as the plan stores a factor)
+        self._recipes, self._scalars = [], []
+        for v, family in enumerate(families):
+            table = np.asarray(cpts[v], dtype=np.float64).reshape([cards_all[u] for u in family])
+            left = [u for u in family if u not in obs]
+            if not left:
+                self._scalars.append((table, tuple(family)))
+                continue
+            at = tuple(i for i, u in enumerate(family) if u in obs)
+            order = sorted(range(len(left)), key=lambda i: left[i])
+            self._recipes.append((table, at, tuple(family[i] for i in at), tuple(order)))
         k = len(self._cliques)
         m = len(self._rcards)
         # a tree over the cliques without the targets stays one with them in every clique (the
@@ -186,23 +201,50 @@ class EvidenceTree:
         return F, log_const
 
 
-def choose(engine_plan, observed: Sequence[int], free: Sequence[int], n_conf: int,
-           make) -> tuple[EvidenceTree | None, bool]:
-    """The evidence tree a pattern's queries should run on (None for the engine's own tree),
-    and whether a candidate was triangulated to decide.
+class Weigher:
+    """Which tree an engine's query patterns run on: the weighing of :func:`module docs
+    <bayesdx._evidencetree>`, with its cost kept in check.
 
-    ``engine_plan`` is the engine's :class:`~bayesdx._jtplan.TreePlan` (its ``cards`` name every
-    node); ``make()`` triangulates the candidate :class:`EvidenceTree`, called only when the
-    engine's sliced tree is large enough to lose to one."""
-    fixed, floor = _sliced_and_floor(engine_plan, {*observed, *free})
-    fixed, floor = fixed * n_conf, floor * n_conf
-    overhead = OVERHEAD_ENTRIES * len(engine_plan.cards)
-    if COST_RATIO * floor + overhead >= fixed:  # not even the smallest conceivable tree wins
-        return None, False
-    candidate = make()
-    if COST_RATIO * candidate.entries * n_conf + overhead >= fixed:
-        return None, True
-    return candidate.build(), True
+    Costs and savings are counted in table entries, as the weighing itself is (not timed: the
+    same cases make the same choices on any machine and under any load).
+
+    Attributes
+    ----------
+    weighed : int
+        Candidates triangulated.
+    cost : float
+        What triangulating them cost (:data:`WEIGH_ENTRIES` a node each).
+    saved : float
+        What the chosen ones saved by the weighing's own sums.
+    """
+
+    def __init__(self) -> None:
+        self.weighed, self.cost, self.saved, self._passed = 0, 0.0, 0.0, 0
+
+    def tree(self, engine_plan, observed: Sequence[int], free: Sequence[int], n_conf: int,
+             make) -> EvidenceTree | None:
+        """The evidence tree a pattern's queries should run on, or None for the engine's tree.
+
+        ``engine_plan`` is the engine's :class:`~bayesdx._jtplan.TreePlan` (its ``cards`` name
+        every node); ``make()`` triangulates the candidate :class:`EvidenceTree`, called only
+        when the engine's sliced tree is large enough to lose to one."""
+        fixed, floor = _sliced_and_floor(engine_plan, {*observed, *free})
+        fixed, floor = fixed * n_conf, floor * n_conf
+        overhead = OVERHEAD_ENTRIES * len(engine_plan.cards)
+        if COST_RATIO * floor + overhead >= fixed:  # not even the smallest conceivable tree wins
+            return None
+        if self.weighed >= GIVE_UP and self.cost > self.saved:  # one in GIVE_UP of these
+            self._passed += 1
+            if self._passed % GIVE_UP:
+                return None
+        candidate = make()
+        self.cost += WEIGH_ENTRIES * len(engine_plan.cards)
+        self.weighed += 1
+        estimate = COST_RATIO * candidate.entries * n_conf + overhead
+        if estimate >= fixed:
+            return None
+        self.saved += fixed - estimate
+        return candidate.build()
 
 
 def _sliced_and_floor(plan, fixed: set) -> tuple[float, float]:

@@ -252,7 +252,7 @@ class CompiledEngine(Engine):
             evidence_trees == "auto" and self._qplan.total_size < _evidencetree.MIN_ENTRIES) else evidence_trees
         self._evtree_heuristics = tuple(evidence_tree_heuristics)
         self._evtrees: dict = {}
-        self._evtree_losses = 0  # candidates lost in a row (then patterns passed over)
+        self._weigher = _evidencetree.Weigher()
         self.evidence_tree_queries = 0
 
     # ------------------------------------------------------------------ helpers
@@ -438,13 +438,7 @@ class CompiledEngine(Engine):
             if self._evtree_mode == "always":
                 tree = make().build()
             else:
-                losses, give_up = self._evtree_losses, _evidencetree.GIVE_UP
-                if losses < give_up or losses % give_up == 0:
-                    tree, weighed = _evidencetree.choose(self._qplan, observed, pat.free, pat.n_conf, make)
-                    if weighed:
-                        self._evtree_losses = 0 if tree is not None else losses + 1
-                else:
-                    self._evtree_losses = losses + 1  # not weighed: counts towards the next one
+                tree = self._weigher.tree(self._qplan, observed, pat.free, pat.n_conf, make)
         if len(self._evtrees) >= 64:
             self._evtrees.clear()  # one atomic step: other threads may be reading it
         self._evtrees[key] = tree

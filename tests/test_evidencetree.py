@@ -189,7 +189,7 @@ def test_auto_takes_the_tree_with_fewer_entries(monkeypatch):
     monkeypatch.setattr(_evidencetree, "MIN_ENTRIES", 0)
     monkeypatch.setattr(_evidencetree, "OVERHEAD_ENTRIES", 0)
     monkeypatch.setattr(_evidencetree, "COST_RATIO", 1.2)
-    monkeypatch.setattr(_evidencetree, "GIVE_UP", 10**6)
+    monkeypatch.setattr(_evidencetree, "WEIGH_ENTRIES", 0)  # every win pays for the weighing
     arrays = bif_arrays("hepar2")
     engine, reference = CompiledEngine(arrays, table_max_entries=0), JunctionTreeEngine(arrays)
     assert engine._evtree_mode == "auto"
@@ -213,10 +213,11 @@ def test_auto_takes_the_tree_with_fewer_entries(monkeypatch):
     assert taken > 0 and kept > 0
 
 
-def test_auto_stops_weighing_where_evidence_trees_keep_losing(monkeypatch):
+def test_auto_weighs_less_where_weighing_costs_more_than_it_saves(monkeypatch):
     monkeypatch.setattr(_evidencetree, "MIN_ENTRIES", 0)
     monkeypatch.setattr(_evidencetree, "OVERHEAD_ENTRIES", 0)
     monkeypatch.setattr(_evidencetree, "COST_RATIO", 1.0)
+    original = _evidencetree.EvidenceTree
     made = []
 
     class Counted(_evidencetree.EvidenceTree):
@@ -233,5 +234,50 @@ def test_auto_stops_weighing_where_evidence_trees_keep_losing(monkeypatch):
         engine.joint_query(evidence, targets, read)
     give_up = _evidencetree.GIVE_UP
     # the first GIVE_UP patterns are weighed, then one in GIVE_UP
-    assert len(made) == give_up + math.ceil((40 - give_up) / give_up)
+    assert len(made) == engine._weigher.weighed == give_up + (40 - give_up) // give_up
+    assert engine._weigher.cost == len(made) * _evidencetree.WEIGH_ENTRIES * len(arrays.nodes)
+    assert engine._weigher.saved == 0
     assert engine.evidence_tree_queries == 0
+    # where the evidence trees pay for their weighing, every pattern is weighed
+    monkeypatch.setattr(_evidencetree, "EvidenceTree", original)
+    monkeypatch.setattr(_evidencetree, "WEIGH_ENTRIES", 0)
+    engine = CompiledEngine(arrays, table_max_entries=0)
+    for evidence, targets, read in auto_cases(arrays, rng, 12, (0.2,)):
+        engine.joint_query(evidence, targets, read)
+    assert engine._weigher._passed == 0 and engine._weigher.weighed > _evidencetree.GIVE_UP
+    assert engine.evidence_tree_queries > 0 and engine._weigher.saved > engine._weigher.cost == 0
+
+
+@st.composite
+def graphs(draw):
+    n = draw(st.integers(1, 24))
+    density = draw(st.floats(0.0, 0.5))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    adj = [set() for _ in range(n)]
+    for a in range(n):
+        for b in range(a + 1, n):
+            if rng.random() < density:
+                adj[a].add(b)
+                adj[b].add(a)
+    cards = [int(c) for c in rng.integers(1, 6, n)]
+    return adj, cards
+
+
+@given(graphs(), st.sampled_from(["min_fill", "min_weight", "weighted_min_fill"]))
+@settings(max_examples=150, deadline=None, derandomize=True)
+def test_property_the_compiled_elimination_is_the_python_one(graph, heuristic):
+    """The compiled elimination (:mod:`bayesdx._elimkernel`) chooses the same order and cliques
+    as :func:`bayesdx._triangulate.eliminate` (weights here are exact in float64), and its
+    cliques make a triangulation: each eliminated vertex's later neighbours form a clique."""
+    from bayesdx import _elimkernel
+    from bayesdx import _triangulate as tri
+
+    adj, cards = graph
+    order, cliques = _elimkernel.eliminate(adj, cards, heuristic)
+    assert (order, cliques) == tri.eliminate(adj, cards, heuristic)
+    assert sorted(order) == list(range(len(adj)))
+    position = {v: i for i, v in enumerate(order)}
+    for v, clique in zip(order, cliques):
+        assert v in clique and all(position[u] >= position[v] for u in clique)
+        assert all(u in clique for u in adj[v] if position[u] > position[v])  # original edges kept
