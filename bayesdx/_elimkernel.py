@@ -21,7 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from ._triangulate import HEURISTICS, maximal_cliques, table_size
+from . import _triangulate
+from ._triangulate import HEURISTICS
 
 __all__ = ["best_triangulation"]
 
@@ -136,16 +137,6 @@ def eliminate(adj: Sequence[set], cards: Sequence[int], heuristic: str = "min_fi
 
 
 def best_triangulation(adj: Sequence[set], cards: Sequence[int], heuristics: Sequence[str] = HEURISTICS):
-    """:func:`bayesdx._triangulate.best_triangulation`, compiled: (maximal cliques, the
-    heuristic kept, each heuristic's total)."""
-    best = None
-    sizes: dict[str, int] = {}
-    for h in heuristics:
-        _, elim = eliminate(adj, cards, h)
-        cliques = maximal_cliques(elim)
-        total = sum(table_size(c, cards) for c in cliques)
-        sizes[h] = total
-        if best is None or total < best[0]:
-            best = (total, h, cliques)
-    assert best is not None
-    return best[2], best[1], sizes
+    """:func:`bayesdx._triangulate.best_triangulation` with the compiled elimination: (maximal
+    cliques, the heuristic kept, each heuristic's total)."""
+    return _triangulate.best_triangulation(adj, cards, heuristics, eliminate=eliminate)

@@ -183,8 +183,9 @@ def maximal_cliques(cliques: Sequence[frozenset]) -> list[frozenset]:
     return kept
 
 
-def best_triangulation(adj, cards, heuristics: Sequence[str] = HEURISTICS):
-    """Run every heuristic; keep the smallest total clique table size.
+def best_triangulation(adj, cards, heuristics: Sequence[str] = HEURISTICS, eliminate=eliminate):
+    """Run every heuristic; keep the smallest total clique table size. ``eliminate`` is the
+    elimination run (:func:`eliminate`, or the compiled one of :mod:`bayesdx._elimkernel`).
 
     Returns
     -------
