@@ -220,6 +220,7 @@ class Weigher:
 
     def __init__(self) -> None:
         self.weighed, self.cost, self.saved, self._passed = 0, 0.0, 0.0, 0
+        self._sums = None
 
     def tree(self, engine_plan, observed: Sequence[int], free: Sequence[int], n_conf: int,
              make) -> EvidenceTree | None:
@@ -228,7 +229,9 @@ class Weigher:
         ``engine_plan`` is the engine's :class:`~bayesdx._jtplan.TreePlan` (its ``cards`` name
         every node); ``make()`` triangulates the candidate :class:`EvidenceTree`, called only
         when the engine's sliced tree is large enough to lose to one."""
-        fixed, floor = _sliced_and_floor(engine_plan, {*observed, *free})
+        if self._sums is None or self._sums.plan is not engine_plan:
+            self._sums = _Sums(engine_plan)
+        fixed, floor = self._sums({*observed, *free})
         fixed, floor = fixed * n_conf, floor * n_conf
         overhead = OVERHEAD_ENTRIES * len(engine_plan.cards)
         if COST_RATIO * floor + overhead >= fixed:  # not even the smallest conceivable tree wins
@@ -247,24 +250,30 @@ class Weigher:
         return candidate.build()
 
 
-def _sliced_and_floor(plan, fixed: set) -> tuple[float, float]:
-    """The entries of ``plan``'s cliques once the variables in ``fixed`` are sliced, and the
-    entries left if each clique shrank to its largest sliced factor (about the least an evidence
-    tree can hold: every factor needs a clique)."""
-    cards = plan.cards
-    total = floor = 0.0
-    for vars_, factors in zip(plan.cliques, plan.clique_factors):
-        size = 1
-        for v in vars_:
-            if v not in fixed:
-                size *= cards[v]
-        total += size
-        largest = 0
-        for f in factors:
-            n = 1
-            for v in plan.factor_vars[f]:
-                if v not in fixed:
-                    n *= cards[v]
-            largest = max(largest, n)
-        floor += largest
-    return total, floor
+class _Sums:
+    """The two sums :meth:`Weigher.tree` makes for a pattern, over one plan's cliques, as numpy
+    reductions (a pattern's first query pays for them on every network large enough to weigh)."""
+
+    def __init__(self, plan) -> None:
+        self.plan = plan
+        self.cards = np.asarray(plan.cards, np.int64)
+        cl = plan.cliques
+        self.cl_vars = np.fromiter((v for c in cl for v in c), np.int64)
+        self.cl_starts = np.cumsum([0] + [len(c) for c in cl[:-1]]).astype(np.int64)
+        held = [fs for fs in plan.clique_factors if fs]  # cliques holding a factor, in order
+        order = [f for fs in held for f in fs]
+        self.fac_vars = np.fromiter((v for f in order for v in plan.factor_vars[f]), np.int64)
+        self.fac_starts = np.cumsum([0] + [len(plan.factor_vars[f]) for f in order[:-1]]).astype(np.int64)
+        self.group_starts = np.cumsum([0] + [len(fs) for fs in held[:-1]]).astype(np.int64)
+
+    def __call__(self, fixed) -> tuple[int, int]:
+        """(entries of the cliques once ``fixed`` is sliced, the same with each clique shrunk to
+        its largest sliced factor: about the least an evidence tree can hold, as every factor
+        needs a clique)."""
+        cards = self.cards.copy()
+        cards[list(fixed)] = 1
+        total = int(np.multiply.reduceat(cards[self.cl_vars], self.cl_starts).sum())
+        if not self.fac_starts.size:
+            return total, 0
+        factors = np.multiply.reduceat(cards[self.fac_vars], self.fac_starts)
+        return total, int(np.maximum.reduceat(factors, self.group_starts).sum())

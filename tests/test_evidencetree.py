@@ -198,8 +198,12 @@ def test_auto_takes_the_tree_with_fewer_entries(monkeypatch):
         before = engine.evidence_tree_queries
         assert_same_joint(engine, reference, evidence, targets, read)
         tree = engine._evtrees[(tuple(targets), tuple(read), tuple(evidence))]
-        fixed, floor = _evidencetree._sliced_and_floor(engine._qplan, {index[n] for n in [*evidence, *targets]})
-        assert fixed == engine._qplan.sliced_size({index[n] for n in [*evidence, *targets]})
+        fixed_vars = {index[n] for n in [*evidence, *targets]}
+        fixed, floor = _evidencetree._Sums(engine._qplan)(fixed_vars)
+        assert fixed == engine._qplan.sliced_size(fixed_vars)
+        plan = engine._qplan  # the floor: each clique's largest factor, sliced
+        assert floor == sum(max((math.prod(engine._cards[v] for v in plan.factor_vars[f] if v not in fixed_vars)
+                                 for f in fs), default=0) for fs in plan.clique_factors)
         candidate = _evidencetree.EvidenceTree(arrays.nodes, engine._cards, engine._families, engine._cpts,
                                                [index[n] for n in evidence], targets, read)
         # weighed only when even the floor (each clique shrunk to its largest sliced CPT) could
