@@ -202,8 +202,8 @@ class EvidenceTree:
 
 
 class Weigher:
-    """Which tree an engine's query patterns run on: the weighing of :func:`module docs
-    <bayesdx._evidencetree>`, with its cost kept in check.
+    """Which tree an engine's query patterns run on: the weighing the module docstring
+    describes, with its own cost kept in check.
 
     Costs and savings are counted in table entries, as the weighing itself is (not timed: the
     same cases make the same choices on any machine and under any load).

@@ -148,7 +148,8 @@ class CompiledEngine(Engine):
         network's own cliques many times larger than the evidence leaves necessary). ``"auto"``
         (default) weighs both trees' table entries once per pattern, on networks whose sliced
         cliques are large; ``"always"`` uses it whenever no target or requested node is
-        observed; ``"never"`` keeps the network's tree.
+        observed (for tests and comparisons: with little evidence an evidence tree can be far
+        larger and slower than the network's); ``"never"`` keeps the network's tree.
     evidence_tree_heuristics : sequence of str, optional
         Triangulation heuristics tried for an evidence tree (the smallest total is kept). Default
         ``("weighted_min_fill",)``: on the held-out networks' evidence patterns it was as small as
