@@ -121,6 +121,10 @@ class CompiledJointQuery(JTreeJointQuery):
         return out
 
 
+#: :attr:`_Pattern.evidence_tree` before the engine has weighed one
+UNDECIDED = object()
+
+
 class _Pattern:
     """What a joint query derives from its pattern alone (targets, requested nodes, observed
     nodes): the kind of every variable (observed: sliced; unobserved targets: clamped, one
@@ -135,7 +139,7 @@ class _Pattern:
 
     __slots__ = ("kind", "evs", "tmul", "ev_info", "t_idx", "free", "free_cards", "n_conf", "all_free", "shape",
                  "read_vars", "read_off", "read_cards", "n_read", "width", "read_names", "columns", "node_index",
-                 "zero_gains", "split")
+                 "zero_gains", "split", "evidence_tree")
 
     def __init__(self, index: dict, cards: list, targets: tuple, nodes: tuple, observed: tuple, table: bool):
         # plain Python over the nodes: a new pattern is the common case on small networks, where
@@ -179,3 +183,6 @@ class _Pattern:
         w, c = self.width * self.n_conf, self.n_conf
         #: ends of the answer's parts in one buffer: joints, P(free targets | e), gains, totals
         self.split = (w, w + c, w + c + m, w + c + m + 2)
+        #: the pattern's evidence tree (:mod:`bayesdx._evidencetree`), None for the engine's own
+        #: tree, :data:`UNDECIDED` until the engine has weighed it
+        self.evidence_tree = UNDECIDED

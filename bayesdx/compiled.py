@@ -53,7 +53,7 @@ import numpy as np
 from . import _evidencetree
 from . import _fpflags as fp
 from . import _triangulate as tri
-from ._compiledquery import CLAMPED, FREE, INDICATOR, SLICED, CompiledJointQuery, _Pattern
+from ._compiledquery import CLAMPED, FREE, INDICATOR, SLICED, UNDECIDED, CompiledJointQuery, _Pattern
 from ._jtcohort import check_batch
 from ._jtplan import TreePlan
 from .exceptions import NumericalRangeError
@@ -64,7 +64,6 @@ from .jtree import JunctionTreeEngine
 __all__ = ["CompiledEngine", "CompiledJointQuery"]
 
 _NO_CST = np.zeros((1, 1), np.int64)
-_UNSET = object()
 
 
 _KERNEL = None
@@ -252,7 +251,6 @@ class CompiledEngine(Engine):
         self._evtree_mode = None if evidence_trees == "never" or self._table is not None or (
             evidence_trees == "auto" and self._qplan.total_size < _evidencetree.MIN_ENTRIES) else evidence_trees
         self._evtree_heuristics = tuple(evidence_tree_heuristics)
-        self._evtrees: dict = {}
         self._weigher = _evidencetree.Weigher()
         self.evidence_tree_queries = 0
 
@@ -393,8 +391,8 @@ class CompiledEngine(Engine):
                 raise ValueError(f"State index {s} out of range for node '{node}'.")
             evs[v] = s
         if self._evtree_mode is not None:
-            tree = self._evtrees.get(key, _UNSET)
-            if tree is _UNSET:
+            tree = pat.evidence_tree
+            if tree is UNDECIDED:
                 tree = self._evidence_tree(key, pat)
             if tree is not None:
                 got = self._evidence_tree_query(tree, evs, targets, nodes)
@@ -425,7 +423,7 @@ class CompiledEngine(Engine):
 
     def _evidence_tree(self, key: tuple, pat: _Pattern) -> _evidencetree.EvidenceTree | None:
         """The evidence tree of a query pattern, or None for the network's tree (decided once
-        per pattern, cached with it)."""
+        per pattern and kept on it)."""
         targets, nodes, _ = key
         observed = [v for v, _, _ in pat.ev_info]
         tree = None
@@ -440,9 +438,7 @@ class CompiledEngine(Engine):
                 tree = make().build()
             else:
                 tree = self._weigher.tree(self._qplan, observed, pat.free, pat.n_conf, make)
-        if len(self._evtrees) >= 64:
-            self._evtrees.clear()  # one atomic step: other threads may be reading it
-        self._evtrees[key] = tree
+        pat.evidence_tree = tree
         return tree
 
     def _evidence_tree_query(self, tree, evs, targets, nodes) -> CompiledJointQuery | None:

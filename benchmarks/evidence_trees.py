@@ -9,7 +9,7 @@ information gain of every unobserved test: one ``joint_query`` and ``information
 on the held-out networks whose tree is large enough to weigh evidence trees, with the
 benchmark's targets and cases (the same seeds). Each case is a new pattern of evidence, so
 every query pays for its pattern: the three engines run it in turn (their order rotating from
-case to case), each with its caches of patterns and evidence trees emptied first. Every answer
+case to case), each with its cache of patterns (and their evidence trees) emptied first. Every answer
 is checked against the ``"never"`` engine's (target posterior and gains to 1e-9). Timings are
 CPU time of this single-threaded process; medians are printed, with what ``"auto"``'s weigher
 counted (candidates triangulated, patterns passed over) and how many queries it answered on an
@@ -61,8 +61,7 @@ def bench_network(path: Path, n_cases: int):
         answers = {}
         for m in MODES[i % 3:] + MODES[:i % 3]:
             engine = engines[m]
-            engine._patterns.clear()
-            engine._evtrees.clear()
+            engine._patterns.clear()  # with them, their evidence trees
             t0 = time.process_time()
             q = engine.joint_query(ev, [target], read)
             gains = q.information_gains_bits()

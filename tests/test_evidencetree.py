@@ -197,7 +197,7 @@ def test_auto_takes_the_tree_with_fewer_entries(monkeypatch):
     for evidence, targets, read in auto_cases(arrays, rng, 18, (0.05, 0.2, 0.5)):
         before = engine.evidence_tree_queries
         assert_same_joint(engine, reference, evidence, targets, read)
-        tree = engine._evtrees[(tuple(targets), tuple(read), tuple(evidence))]
+        tree = engine._patterns[(tuple(targets), tuple(read), tuple(evidence))].evidence_tree
         fixed_vars = {index[n] for n in [*evidence, *targets]}
         fixed, floor = _evidencetree._Sums(engine._qplan)(fixed_vars)
         assert fixed == engine._qplan.sliced_size(fixed_vars)
