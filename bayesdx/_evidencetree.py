@@ -117,12 +117,10 @@ class EvidenceTree:
         index = {nodes[v]: i for i, v in enumerate(keep)}
         t_new = {index[t] for t in targets}
         # each CPT as a factor over its unobserved variables (a CPT with none is a number)
-        factor_vars = []
-        for family in families:
-            left = [new[u] for u in family if u not in obs]
-            if left:
-                factor_vars.append(left)
+        self._left = [[u for u in family if u not in obs] for family in families]
+        factor_vars = [[new[u] for u in left] for left in self._left if left]
         self._source = (cards, families, cpts, obs)
+        # triangulated without the targets (they join every clique below)
         adj: list[set[int]] = [set() for _ in range(m)]
         for fv in factor_vars:
             free = [u for u in fv if u not in t_new]
@@ -130,8 +128,6 @@ class EvidenceTree:
                 adj[u].update(free)
         for u in range(m):
             adj[u].discard(u)
-        for t in t_new:  # triangulated without the targets: they join every clique below
-            adj[t] = set()
         from ._elimkernel import best_triangulation  # compiled (numba), imported on first need
 
         cliques, _, _ = best_triangulation(adj, rcards, heuristics)
@@ -150,9 +146,8 @@ class EvidenceTree:
         #: per factor: (CPT, positions of its observed axes, their variables, the order that
         #: sorts its unobserved axes by variable, as the plan stores a factor)
         self._recipes, self._scalars = [], []
-        for v, family in enumerate(families):
+        for v, (family, left) in enumerate(zip(families, self._left)):
             table = np.asarray(cpts[v], dtype=np.float64).reshape([cards_all[u] for u in family])
-            left = [u for u in family if u not in obs]
             if not left:
                 self._scalars.append((table, tuple(family)))
                 continue
@@ -218,22 +213,22 @@ class Weigher:
         What the chosen ones saved by the weighing's own sums.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, engine_plan) -> None:
+        self._plan = engine_plan  # the engine's TreePlan for joint queries (its cards name every node)
+        self._sums = None  # made on the first pattern weighed
         self.weighed, self.cost, self.saved, self._passed = 0, 0.0, 0.0, 0
-        self._sums = None
 
-    def tree(self, engine_plan, observed: Sequence[int], free: Sequence[int], n_conf: int,
-             make) -> EvidenceTree | None:
+    def tree(self, observed: Sequence[int], free: Sequence[int], n_conf: int, make) -> EvidenceTree | None:
         """The evidence tree a pattern's queries should run on, or None for the engine's tree.
 
-        ``engine_plan`` is the engine's :class:`~bayesdx._jtplan.TreePlan` (its ``cards`` name
-        every node); ``make()`` triangulates the candidate :class:`EvidenceTree`, called only
-        when the engine's sliced tree is large enough to lose to one."""
-        if self._sums is None or self._sums.plan is not engine_plan:
-            self._sums = _Sums(engine_plan)
+        ``make()`` triangulates the candidate :class:`EvidenceTree`, called only when the
+        engine's sliced tree is large enough to lose to one."""
+        if self._sums is None:
+            self._sums = _Sums(self._plan)
         fixed, floor = self._sums({*observed, *free})
         fixed, floor = fixed * n_conf, floor * n_conf
-        overhead = OVERHEAD_ENTRIES * len(engine_plan.cards)
+        n_nodes = len(self._plan.cards)
+        overhead = OVERHEAD_ENTRIES * n_nodes
         if COST_RATIO * floor + overhead >= fixed:  # not even the smallest conceivable tree wins
             return None
         if self.weighed >= GIVE_UP and self.cost > self.saved:  # one in GIVE_UP of these
@@ -241,7 +236,7 @@ class Weigher:
             if self._passed % GIVE_UP:
                 return None
         candidate = make()
-        self.cost += WEIGH_ENTRIES * len(engine_plan.cards)
+        self.cost += WEIGH_ENTRIES * n_nodes
         self.weighed += 1
         estimate = COST_RATIO * candidate.entries * n_conf + overhead
         if estimate >= fixed:
@@ -255,7 +250,6 @@ class _Sums:
     reductions (a pattern's first query pays for them on every network large enough to weigh)."""
 
     def __init__(self, plan) -> None:
-        self.plan = plan
         self.cards = np.asarray(plan.cards, np.int64)
         cl = plan.cliques
         self.cl_vars = np.fromiter((v for c in cl for v in c), np.int64)

@@ -251,7 +251,7 @@ class CompiledEngine(Engine):
         self._evtree_mode = None if evidence_trees == "never" or self._table is not None or (
             evidence_trees == "auto" and self._qplan.total_size < _evidencetree.MIN_ENTRIES) else evidence_trees
         self._evtree_heuristics = tuple(evidence_tree_heuristics)
-        self._weigher = _evidencetree.Weigher()
+        self._weigher = _evidencetree.Weigher(self._qplan)
         self.evidence_tree_queries = 0
 
     # ------------------------------------------------------------------ helpers
@@ -437,7 +437,7 @@ class CompiledEngine(Engine):
             if self._evtree_mode == "always":
                 tree = make().build()
             else:
-                tree = self._weigher.tree(self._qplan, observed, pat.free, pat.n_conf, make)
+                tree = self._weigher.tree(observed, pat.free, pat.n_conf, make)
         pat.evidence_tree = tree
         return tree
 
