@@ -6,8 +6,10 @@ target, observed, nor a deterministic summary of those (such summaries are folde
 see :func:`_readout_table`). :func:`joint_query` asks the engine for every other
 node's joint and builds each leaf's on first access: on networks whose findings are leaves (the
 bundled one: 42 of its 58 non-target nodes) reading them is most of the engine's work. The joint
-of several unobserved leaves read by one order (:func:`_leaf_group_joint`, for
-:func:`bayesdx.ranking.build_tables`) is read from their parents' the same way.
+of several unobserved leaves read by one order (:func:`_leaf_group_joint`) is read from their
+parents' the same way. A ranking reads all its orders' leaf blocks at once, compiled
+(:mod:`bayesdx._leafkernel`), and comes here for the blocks that kernel flags and for orders with
+reflex readouts.
 
 A leaf whose product under- or overflows float64 is asked of the engine after all, which checks
 every step (and widens its precision where it must), so the guarantees are the engine's.
@@ -35,7 +37,22 @@ MIN_TARGET_STATES = 256
 @dataclass(frozen=True)
 class LeafJointQuery(JointQuery):
     """:class:`~bayesdx.inference.JointQuery` whose leaves' joints are built on first access
-    (``log_prob_evidence`` as the engine gave it)."""
+    (``log_prob_evidence`` as the engine gave it).
+
+    ``leaves`` names the nodes the engine did not read; ``stacked`` and ``columns`` are the
+    engine's joints side by side, when it kept them so (see
+    :class:`~bayesdx.jtree.JTreeJointQuery`), for the nodes it read."""
+
+    engine_query: JointQuery | None = None
+    leaves: frozenset = frozenset()
+
+    @property
+    def stacked(self) -> np.ndarray | None:
+        return getattr(self.engine_query, "stacked", None)
+
+    @property
+    def columns(self) -> dict:
+        return getattr(self.engine_query, "columns", None) or {}
 
 
 def joint_query(network, evidence: Mapping[str, int], nodes: Sequence[str]) -> JointQuery:
@@ -61,7 +78,7 @@ def joint_query(network, evidence: Mapping[str, int], nodes: Sequence[str]) -> J
         return query
     joints = _LeafJoints(network, evidence, query, tuple(nodes), leaves, known)
     return LeafJointQuery(query.prob_evidence, query.targets, query.target_joint, joints,
-                          float(query.log_prob_evidence))
+                          float(query.log_prob_evidence), query, frozenset(leaves))
 
 
 class _LeafJoints(LazyJoints):
@@ -185,6 +202,18 @@ def _deterministic(network, node: str) -> bool:
     return cache[key]
 
 
+def _relevant(network, r: str) -> tuple[str, ...]:
+    """The nodes whose evidence :func:`_readout_table` of ``r`` depends on: its parents and
+    those of its deterministic parents (kept on the network)."""
+    cache = network._cache
+    got = cache.get(("relevant", r))
+    if got is None:
+        parents = network.arrays.parents[r]
+        got = cache[("relevant", r)] = (*parents, *(
+            q for p in parents if _deterministic(network, p) for q in network.arrays.parents[p]))
+    return got
+
+
 def _readout_table(network, r: str, evidence: Mapping[str, int], known: set) -> tuple:
     """(axes, P(r | its unobserved parents, e)) with its deterministic summary parents folded in.
 
@@ -197,11 +226,7 @@ def _readout_table(network, r: str, evidence: Mapping[str, int], known: set) -> 
     arrays = network.arrays
     parents = arrays.parents[r]
     cache = network._cache
-    relevant = cache.get(("relevant", r))
-    if relevant is None:
-        relevant = cache[("relevant", r)] = (*parents, *(
-            q for p in parents if _deterministic(network, p) for q in arrays.parents[p]))
-    key = ("readout table", r, network.targets, tuple([evidence.get(p, -1) for p in relevant]))
+    key = ("readout table", r, network.targets, tuple([evidence.get(p, -1) for p in _relevant(network, r)]))
     got = cache.get(key)
     if got is not None:
         return got

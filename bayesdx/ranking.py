@@ -126,10 +126,15 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
     """The outcome tables of every order of ``orders`` with an unobserved readout.
 
     One-readout orders read P(targets, readout | evidence) from ``query`` (the diagnosis' one
-    engine pass); orders of several unobserved readouts ask the engine for their group joint
-    once each (:meth:`bayesdx.inference.Engine.group_joint`) and merge reflex outcomes with
+    engine pass). Orders whose unobserved readouts are leaves the engine did not read (or
+    several leaves, without reflex) are read from their parents' joints, all in one compiled
+    pass (:class:`bayesdx._leafkernel.LeafBatch`); other orders of several unobserved readouts
+    ask the engine for their group joint once each
+    (:meth:`bayesdx.inference.Engine.group_joint`), and reflex outcomes are merged by
     :func:`bayesdx.orders.outcome_table`.
     """
+    from ._leafkernel import LeafBatch  # compiled (numba), imported on first need
+
     states = network.arrays.states
     cards_t = _target_cards(network)
     n_t = math.prod(cards_t)
@@ -140,66 +145,71 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
     columns = getattr(query, "columns", None) or {}
     if side is None or side.shape[0] != n_t:
         side, columns = None, {}
-    kept, outcomes, blocks, labels = [], [], [], {}
-    offsets, widths = [], []  # of blocks read from ``side``; -1 for a block of its own
+    deferred = getattr(query, "leaves", frozenset())  # leaves the engine left to be read here
+    batch = LeafBatch(network, evidence, query)
+    kept, outcomes, labels = [], [], {}
+    widths = []
+    ranges = []  # (first column in ``side``, first row of the output, width)
+    arrays = []  # (first row of the output, P(targets, outcome) of shape (n_t, width))
     single_outcomes = _single_outcomes(catalogue, states)
+    row = 0
     for k, order in enumerate(catalogue.orders):
         r = catalogue.single[k]
         if r is not None:  # one readout, no reflex: its outcomes are its states
             if r in evidence:
                 continue
-            at = columns.get(r)
+            outs = single_outcomes[k]
             labels[len(kept)] = states[r]
-            outcomes.append(single_outcomes[k])
-            if at is not None:
-                offsets.append(at[0])
-                widths.append(at[1])
-                blocks.append(None)
+        else:
+            free = tuple(r for r in order.readouts if r not in evidence)
+            if not free:
+                continue
+            r = free[0] if len(free) == 1 and free[0] not in order.reflex else None
+        if r is not None:  # the joint of one readout
+            if r in columns:
+                at = columns[r]
+                ranges.append((at[0], row, at[1]))
+                width = at[1]
             else:
-                joint = np.reshape(query.node_joints[r], (n_t, -1))
-                offsets.append(-1)
-                widths.append(joint.shape[1])
-                blocks.append(joint)
-            kept.append(k)
-            continue
-        free = tuple(r for r in order.readouts if r not in evidence)
-        if not free:
-            continue
-        if len(free) == 1 and free[0] not in order.reflex:
-            at = columns.get(free[0])
-            joint = None if at is not None else np.reshape(query.node_joints[free[0]], (n_t, -1))
-            outs = tuple({free[0]: s} for s in states[free[0]])
+                width = batch.add((r,), row) if r in deferred else None
+                if width is None:
+                    joint = np.reshape(query.node_joints[r], (n_t, -1))
+                    arrays.append((row, joint))
+                    width = joint.shape[1]
+            if catalogue.single[k] is None:
+                outs = tuple({r: s} for s in states[r])
         elif not any(r in order.reflex for r in free):  # every outcome is a full report
-            at = None
-            group = _leaf_group_joint(network, evidence, query, free)
-            if group is None:
-                group = network.engine.group_joint(evidence, network.targets, free)
-            joint = np.reshape(group, (n_t, -1))
+            width = batch.add(free, row)
+            if width is None:
+                joint = np.reshape(network.engine.group_joint(evidence, network.targets, free), (n_t, -1))
+                arrays.append((row, joint))
+                width = joint.shape[1]
             outs = tuple(dict(zip(free, combo))
                          for combo in itertools.product(*(states[r] for r in free)))
         else:
-            at = None
             group = (query.node_joints[free[0]] if len(free) == 1
                      else _leaf_group_joint(network, evidence, query, free))
             if group is None:
                 group = network.engine.group_joint(evidence, network.targets, free)
             table = outcome_table(network, order, evidence, group_joint=group)
-            joint, outs = table.joint, table.outcomes
-        offsets.append(-1 if at is None else at[0])
-        widths.append(joint.shape[1] if at is None else at[1])
-        blocks.append(joint)
+            arrays.append((row, table.joint))
+            width, outs = table.joint.shape[1], table.outcomes
         outcomes.append(outs)
+        widths.append(width)
         kept.append(k)
+        row += width
+    # one row per outcome, over the targets' states: ``stacked`` is its transpose
+    out = np.empty((row, n_t))
+    if ranges:  # the engine's columns, in one gather
+        src, dst, w = (np.array(x, dtype=np.int64) for x in zip(*ranges))
+        within = np.arange(int(w.sum())) - np.repeat(np.cumsum(w) - w, w)
+        out[np.repeat(dst, w) + within] = side.T[np.repeat(src, w) + within]
+    for at, joint in arrays:
+        out[at:at + joint.shape[1]] = joint.T
+    batch.run(out)
+    stacked = out.T
     cards = np.array(widths, dtype=np.int64)
     starts = np.array([0, *itertools.accumulate(widths)][:-1], dtype=np.int64)
-    if kept and all(b is None for b in blocks):  # every block a range of the engine's columns
-        stacked = side[:, np.repeat(np.array(offsets, dtype=np.int64) - starts, cards)
-                       + np.arange(int(cards.sum()))]
-    elif kept:
-        stacked = np.concatenate([side[:, o:o + c] if b is None else b
-                                  for o, c, b in zip(offsets, widths, blocks)], axis=1)
-    else:
-        stacked = np.zeros((n_t, 0))
     pt = np.reshape(query.target_joint, -1).astype(float)
     positions = np.array(kept, dtype=np.int64)
     for array in (stacked, pt, cards, starts, positions):

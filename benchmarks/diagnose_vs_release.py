@@ -2,12 +2,14 @@
 """Whole ``bayesdx.diagnose`` of this tree against a released bayesdx, in one run.
 
     python benchmarks/diagnose_vs_release.py [--before 5a57fde] [--cases N] [--network PATH]
+                                             [--network-at REV]
 
 The earlier release's ``bayesdx`` package and networks are unpacked from git (``git archive``) and
 imported by a worker process of their own; this tree's package runs in two more workers, one per
 engine (``jtree``, the default, and ``compiled``). Every worker loads the same network file (by
 default ``tests/data/fasciculation_v1.yaml``, the bundled network of 0.1, which every version
-reads) and the same evidence sets. The coordinator sends case after case to each worker in turn,
+reads; ``--network-at REV`` reads ``--network`` as it was at git revision REV, e.g. the bundled
+network 0.2 of an earlier commit, which that commit's code reads) and the same evidence sets. The coordinator sends case after case to each worker in turn,
 so a busy machine slows them alike; each worker reports the CPU time (``time.process_time``) of
 ``diagnose(net, evidence=...)`` followed by its ``ranking`` and ``next_test``, and the posterior
 of every target, which are checked to agree across versions to 1e-9. Medians and ratios of
@@ -77,6 +79,8 @@ def main() -> None:
     parser.add_argument("--before", default="5a57fde", help="the release to compare with (0.1: 5a57fde)")
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--network", default=str(ROOT / "tests" / "data" / "fasciculation_v1.yaml"))
+    parser.add_argument("--network-at", metavar="REV",
+                        help="read --network (a path in this repository) as it was at git revision REV")
     parser.add_argument("--worker", nargs=4, metavar=("ROOT", "NETWORK", "ENGINE", "CASES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -89,6 +93,12 @@ def main() -> None:
     old.mkdir()
     with tarfile.open(fileobj=__import__("io").BytesIO(archive)) as tar:
         tar.extractall(old, filter="data")
+    if args.network_at:
+        path = Path(args.network).resolve().relative_to(ROOT).as_posix()
+        text = subprocess.run(["git", "show", f"{args.network_at}:{path}"], cwd=ROOT, check=True,
+                              capture_output=True).stdout
+        args.network = str(tmp / f"{args.network_at}-{Path(path).name}")
+        Path(args.network).write_bytes(text)
     cases_file = tmp / "cases.json"
     cases = draw(args.network, args.cases, seed=2026)
     cases_file.write_text(json.dumps(cases))
