@@ -68,6 +68,12 @@ def leaf_products(src, items, tabs, tmins, data, rows, hidx, out, flags):  # pra
             size *= tabs[items[b, 2] + i, 3]
         width = max(width, size)
     part = np.empty((width, n_t))
+    src_low = np.full(src.shape[0], np.inf)  # each source row's smallest nonzero entry
+    for j in range(src.shape[0]):
+        for t in range(n_t):
+            w = src[j, t]
+            if 0.0 < w < src_low[j]:
+                src_low[j] = w
     for b in range(items.shape[0]):
         s0, n_h, t0, n_tab, o0 = items[b, 0], items[b, 1], items[b, 2], items[b, 3], items[b, 4]
         size_b = 1
@@ -76,10 +82,7 @@ def leaf_products(src, items, tabs, tmins, data, rows, hidx, out, flags):  # pra
         # no product can leave the normal range when the smallest factors' cannot
         low = np.inf
         for h in range(n_h):
-            for t in range(n_t):
-                w = src[s0 + h, t]
-                if 0.0 < w < low:
-                    low = w
+            low = min(low, src_low[s0 + h])
         for i in range(n_tab):
             low *= tmins[t0 + i]
         check = not low >= _TINY

@@ -177,15 +177,14 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
                     arrays.append((row, joint))
                     width = joint.shape[1]
             if catalogue.single[k] is None:
-                outs = tuple({r: s} for s in states[r])
+                outs, labels[len(kept)] = _full_reports(catalogue, k, (r,), states)
         elif not any(r in order.reflex for r in free):  # every outcome is a full report
             width = batch.add(free, row)
             if width is None:
                 joint = np.reshape(network.engine.group_joint(evidence, network.targets, free), (n_t, -1))
                 arrays.append((row, joint))
                 width = joint.shape[1]
-            outs = tuple(dict(zip(free, combo))
-                         for combo in itertools.product(*(states[r] for r in free)))
+            outs, labels[len(kept)] = _full_reports(catalogue, k, free, states)
         else:
             group = (query.node_joints[free[0]] if len(free) == 1
                      else _leaf_group_joint(network, evidence, query, free))
@@ -230,6 +229,19 @@ def _single_outcomes(catalogue: OrderCatalogue, states: Mapping[str, tuple]) -> 
         got = catalogue.frame_parts["single outcomes"] = {
             k: tuple([{r: x} for x in states[r]])
             for k, r in enumerate(catalogue.single) if r is not None}
+    return got
+
+
+def _full_reports(catalogue: OrderCatalogue, k: int, free: tuple, states: Mapping[str, tuple]) -> tuple:
+    """(outcomes, their labels) of order ``k`` reporting every readout of ``free``: one
+    ``{readout: state}`` per combination of their states, in C order, made once per catalogue
+    and readouts (treat them as read-only)."""
+    key = ("full reports", k, free)
+    got = catalogue.frame_parts.get(key)
+    if got is None:
+        outs = tuple(dict(zip(free, combo)) for combo in itertools.product(*(states[r] for r in free)))
+        single = len(catalogue.readouts[k]) == 1
+        got = catalogue.frame_parts[key] = (outs, tuple(outcome_label(o, single) for o in outs))
     return got
 
 
