@@ -93,10 +93,10 @@ class SettingsEvaluator:
 
     def _leaf_plan(self, free):
         """(hidden, folded) when every readout of ``free`` is a leaf, as in
-        :func:`bayesdx.ranking._leaf_group_joint`: P(targets, free | e) is then
+        :func:`bayesdx._leafjoints._leaf_group_joint`: P(targets, free | e) is then
         sum over hidden of P(targets, hidden | e) x the readouts' tables (deterministic summaries
         of targets and observed nodes folded in). None otherwise."""
-        from .ranking import _children, _deterministic
+        from ._leafjoints import _children, _deterministic
 
         net, ev = self.network, self.encoded
         kids = _children(net)

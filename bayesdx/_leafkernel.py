@@ -243,35 +243,52 @@ class LeafBatch:
     def run(self, out: np.ndarray) -> None:
         """Write every queued block into ``out`` (shape (m, n_t), C order); a block the kernel
         flags is made again by :func:`bayesdx._leafjoints._leaf_group_joint` (or the engine)."""
-        if not self._items:
-            return
+        if self._items:
+            self._write(out, self._items, self._tabs)
+
+    def joint(self, free: tuple[str, ...]) -> np.ndarray | None:
+        """P(targets, free | e) now, as (n_t, width) (for an order whose reflex outcomes are
+        merged from it), or None when :meth:`add` would refuse ``free``; nothing is queued."""
+        items, tabs = self._items, self._tabs
+        n_items, n_tabs = len(items), len(tabs)
+        width = self.add(free, 0)
+        if width is None:
+            return None
+        try:
+            out = np.empty((width, self._n_t))
+            self._write(out, [(*items[-1][:2], 0, *items[-1][3:])], tabs[n_tabs:])
+        finally:
+            del items[n_items:], tabs[n_tabs:]
+        return out.T
+
+    def _write(self, out: np.ndarray, items: list, laid: list) -> None:
+        """One kernel call for ``items``, whose tables are ``laid`` (the first at 0)."""
         store = _store(self._network)
-        row_keys = list(dict.fromkeys(t[1] for t in self._tabs if t[1] is not None))
+        row_keys = list(dict.fromkeys(t[1] for t in laid if t[1] is not None))
         rows = (np.stack([store["rows"][k] for k in row_keys]) if row_keys
                 else np.zeros((1, self._n_t), np.int64))
         row_at = {k: i for i, k in enumerate(row_keys)}
         row_at[None] = -1
-        hidx_keys = list(dict.fromkeys(t[2] for t in self._tabs))
+        hidx_keys = list(dict.fromkeys(t[2] for t in laid))
         hidx_parts = [store["hidx"][k] for k in hidx_keys]
         hidx_at, offset = {}, 0
         for k, part in zip(hidx_keys, hidx_parts):
             hidx_at[k] = offset
             offset += len(part)
-        data_parts = [t[0] for t in self._tabs]
-        tabs = np.empty((len(self._tabs), 5), dtype=np.int64)
-        tmins = np.empty(len(self._tabs))
+        tabs = np.empty((len(laid), 5), dtype=np.int64)
+        tmins = np.empty(len(laid))
         offset = 0
-        for i, (data, rk, hk, card, n_rows, low) in enumerate(self._tabs):
+        for i, (data, rk, hk, card, n_rows, low) in enumerate(laid):
             tabs[i] = (offset, row_at[rk], hidx_at[hk], card, n_rows)
             tmins[i] = low
             offset += data.size
-        items = np.array([t[:5] for t in self._items], dtype=np.int64)
         src = np.concatenate(self._sources) if len(self._sources) > 1 else self._sources[0]
-        flags = np.zeros(len(self._items), dtype=np.bool_)
-        leaf_products(np.ascontiguousarray(src, dtype=np.float64), items, tabs, tmins,
-                      np.concatenate(data_parts), rows, np.concatenate(hidx_parts), out, flags)
+        flags = np.zeros(len(items), dtype=np.bool_)
+        leaf_products(np.ascontiguousarray(src, dtype=np.float64), np.array([t[:5] for t in items], dtype=np.int64),
+                      tabs, tmins, np.concatenate([t[0] for t in laid]), rows, np.concatenate(hidx_parts),
+                      out, flags)
         for b in np.flatnonzero(flags).tolist():
-            self._remake(out, self._items[b])
+            self._remake(out, items[b])
 
     def _remake(self, out: np.ndarray, item: tuple) -> None:
         network, evidence, free = self._network, self._evidence, item[5]

@@ -22,12 +22,6 @@ import pandas as pd
 from pandas.api.types import pandas_dtype
 
 from .objectives import OBJECTIVES, Objective, resolve_objective
-from ._leafjoints import (  # noqa: F401 (_children, _deterministic, _readout_table: theirs)
-    _children,
-    _deterministic,
-    _leaf_group_joint,
-    _readout_table,
-)
 from .orders import Order, OrderCatalogue, order_catalogue, outcome_table
 from .voi import mutual_information_stacked_bits
 
@@ -185,9 +179,10 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
                 arrays.append((row, joint))
                 width = joint.shape[1]
             outs, labels[len(kept)] = _full_reports(catalogue, k, free, states)
-        else:
-            group = (query.node_joints[free[0]] if len(free) == 1
-                     else _leaf_group_joint(network, evidence, query, free))
+        else:  # reflex readouts: the reports merged from the readouts' joint
+            group = batch.joint(free) if len(free) > 1 or free[0] in deferred else None
+            if group is None and len(free) == 1:
+                group = query.node_joints[free[0]]
             if group is None:
                 group = network.engine.group_joint(evidence, network.targets, free)
             table = outcome_table(network, order, evidence, group_joint=group)

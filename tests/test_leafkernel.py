@@ -13,6 +13,7 @@ import bayesdx
 from bayesdx import Order, _leafjoints, _leafkernel
 from bayesdx.inference import ModelArrays
 from bayesdx.network import Network
+from bayesdx.orders import outcome_table
 
 
 @pytest.fixture(autouse=True)
@@ -119,9 +120,14 @@ def test_leaf_blocks_property(seed, engine):
     check_blocks(net, evidence)
 
 
-def test_leaf_blocks_equal_the_bundled_engine(batches):
+def test_leaf_blocks_equal_the_bundled_engine(batches, monkeypatch):
     """On the bundled network (800 target states: its findings are read here, not by the
-    engine) every block equals the engine's own group joint."""
+    engine) every block equals the engine's own group joint, and the reports of its reflex
+    orders those merged from the engine's."""
+    made = []
+    joint = _leafkernel.LeafBatch.joint
+    monkeypatch.setattr(_leafkernel.LeafBatch, "joint",
+                        lambda self, free: (got := joint(self, free), made.append(got is not None))[0])
     net = bayesdx.load_network("fasciculation")
     evidence = {"age_band": "age_40_69", "fasciculations_exam": "present", "ck": "gt_1000",
                 "emg_denervation": "none"}
@@ -130,12 +136,18 @@ def test_leaf_blocks_equal_the_bundled_engine(batches):
     tables = bayesdx.diagnose(net, evidence=evidence)._order_tables
     assert len(batches[-1]["items"]) >= 15
     n_t = tables.stacked.shape[0]
+    reflex = 0
     for k, order in enumerate(tables.orders):
         free = tables.readouts[k]
-        if any(r in order.reflex for r in free):
+        if any(r in order.reflex for r in free):  # reports merged from the engine's group joint
+            reflex += 1
+            want = outcome_table(net, order, ev)
+            assert tables.outcomes[k] == want.outcomes
+            np.testing.assert_allclose(tables.block(k), want.joint, rtol=0, atol=1e-13, err_msg=order.name)
             continue
         want = net.engine.group_joint(ev, net.targets, free).reshape(n_t, -1)
         np.testing.assert_allclose(tables.block(k), want, rtol=0, atol=1e-13, err_msg=order.name)
+    assert reflex >= 1 and made == [True] * reflex  # read by the kernel, not asked of the engine
 
 
 @pytest.mark.parametrize("tiny", [1e-310, 1e-200])

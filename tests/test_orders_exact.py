@@ -280,7 +280,7 @@ def test_brute_force_reports_cover_every_configuration():
 def test_leaf_readouts_shortcut_equals_the_engine_group_joint():
     """Orders of unobserved leaf readouts are valued from P(targets, their hidden parents | e)
     times their tables; the general path asks the engine for the readouts' joint."""
-    from bayesdx.ranking import _leaf_group_joint
+    from bayesdx._leafjoints import _leaf_group_joint
 
     used = 0
     for seed in range(40):
@@ -307,7 +307,7 @@ def test_deterministic_summaries_of_targets_are_folded_into_the_readouts():
     """A readout whose parent is a deterministic function of the targets (the bundled network's
     overt_thyroid, any_myositis, ...) is valued without asking the engine for that parent, and
     exactly, even when the summary has an observed child."""
-    from bayesdx.ranking import _leaf_group_joint
+    from bayesdx._leafjoints import _leaf_group_joint
 
     rng = np.random.default_rng(11)
 
