@@ -174,13 +174,14 @@ class LeafBatch:
         self._sources: list[np.ndarray] = []  # each (H, n_t)
         self._source_at: dict = {}  # hidden tuple -> (first row, H)
         self._n_src = 0
-        self._items: list[tuple] = []  # (source row, H, first table, tables, out row, free)
+        self._items: list[tuple] = []  # (source row, H, first table, tables, out row, free, scratch)
         self._tabs: list[tuple] = []  # see :func:`_laid_out`
 
-    def add(self, free: tuple[str, ...], row: int) -> int | None:
-        """Queue P(targets, free | e) for the rows ``row : row + width`` of the output; returns
-        ``width``, or None when ``free`` is not a set of leaves this batch can read (a readout
-        with children, or a block over more than 5e7 entries)."""
+    def add(self, free: tuple[str, ...], row: int, scratch: bool = False) -> int | None:
+        """Queue P(targets, free | e) for the rows ``row : row + width`` of the output (with
+        ``scratch``, of its scratch rows: see :meth:`run`); returns ``width``, or None when
+        ``free`` is not a set of leaves this batch can read (a readout with children, or a
+        block over more than 5e7 entries)."""
         network, evidence = self._network, self._evidence
         cache = network._cache
         relevant = cache.get(("leaf batch relevant", free))
@@ -199,7 +200,7 @@ class LeafBatch:
             at = self._source_at[hidden] = (self._n_src, n_h)
             self._sources.append(self._source(hidden))
             self._n_src += n_h
-        self._items.append((at[0], n_h, len(self._tabs), len(tabs), row, free))
+        self._items.append((at[0], n_h, len(self._tabs), len(tabs), row, free, scratch))
         self._tabs.extend(tabs)
         return width
 
@@ -240,53 +241,26 @@ class LeafBatch:
             joint = self._network.engine.group_joint(self._evidence, self._targets, hidden)
         return np.reshape(joint, (self._n_t, -1)).T
 
-    def run(self, out: np.ndarray) -> None:
-        """Write every queued block into ``out`` (shape (m, n_t), C order); a block the kernel
-        flags is made again by :func:`bayesdx._leafjoints._leaf_group_joint` (or the engine)."""
+    def run(self, out: np.ndarray, scratch_at: int = 0) -> None:
+        """Write every queued block into ``out`` (shape (m, n_t), C order), the scratch ones
+        from row ``scratch_at`` on; a block the kernel flags is made again by
+        :func:`bayesdx._leafjoints._leaf_group_joint` (or the engine)."""
         if self._items:
-            self._write(out, self._items, self._tabs)
-
-    def joint(self, free: tuple[str, ...]) -> np.ndarray | None:
-        """P(targets, free | e) now, as (n_t, width) (for an order whose reflex outcomes are
-        merged from it), or None when :meth:`add` would refuse ``free``; nothing is queued."""
-        items, tabs = self._items, self._tabs
-        n_items, n_tabs = len(items), len(tabs)
-        width = self.add(free, 0)
-        if width is None:
-            return None
-        try:
-            out = np.empty((width, self._n_t))
-            self._write(out, [(*items[-1][:2], 0, *items[-1][3:])], tabs[n_tabs:])
-        finally:
-            del items[n_items:], tabs[n_tabs:]
-        return out.T
+            items = [(*t[:4], t[4] + scratch_at, t[5], False) if t[6] else t for t in self._items]
+            self._write(out, items, self._tabs)
 
     def _write(self, out: np.ndarray, items: list, laid: list) -> None:
         """One kernel call for ``items``, whose tables are ``laid`` (the first at 0)."""
         store = _store(self._network)
-        row_keys = list(dict.fromkeys(t[1] for t in laid if t[1] is not None))
-        rows = (np.stack([store["rows"][k] for k in row_keys]) if row_keys
-                else np.zeros((1, self._n_t), np.int64))
-        row_at = {k: i for i, k in enumerate(row_keys)}
-        row_at[None] = -1
-        hidx_keys = list(dict.fromkeys(t[2] for t in laid))
-        hidx_parts = [store["hidx"][k] for k in hidx_keys]
-        hidx_at, offset = {}, 0
-        for k, part in zip(hidx_keys, hidx_parts):
-            hidx_at[k] = offset
-            offset += len(part)
         tabs = np.empty((len(laid), 5), dtype=np.int64)
-        tmins = np.empty(len(laid))
-        offset = 0
-        for i, (data, rk, hk, card, n_rows, low) in enumerate(laid):
-            tabs[i] = (offset, row_at[rk], hidx_at[hk], card, n_rows)
-            tmins[i] = low
-            offset += data.size
+        tabs[:, 1:] = [t[1:5] for t in laid]  # rows, hidden index, card, target rows
+        tabs[0, 0] = 0
+        np.cumsum([t[0].size for t in laid[:-1]], out=tabs[1:, 0])  # where each table's data begins
         src = np.concatenate(self._sources) if len(self._sources) > 1 else self._sources[0]
         flags = np.zeros(len(items), dtype=np.bool_)
         leaf_products(np.ascontiguousarray(src, dtype=np.float64), np.array([t[:5] for t in items], dtype=np.int64),
-                      tabs, tmins, np.concatenate([t[0] for t in laid]), rows, np.concatenate(hidx_parts),
-                      out, flags)
+                      tabs, np.array([t[5] for t in laid]), np.concatenate([t[0] for t in laid]),
+                      store["rows"][0], store["hidx"][0], out, flags)
         for b in np.flatnonzero(flags).tolist():
             self._remake(out, items[b])
 
@@ -304,10 +278,31 @@ class LeafBatch:
 
 
 def _store(network) -> dict:
-    """The network's store of laid-out tables and index arrays."""
-    got = network._cache.get("leaf batch")
+    """The network's store (per targets) of laid-out tables and of the index arrays they read: ``rows`` and
+    ``hidx`` are each (one array holding every index array registered, {key: its position}),
+    grown by appending (a position once given stays valid)."""
+    key = ("leaf batch", network.targets)  # networks made from this one share its cache
+    got = network._cache.get(key)
     if got is None:
-        got = network._cache["leaf batch"] = {"tables": {}, "rows": {}, "hidx": {}}
+        n_t = math.prod(network.arrays.card(t) for t in network.targets)
+        got = network._cache[key] = {"tables": {}, "rows": (np.zeros((1, n_t), np.int64), {}),
+                                     "hidx": (np.zeros(0, np.int64), {})}
+    return got
+
+
+def _register(store: dict, which: str, key, make) -> int:
+    """The position of ``key``'s index array in ``store[which]``, appended (``make()``) if new."""
+    array, at = store[which]
+    got = at.get(key)
+    if got is None:
+        part = np.ascontiguousarray(make(), dtype=np.int64)
+        if which == "rows":
+            got = len(at)
+            grown = part[None, :] if not at else np.concatenate([array, part[None, :]])
+        else:
+            got = array.size
+            grown = np.concatenate([array, part])
+        store[which] = (grown, {**at, key: got})  # one step: readers see the old or the new
     return got
 
 
@@ -315,10 +310,10 @@ def _laid_out(network, table: np.ndarray, axes_names: Sequence[str], targets: Se
               hidden: tuple, hidden_cards: tuple) -> tuple:
     """``table`` (over ``axes_names``: some targets, some of ``hidden`` and the readout, in any
     order) as the kernel reads it: flat over (its hidden parents in ``hidden`` order, the
-    readout, its targets in target order), with the key of its rows in the network's store
-    (None when it depends on every target, in order: its rows are then the target states), the
-    key of its hidden index there, its card and number of rows, and its smallest nonzero entry.
-    Kept there by the table (which the network keeps)."""
+    readout, its targets in target order), with the position of its rows in the network's store
+    (-1 when it depends on every target, in order: its rows are then the target states), the
+    position of its hidden index there, its card and number of rows, and its smallest nonzero
+    entry. Kept there by the table (which the network keeps)."""
     store = _store(network)
     key = (id(table), hidden, targets)
     got = store["tables"].get(key)
@@ -333,24 +328,25 @@ def _laid_out(network, table: np.ndarray, axes_names: Sequence[str], targets: Se
     card = table.shape[readout[0]]
     target_shape = tuple(network.arrays.card(t) for t in targets)
     n_rows = math.prod(target_shape[k] for k in dep)
-    rows_key = None
-    if dep != tuple(range(len(targets))):
-        rows_key = (target_shape, dep)
-        if rows_key not in store["rows"]:
-            # the row of each target state t in the table: its coordinates on ``dep``, flattened
-            grid = np.indices(target_shape).reshape(len(target_shape), -1)
-            dep_shape = tuple(target_shape[k] for k in dep)
-            rows = (np.ravel_multi_index(tuple(grid[k] for k in dep), dep_shape) if dep
-                    else np.zeros(grid.shape[1], dtype=np.int64))
-            store["rows"][rows_key] = np.ascontiguousarray(rows, dtype=np.int64)
-    hidx_key = (hidden_cards, sub)
-    if hidx_key not in store["hidx"]:
-        grid = np.indices(hidden_cards).reshape(len(hidden_cards), -1) if hidden_cards else None
-        sub_shape = tuple(hidden_cards[k] for k in sub)
-        hidx = (np.ravel_multi_index(tuple(grid[k] for k in sub), sub_shape) if sub
-                else np.zeros(math.prod(hidden_cards), dtype=np.int64))
-        store["hidx"][hidx_key] = np.ascontiguousarray(hidx, dtype=np.int64)
+
+    def rows():
+        """The row of each target state t in the table: its coordinates on ``dep``, flattened."""
+        grid = np.indices(target_shape).reshape(len(target_shape), -1)
+        if not dep:
+            return np.zeros(grid.shape[1], dtype=np.int64)
+        return np.ravel_multi_index(tuple(grid[k] for k in dep), tuple(target_shape[k] for k in dep))
+
+    def hidx():
+        """The table's hidden index at each joint state of ``hidden``."""
+        if not sub:
+            return np.zeros(math.prod(hidden_cards), dtype=np.int64)
+        grid = np.indices(hidden_cards).reshape(len(hidden_cards), -1)
+        return np.ravel_multi_index(tuple(grid[k] for k in sub), tuple(hidden_cards[k] for k in sub))
+
+    # every target, in order: the rows are the target states themselves (-1)
+    rk = -1 if dep == tuple(range(len(targets))) else _register(store, "rows", (target_shape, dep), rows)
+    h_off = _register(store, "hidx", (hidden_cards, sub), hidx)
     positive = data[data > 0]
-    laid = (data, rows_key, hidx_key, card, n_rows, float(positive.min()) if positive.size else 1.0)
+    laid = (data, rk, h_off, card, n_rows, float(positive.min()) if positive.size else 1.0)
     store["tables"][key] = (table, laid)
     return laid

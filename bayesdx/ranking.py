@@ -22,7 +22,7 @@ import pandas as pd
 from pandas.api.types import pandas_dtype
 
 from .objectives import OBJECTIVES, Objective, resolve_objective
-from .orders import Order, OrderCatalogue, order_catalogue, outcome_table
+from .orders import Order, OrderCatalogue, _merge_plan, order_catalogue
 from .voi import mutual_information_stacked_bits
 
 __all__ = ["Objective", "OBJECTIVES", "OrderTables", "OrderValues", "StopAdvice", "RANKING_COLUMNS",
@@ -121,11 +121,11 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
 
     One-readout orders read P(targets, readout | evidence) from ``query`` (the diagnosis' one
     engine pass). Orders whose unobserved readouts are leaves the engine did not read (or
-    several leaves, without reflex) are read from their parents' joints, all in one compiled
-    pass (:class:`bayesdx._leafkernel.LeafBatch`); other orders of several unobserved readouts
-    ask the engine for their group joint once each
-    (:meth:`bayesdx.inference.Engine.group_joint`), and reflex outcomes are merged by
-    :func:`bayesdx.orders.outcome_table`.
+    several leaves) are read from their parents' joints, all in one compiled pass
+    (:class:`bayesdx._leafkernel.LeafBatch`); other orders of several unobserved readouts ask
+    the engine for their group joint once each (:meth:`bayesdx.inference.Engine.group_joint`).
+    A reflex order's reports are merged from its readouts' joint as
+    :func:`bayesdx.orders.outcome_table` merges them (:func:`_merge_reports`).
     """
     from ._leafkernel import LeafBatch  # compiled (numba), imported on first need
 
@@ -145,8 +145,9 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
     widths = []
     ranges = []  # (first column in ``side``, first row of the output, width)
     arrays = []  # (first row of the output, P(targets, outcome) of shape (n_t, width))
+    merges = []  # (position, first row, merge rounds, the readouts' joint or its first scratch row)
     single_outcomes = _single_outcomes(catalogue, states)
-    row = 0
+    row = scratch = 0
     for k, order in enumerate(catalogue.orders):
         r = catalogue.single[k]
         if r is not None:  # one readout, no reflex: its outcomes are its states
@@ -179,29 +180,34 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
                 arrays.append((row, joint))
                 width = joint.shape[1]
             outs, labels[len(kept)] = _full_reports(catalogue, k, free, states)
-        else:  # reflex readouts: the reports merged from the readouts' joint
-            group = batch.joint(free) if len(free) > 1 or free[0] in deferred else None
-            if group is None and len(free) == 1:
-                group = query.node_joints[free[0]]
-            if group is None:
-                group = network.engine.group_joint(evidence, network.targets, free)
-            table = outcome_table(network, order, evidence, group_joint=group)
-            arrays.append((row, table.joint))
-            width, outs = table.joint.shape[1], table.outcomes
+        else:  # reflex readouts: each report sums the combinations of states that give it
+            outs, rounds = _merge_plan(network, order, evidence)
+            full = batch.add(free, scratch, scratch=True) if len(free) > 1 or free[0] in deferred else None
+            if full is None:  # the readouts' joint from the query or the engine
+                group = (query.node_joints[free[0]] if len(free) == 1
+                         else network.engine.group_joint(evidence, network.targets, free))
+                merges.append((len(kept), row, rounds, np.reshape(group, (n_t, -1)).T))
+            else:
+                merges.append((len(kept), row, rounds, scratch))
+                scratch += full
+            width = len(outs)
         outcomes.append(outs)
         widths.append(width)
         kept.append(k)
         row += width
-    # one row per outcome, over the targets' states: ``stacked`` is its transpose
-    out = np.empty((row, n_t))
+    # one row per outcome, over the targets' states (``stacked`` is its transpose), then the
+    # joints of reflex readouts read by the batch
+    out = np.empty((row + scratch, n_t))
     if ranges:  # the engine's columns, in one gather
         src, dst, w = (np.array(x, dtype=np.int64) for x in zip(*ranges))
         within = np.arange(int(w.sum())) - np.repeat(np.cumsum(w) - w, w)
         out[np.repeat(dst, w) + within] = side.T[np.repeat(src, w) + within]
     for at, joint in arrays:
         out[at:at + joint.shape[1]] = joint.T
-    batch.run(out)
-    stacked = out.T
+    batch.run(out, scratch_at=row)
+    if merges:
+        out = _merge_reports(out, row, merges, widths, outcomes)
+    stacked = out[:sum(widths)].T
     cards = np.array(widths, dtype=np.int64)
     starts = np.array([0, *itertools.accumulate(widths)][:-1], dtype=np.int64)
     pt = np.reshape(query.target_joint, -1).astype(float)
@@ -225,6 +231,33 @@ def _single_outcomes(catalogue: OrderCatalogue, states: Mapping[str, tuple]) -> 
             k: tuple([{r: x} for x in states[r]])
             for k, r in enumerate(catalogue.single) if r is not None}
     return got
+
+
+def _merge_reports(out: np.ndarray, m: int, merges: list, widths: list, outcomes: list) -> np.ndarray:
+    """Write each reflex order's reports into its rows of ``out``: the sums of its readouts'
+    state combinations (an array, or rows of ``out`` from ``m`` on), in np.add.at's order. A
+    report of probability zero is dropped, as :func:`bayesdx.orders.outcome_table` drops it
+    (``widths`` and ``outcomes`` are updated, and ``out`` returned without its rows)."""
+    drop = []
+    for i, at, rounds, joint in merges:
+        if not isinstance(joint, np.ndarray):
+            joint = out[m + joint:]
+        block = out[at:at + widths[i]]
+        block[:] = 0.0
+        for into, came in rounds:
+            block[into] += joint[came]
+        keep = block.sum(axis=1) > 0
+        if not keep.all():
+            drop.append((i, at, keep))
+    if not drop:
+        return out
+    mask = np.ones(out.shape[0], dtype=bool)
+    for i, at, keep in drop:
+        mask[at:at + widths[i]] = keep
+        outcomes[i] = tuple(o for o, k in zip(outcomes[i], keep.tolist()) if k)
+        widths[i] = int(keep.sum())
+    mask[m:] = False
+    return out[mask]
 
 
 def _full_reports(catalogue: OrderCatalogue, k: int, free: tuple, states: Mapping[str, tuple]) -> tuple:

@@ -28,9 +28,9 @@ def batches(monkeypatch):
     seen = []
     run, remake = _leafkernel.LeafBatch.run, _leafkernel.LeafBatch._remake
 
-    def spy_run(self, out):
+    def spy_run(self, out, scratch_at=0):
         seen.append({"items": [(t[1], t[3]) for t in self._items], "remade": []})
-        return run(self, out)
+        return run(self, out, scratch_at)
 
     def spy_remake(self, out, item):
         seen[-1]["remade"].append(item[5])
@@ -125,9 +125,15 @@ def test_leaf_blocks_equal_the_bundled_engine(batches, monkeypatch):
     engine) every block equals the engine's own group joint, and the reports of its reflex
     orders those merged from the engine's."""
     made = []
-    joint = _leafkernel.LeafBatch.joint
-    monkeypatch.setattr(_leafkernel.LeafBatch, "joint",
-                        lambda self, free: (got := joint(self, free), made.append(got is not None))[0])
+    add = _leafkernel.LeafBatch.add
+
+    def spy(self, free, row, scratch=False):
+        got = add(self, free, row, scratch)
+        if scratch:  # a reflex order's readouts, whose reports are merged from their joint
+            made.append(got is not None)
+        return got
+
+    monkeypatch.setattr(_leafkernel.LeafBatch, "add", spy)
     net = bayesdx.load_network("fasciculation")
     evidence = {"age_band": "age_40_69", "fasciculations_exam": "present", "ck": "gt_1000",
                 "emg_denervation": "none"}
@@ -187,3 +193,38 @@ def test_the_kernel_checks_only_where_a_product_could_underflow():
     _leafkernel.leaf_products(src, items, tabs, tmins * np.array([1, 1e-305]), tiny, rows, hidx,
                               out, flags)
     assert flags[0]
+
+
+def test_reflex_reports_of_probability_zero_are_dropped(batches):
+    """A reflex order's report that cannot happen is dropped, as outcome_table drops it, and
+    the blocks after it move up: every block still equals its reference."""
+    rng = np.random.default_rng(5)
+
+    def table(*shape):
+        t = rng.gamma(1.0, size=shape)
+        return t / t.sum(axis=-1, keepdims=True)
+
+    a = table(3, 3)
+    a[:, 2] = 0.0  # a = s2 never happens
+    a /= a.sum(axis=-1, keepdims=True)
+    parents = {"t1": (), "t2": (), "a": ("t1",), "b": ("t2",), "c": ("t1", "t2")}
+    cpts = {"t1": table(3), "t2": table(2), "a": a, "b": table(2, 2), "c": table(3, 2, 2)}
+    cards = {"t1": 3, "t2": 2, "a": 3, "b": 2, "c": 2}
+    states = {v: tuple(f"s{k}" for k in range(cards[v])) for v in parents}
+    arrays = ModelArrays(nodes=tuple(parents), states=states, parents=parents, cpts=cpts)
+    orders = [Order("reflex", ["a", "b"], reflex={"b": {"a": ["s2"]}}, cost_usd=5.0),
+              Order("again", ["c", "b"], reflex={"b": {"c": ["s1"]}}, cost_usd=5.0)]
+    net = Network(arrays, name="reflex", targets=["t1", "t2"], tests=["a", "b", "c"], orders=orders)
+    tables = bayesdx.diagnose(net, evidence={})._order_tables
+    oracle = BruteForce(arrays)
+    for k, order in enumerate(tables.orders):
+        want = outcome_table(net, order, {})
+        assert tables.outcomes[k] == want.outcomes
+        np.testing.assert_allclose(tables.block(k), want.joint, rtol=0, atol=1e-14)
+        p_reports = tables.block(k).sum(axis=0)
+        assert (p_reports > 0).all()
+    assert len(tables.outcomes[0]) == 2  # a=s0 and a=s1; a=s2 (with b reported) dropped
+    # the kept reports add up to each readout's joint with the targets (enumeration)
+    np.testing.assert_allclose(tables.block(0), oracle.joint(["t1", "t2", "a"], {})[..., :2].reshape(6, 2),
+                               atol=1e-14)
+    assert sum(n_tab for run in batches for _, n_tab in run["items"]) >= 4  # both read by the kernel
