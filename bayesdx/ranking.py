@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import pandas_dtype
 
+from ._leafbatch import LeafBatch
 from .objectives import OBJECTIVES, Objective, resolve_objective
 from .orders import Order, OrderCatalogue, _merge_plan, order_catalogue
 from .voi import mutual_information_stacked_bits
@@ -122,13 +123,11 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
     One-readout orders read P(targets, readout | evidence) from ``query`` (the diagnosis' one
     engine pass). Orders whose unobserved readouts are leaves the engine did not read (or
     several leaves) are read from their parents' joints, all in one compiled pass
-    (:class:`bayesdx._leafkernel.LeafBatch`); other orders of several unobserved readouts ask
+    (:class:`bayesdx._leafbatch.LeafBatch`); other orders of several unobserved readouts ask
     the engine for their group joint once each (:meth:`bayesdx.inference.Engine.group_joint`).
     A reflex order's reports are merged from its readouts' joint as
     :func:`bayesdx.orders.outcome_table` merges them (:func:`_merge_reports`).
     """
-    from ._leafkernel import LeafBatch  # compiled (numba), imported on first need
-
     states = network.arrays.states
     cards_t = _target_cards(network)
     n_t = math.prod(cards_t)

@@ -103,8 +103,8 @@ def main() -> None:
     cases = draw(args.network, args.cases, seed=2026)
     cases_file.write_text(json.dumps(cases))
     variants = {f"{args.before} (default engine)": (str(old), "default"),
-                "now, jtree (numpy engine)": (str(ROOT), "jtree"),
-                "now, compiled (default)": (str(ROOT), "compiled")}
+                "now, jtree (default)": (str(ROOT), "jtree"),
+                "now, compiled": (str(ROOT), "compiled")}
     procs = {}
     for name, (root, engine) in variants.items():
         p = subprocess.Popen([sys.executable, __file__, "--worker", root, args.network, engine, str(cases_file)],

@@ -1,7 +1,11 @@
-"""The outcome blocks of leaf readouts computed in one compiled pass (bayesdx._leafkernel)
-against brute-force enumeration, the engines' group joints, and on float64's edge."""
+"""The outcome blocks of leaf readouts gathered for one pass (bayesdx._leafbatch), written by the
+compiled kernel (bayesdx._leafkernel) or the numpy way, against brute-force enumeration, the
+engines' group joints, and on float64's edge."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,7 +14,7 @@ from hypothesis import strategies as st
 from oracle import BruteForce
 
 import bayesdx
-from bayesdx import Order, _leafjoints, _leafkernel
+from bayesdx import Order, _leafbatch, _leafjoints, _leafkernel
 from bayesdx.inference import ModelArrays
 from bayesdx.network import Network
 from bayesdx.orders import outcome_table
@@ -26,7 +30,7 @@ def always_read_leaves(monkeypatch):
 def batches(monkeypatch):
     """Every LeafBatch run: (items, tables per item, hidden states per item, remade items)."""
     seen = []
-    run, remake = _leafkernel.LeafBatch.run, _leafkernel.LeafBatch._remake
+    run, remake = _leafbatch.LeafBatch.run, _leafbatch.LeafBatch._numpy_block
 
     def spy_run(self, out, scratch_at=0):
         seen.append({"items": [(t[1], t[3]) for t in self._items], "remade": []})
@@ -36,8 +40,8 @@ def batches(monkeypatch):
         seen[-1]["remade"].append(item[5])
         return remake(self, out, item)
 
-    monkeypatch.setattr(_leafkernel.LeafBatch, "run", spy_run)
-    monkeypatch.setattr(_leafkernel.LeafBatch, "_remake", spy_remake)
+    monkeypatch.setattr(_leafbatch.LeafBatch, "run", spy_run)
+    monkeypatch.setattr(_leafbatch.LeafBatch, "_numpy_block", spy_remake)
     return seen
 
 
@@ -107,7 +111,10 @@ def test_leaf_blocks_equal_enumeration(engine, batches):
         checked += check_blocks(net, evidence)
     assert checked >= 60
     items = [item for run in batches for item in run["items"]]
-    assert not any(run["remade"] for run in batches)  # nothing near float64's edge here
+    remade = sum(len(run["remade"]) for run in batches)
+    # the kernel writes every block (nothing near float64's edge here); the numpy engine's
+    # batches are written the numpy way
+    assert remade == (0 if engine == "compiled" else len(items))
     assert sum(n_tab == 1 for _, n_tab in items) >= 20  # single readouts
     assert sum(n_tab >= 2 for _, n_tab in items) >= 12  # groups of several
     assert sum(n_h > 3 for n_h, _ in items) >= 3  # several hidden parents, asked of the engine
@@ -120,12 +127,13 @@ def test_leaf_blocks_property(seed, engine):
     check_blocks(net, evidence)
 
 
-def test_leaf_blocks_equal_the_bundled_engine(batches, monkeypatch):
+@pytest.mark.parametrize("engine", ["compiled", "jtree"])
+def test_leaf_blocks_equal_the_bundled_engine(engine, batches, monkeypatch):
     """On the bundled network (800 target states: its findings are read here, not by the
     engine) every block equals the engine's own group joint, and the reports of its reflex
     orders those merged from the engine's."""
     made = []
-    add = _leafkernel.LeafBatch.add
+    add = _leafbatch.LeafBatch.add
 
     def spy(self, free, row, scratch=False):
         got = add(self, free, row, scratch)
@@ -133,8 +141,8 @@ def test_leaf_blocks_equal_the_bundled_engine(batches, monkeypatch):
             made.append(got is not None)
         return got
 
-    monkeypatch.setattr(_leafkernel.LeafBatch, "add", spy)
-    net = bayesdx.load_network("fasciculation")
+    monkeypatch.setattr(_leafbatch.LeafBatch, "add", spy)
+    net = bayesdx.load_network("fasciculation").with_engine(engine)
     evidence = {"age_band": "age_40_69", "fasciculations_exam": "present", "ck": "gt_1000",
                 "emg_denervation": "none"}
     evidence = {k: v for k, v in evidence.items() if k in net.nodes and v in net.states(k)}
@@ -153,7 +161,8 @@ def test_leaf_blocks_equal_the_bundled_engine(batches, monkeypatch):
             continue
         want = net.engine.group_joint(ev, net.targets, free).reshape(n_t, -1)
         np.testing.assert_allclose(tables.block(k), want, rtol=0, atol=1e-13, err_msg=order.name)
-    assert reflex >= 1 and made == [True] * reflex  # read by the kernel, not asked of the engine
+    assert reflex >= 1 and made == [True] * reflex  # read in the batch, not asked of the engine
+    assert not any(run["remade"] for run in batches) or engine != "compiled"
 
 
 @pytest.mark.parametrize("tiny", [1e-310, 1e-200])
@@ -195,7 +204,8 @@ def test_the_kernel_checks_only_where_a_product_could_underflow():
     assert flags[0]
 
 
-def test_reflex_reports_of_probability_zero_are_dropped(batches):
+@pytest.mark.parametrize("engine", ["compiled", "jtree"])
+def test_reflex_reports_of_probability_zero_are_dropped(engine, batches):
     """A reflex order's report that cannot happen is dropped, as outcome_table drops it, and
     the blocks after it move up: every block still equals its reference."""
     rng = np.random.default_rng(5)
@@ -214,7 +224,8 @@ def test_reflex_reports_of_probability_zero_are_dropped(batches):
     arrays = ModelArrays(nodes=tuple(parents), states=states, parents=parents, cpts=cpts)
     orders = [Order("reflex", ["a", "b"], reflex={"b": {"a": ["s2"]}}, cost_usd=5.0),
               Order("again", ["c", "b"], reflex={"b": {"c": ["s1"]}}, cost_usd=5.0)]
-    net = Network(arrays, name="reflex", targets=["t1", "t2"], tests=["a", "b", "c"], orders=orders)
+    net = Network(arrays, name="reflex", targets=["t1", "t2"], tests=["a", "b", "c"], orders=orders,
+                  engine=engine)
     tables = bayesdx.diagnose(net, evidence={})._order_tables
     oracle = BruteForce(arrays)
     for k, order in enumerate(tables.orders):
@@ -227,4 +238,15 @@ def test_reflex_reports_of_probability_zero_are_dropped(batches):
     # the kept reports add up to each readout's joint with the targets (enumeration)
     np.testing.assert_allclose(tables.block(0), oracle.joint(["t1", "t2", "a"], {})[..., :2].reshape(6, 2),
                                atol=1e-14)
-    assert sum(n_tab for run in batches for _, n_tab in run["items"]) >= 4  # both read by the kernel
+    assert sum(n_tab for run in batches for _, n_tab in run["items"]) >= 4  # both read in the batch
+
+
+def test_the_numpy_engine_needs_no_compiler():
+    """A ranking with the numpy engine (the bundled network's default) imports no numba."""
+    code = ("import sys, bayesdx; net = bayesdx.load_network('fasciculation'); "
+            "assert net.engine_name == 'jtree'; "
+            "dx = bayesdx.diagnose(net, evidence={'fasciculations_exam': 'present'}); dx.ranking; "
+            "print('numba' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
