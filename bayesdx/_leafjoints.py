@@ -7,9 +7,9 @@ see :func:`_readout_table`). :func:`joint_query` asks the engine for every other
 node's joint and builds each leaf's on first access: on networks whose findings are leaves (the
 bundled one: 42 of its 58 non-target nodes) reading them is most of the engine's work. The joint
 of several unobserved leaves read by one order (:func:`_leaf_group_joint`) is read from their
-parents' the same way. A ranking reads all its orders' leaf blocks at once, compiled
-(:mod:`bayesdx._leafkernel`), and comes here for the blocks that kernel flags and for orders with
-reflex readouts.
+parents' the same way. A ranking gathers all its orders' leaf blocks for one pass
+(:mod:`bayesdx._leafbatch`, compiled with the compiled engine) and comes here for the blocks made
+the numpy way.
 
 A leaf whose product under- or overflows float64 is asked of the engine after all, which checks
 every step (and widens its precision where it must), so the guarantees are the engine's.

@@ -122,8 +122,8 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
 
     One-readout orders read P(targets, readout | evidence) from ``query`` (the diagnosis' one
     engine pass). Orders whose unobserved readouts are leaves the engine did not read (or
-    several leaves) are read from their parents' joints, all in one compiled pass
-    (:class:`bayesdx._leafbatch.LeafBatch`); other orders of several unobserved readouts ask
+    several leaves) are read from their parents' joints, all in one pass, compiled with the
+    compiled engine (:class:`bayesdx._leafbatch.LeafBatch`); other orders of several unobserved readouts ask
     the engine for their group joint once each (:meth:`bayesdx.inference.Engine.group_joint`).
     A reflex order's reports are merged from its readouts' joint as
     :func:`bayesdx.orders.outcome_table` merges them (:func:`_merge_reports`).
