@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from oracle import BruteForce
+from random_tables import random_cpt
 
 import bayesdx
 from bayesdx import _leafjoints
@@ -28,10 +29,7 @@ def random_network(seed: int, engine: str, tiny: float | None = None):
     rng = np.random.default_rng(seed)
 
     def table(*shape):
-        t = rng.gamma(0.7, size=shape)
-        t[rng.random(shape) < 0.08] = 0.0
-        t[..., 0] += t.sum(axis=-1) == 0
-        return t / t.sum(axis=-1, keepdims=True)
+        return random_cpt(rng, *shape)
 
     cards = {"t1": 3, "t2": 2, "s": 2, "h": int(rng.integers(2, 4)), "g": 2}
     parents = {"t1": (), "t2": (), "s": ("t1",), "h": ("t2",), "g": ("h", "t1")}
