@@ -26,19 +26,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ._leafjoints import (
-    _children,
-    _deterministic,
+    MAX_GROUP_ENTRIES,
+    _hidden_parents,
     _leaf_group_joint,
     _readout_table,
     _relevant,
 )
 
 __all__ = ["LeafBatch"]
-
-#: a block over more entries than this (targets, hidden parents, readouts) is left to the engine,
-#: as :func:`bayesdx._leafjoints._leaf_group_joint` leaves it
-_MAX_ENTRIES = 5e7
-
 
 class LeafBatch:
     """The leaf blocks of one diagnosis, gathered by :meth:`add` and written by :meth:`run`.
@@ -56,8 +51,7 @@ class LeafBatch:
         self._network, self._evidence, self._query = network, evidence, query
         self._targets = network.targets
         self._known = set(self._targets) | set(evidence)
-        self._target_shape = tuple(network.arrays.card(t) for t in self._targets)
-        self._n_t = math.prod(self._target_shape)
+        self._n_t = math.prod(network.arrays.card(t) for t in self._targets)
         self._source_at: dict = {}  # hidden parents -> (first row of their joint in the kernel's, H)
         self._n_src = 0
         self._items: list[tuple] = []  # (source row, H, first table, tables, out row, free, scratch)
@@ -94,20 +88,12 @@ class LeafBatch:
         evidence: (hidden parents, their joint states, the laid-out tables, width), or False."""
         network, known = self._network, self._known
         arrays = network.arrays
-        kids = _children(network)
-        hidden: list[str] = []
-        for r in free:
-            if kids[r]:
-                return False
-            for p in arrays.parents[r]:
-                if p in known or p in hidden:
-                    continue
-                if not (_deterministic(network, p) and set(arrays.parents[p]) <= known):
-                    hidden.append(p)
-        hidden_t = tuple(hidden)
+        hidden_t = _hidden_parents(network, free, known)
+        if hidden_t is None:
+            return False
         hidden_cards = tuple(arrays.card(h) for h in hidden_t)
         width = math.prod(arrays.card(r) for r in free)
-        if self._n_t * math.prod(hidden_cards) * width > _MAX_ENTRIES:
+        if self._n_t * math.prod(hidden_cards) * width > MAX_GROUP_ENTRIES:
             return False
         tabs = tuple(_laid_out(network, table, axes_names, self._targets, hidden_t, hidden_cards)
                      for axes_names, table in (_readout_table(network, r, self._evidence, known)

@@ -25,7 +25,11 @@ import numpy as np
 
 from .inference import JointQuery, LazyJoints
 
-__all__ = ["LeafJointQuery", "joint_query", "MIN_TARGET_STATES"]
+__all__ = ["LeafJointQuery", "joint_query", "MIN_TARGET_STATES", "MAX_GROUP_ENTRIES"]
+
+#: A group of leaves whose joint with the targets and their hidden parents has more entries than
+#: this is asked of the engine, which batches it, instead of being read from its parents'.
+MAX_GROUP_ENTRIES = 5e7
 
 #: Below this many joint states of the unobserved targets the engine reads the leaves itself:
 #: each leaf read here costs tens of microseconds of Python, which only pays when the engine's
@@ -255,6 +259,25 @@ def _readout_table(network, r: str, evidence: Mapping[str, int], known: set) -> 
     return cache[key]
 
 
+def _hidden_parents(network, free: Sequence[str], known: set) -> tuple[str, ...] | None:
+    """The parents H of the readouts ``free`` that are neither ``known`` (targets and observed
+    nodes) nor deterministic summaries of known nodes (those are folded into the readouts'
+    tables, :func:`_readout_table`), in order of first appearance; None when a readout has
+    children (it does not factor out of the joint)."""
+    kids = _children(network)
+    if any(kids[r] for r in free):
+        return None
+    parents = network.arrays.parents
+    hidden: list[str] = []
+    for r in free:
+        for p in parents[r]:
+            if p in known or p in hidden:
+                continue
+            if not (_deterministic(network, p) and set(parents[p]) <= known):
+                hidden.append(p)
+    return tuple(hidden)
+
+
 def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequence[str]):
     """P(targets, free | evidence) when every node of ``free`` is an unobserved leaf, else None.
 
@@ -266,25 +289,15 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
     most one (no engine call), else asked of the engine, which is much smaller than the readouts'
     joint.
     """
-    kids = _children(network)
-    if any(kids[r] for r in free):
-        return None
     arrays, targets = network.arrays, network.targets
     known = set(targets) | set(evidence)
-    folded: list[str] = []
-    hidden: list[str] = []
-    for r in free:
-        for parent in arrays.parents[r]:
-            if parent in known or parent in folded or parent in hidden:
-                continue
-            if _deterministic(network, parent) and set(arrays.parents[parent]) <= known:
-                folded.append(parent)
-            else:
-                hidden.append(parent)
+    hidden = _hidden_parents(network, free, known)
+    if hidden is None:
+        return None
     names = (*targets, *hidden, *free)
     cards = [arrays.card(n) for n in names]
     n_core = len(names)
-    if math.prod(cards) > 5e7:  # let the engine batch it instead
+    if math.prod(cards) > MAX_GROUP_ENTRIES:  # let the engine batch it instead
         return None
     if not hidden:
         joint = query.target_joint
