@@ -96,23 +96,10 @@ class SettingsEvaluator:
         :func:`bayesdx._leafjoints._leaf_group_joint`: P(targets, free | e) is then
         sum over hidden of P(targets, hidden | e) x the readouts' tables (deterministic summaries
         of targets and observed nodes folded in). None otherwise."""
-        from ._leafjoints import _children, _deterministic
+        from ._leafjoints import _group_parents
 
-        net, ev = self.network, self.encoded
-        kids = _children(net)
-        if any(kids[r] for r in free):
-            return None
-        known = set(net.targets) | set(ev)
-        folded, hidden = [], []
-        for r in free:
-            for parent in net.arrays.parents[r]:
-                if parent in known or parent in folded or parent in hidden:
-                    continue
-                if _deterministic(net, parent) and set(net.arrays.parents[parent]) <= known:
-                    folded.append(parent)
-                else:
-                    hidden.append(parent)
-        return tuple(hidden), tuple(folded)
+        net = self.network
+        return _group_parents(net, free, set(net.targets) | set(self.encoded))
 
     # -- settings ------------------------------------------------------------------------------
     def draw(self, n: int, rng: np.random.Generator, blocks) -> tuple[np.ndarray, dict]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ._leafjoints import (
     MAX_GROUP_ENTRIES,
-    _hidden_parents,
+    _group_parents,
     _leaf_group_joint,
     _readout_table,
     _relevant,
@@ -88,9 +88,10 @@ class LeafBatch:
         evidence: (hidden parents, their joint states, the laid-out tables, width), or False."""
         network, known = self._network, self._known
         arrays = network.arrays
-        hidden_t = _hidden_parents(network, free, known)
-        if hidden_t is None:
+        got = _group_parents(network, free, known)
+        if got is None:
             return False
+        hidden_t = got[0]
         hidden_cards = tuple(arrays.card(h) for h in hidden_t)
         width = math.prod(arrays.card(r) for r in free)
         if self._n_t * math.prod(hidden_cards) * width > MAX_GROUP_ENTRIES:

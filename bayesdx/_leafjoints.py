@@ -259,23 +259,26 @@ def _readout_table(network, r: str, evidence: Mapping[str, int], known: set) -> 
     return cache[key]
 
 
-def _hidden_parents(network, free: Sequence[str], known: set) -> tuple[str, ...] | None:
-    """The parents H of the readouts ``free`` that are neither ``known`` (targets and observed
-    nodes) nor deterministic summaries of known nodes (those are folded into the readouts'
-    tables, :func:`_readout_table`), in order of first appearance; None when a readout has
-    children (it does not factor out of the joint)."""
+def _group_parents(network, free: Sequence[str], known: set) -> tuple[tuple, tuple] | None:
+    """(hidden, folded) parents of the readouts ``free``, each in order of first appearance:
+    *folded*, the deterministic summaries of ``known`` nodes (targets and observed), which are
+    folded into the readouts' tables (:func:`_readout_table`); *hidden*, the others that are not
+    known. None when a readout has children (it does not factor out of the joint)."""
     kids = _children(network)
     if any(kids[r] for r in free):
         return None
     parents = network.arrays.parents
     hidden: list[str] = []
+    folded: list[str] = []
     for r in free:
         for p in parents[r]:
-            if p in known or p in hidden:
+            if p in known or p in hidden or p in folded:
                 continue
-            if not (_deterministic(network, p) and set(parents[p]) <= known):
+            if _deterministic(network, p) and set(parents[p]) <= known:
+                folded.append(p)
+            else:
                 hidden.append(p)
-    return tuple(hidden)
+    return tuple(hidden), tuple(folded)
 
 
 def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequence[str]):
@@ -291,9 +294,10 @@ def _leaf_group_joint(network, evidence: Mapping[str, int], query, free: Sequenc
     """
     arrays, targets = network.arrays, network.targets
     known = set(targets) | set(evidence)
-    hidden = _hidden_parents(network, free, known)
-    if hidden is None:
+    got = _group_parents(network, free, known)
+    if got is None:
         return None
+    hidden = got[0]
     names = (*targets, *hidden, *free)
     cards = [arrays.card(n) for n in names]
     n_core = len(names)
