@@ -40,9 +40,10 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(Path(args.root).resolve() if args.root else HERE.parent))
+    from run import draw_cases
+
     import bayesdx
     from bayesdx import results
-    from run import draw_cases
 
     net = bayesdx.load_network(args.network).with_engine(args.engine)
     context = [v for v in net.nodes if net.role(v) == "context"]
@@ -59,11 +60,11 @@ def main() -> None:
             t1 = clock()
             dx = results.Diagnosis(net, case, query, results._prior(net), _encoded=encoded)
             t2 = clock()
-            dx._order_tables
+            _ = dx._order_tables
             t3 = clock()
-            dx._order_values
+            _ = dx._order_values
             t4 = clock()
-            dx.ranking, dx.next_test
+            _ = dx.ranking, dx.next_test
             t5 = clock()
             if rep:
                 for name, a, b in zip(parts, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
