@@ -14,8 +14,10 @@ targets' joint states, straight into the ranking's stacked table.
 
 The kernel flags a block whose products leave float64's normal range; that block is then made
 the numpy way (which checks every step and asks the engine when it must), so the guarantees are
-those of :mod:`bayesdx._leafjoints`. With any other engine every block is made the numpy way:
-the numpy engine needs no compiler, and a first ranking imports nothing more.
+those of :mod:`bayesdx._leafjoints`. With any other engine each block is a few numpy products
+over the same laid-out tables (under the kernel's bound on its products; a block beyond it, or
+too large to form, is made the checked numpy way): the numpy engine needs no compiler, and a first
+ranking imports nothing more.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ from ._leafjoints import (
 )
 
 __all__ = ["LeafBatch"]
+
+#: the smallest normal float64: a product below it (or rounded to zero) has lost precision
+_TINY = np.finfo(np.float64).tiny
+#: without the kernel, a block whose products over (hidden states, outcomes, target states)
+#: have more entries than this is made by :func:`bayesdx._leafjoints._leaf_group_joint`, which
+#: never forms them all
+NUMPY_ENTRIES = 2**22
 
 class LeafBatch:
     """The leaf blocks of one diagnosis, gathered by :meth:`add` and written by :meth:`run`.
@@ -121,8 +130,7 @@ class LeafBatch:
             return
         items = [(*t[:4], t[4] + scratch_at, t[5], False) if t[6] else t for t in self._items]
         if self._network.engine_name != "compiled":
-            for item in items:
-                self._numpy_block(out, item)
+            self._numpy_run(out, items)
             return
         # numba, which the compiled engine has imported
         from ._leafkernel import leaf_products
@@ -139,6 +147,49 @@ class LeafBatch:
                       store["rows"][0], store["hidx"][0], out, flags)
         for b in np.flatnonzero(flags).tolist():
             self._numpy_block(out, items[b])
+
+    def _numpy_run(self, out: np.ndarray, items: list) -> None:
+        """:meth:`run` without the kernel: each block is a few numpy products over the same
+        laid-out tables, the last an ``einsum`` over the hidden states, where no product of
+        nonzero factors can leave float64's normal range (the smallest factors' product
+        decides, as in the kernel) and the products stay under :data:`NUMPY_ENTRIES`; any other
+        block is made by :meth:`_numpy_block`."""
+        store = _store(self._network)
+        rows, hidx = store["rows"][0], store["hidx"][0]
+        hidden_at = {at[0]: hidden for hidden, at in self._source_at.items()}
+        sources: dict = {}  # hidden parents -> (their joint as (H, n_t), its smallest entry > 0)
+        n_t = self._n_t
+        for item in items:
+            s0, n_h, t0, n_tab, row = item[:5]
+            laid = self._tabs[t0:t0 + n_tab]
+            width = math.prod(t[3] for t in laid)
+            if n_h * width * n_t > NUMPY_ENTRIES:
+                self._numpy_block(out, item)
+                continue
+            hidden = hidden_at[s0]
+            got = sources.get(hidden)
+            if got is None:
+                src = self._source(hidden)
+                positive = src[src > 0]
+                got = sources[hidden] = (src, float(positive.min()) if positive.size else 1.0)
+            acc, low = got
+            for t in laid:
+                low *= t[5]
+            if not low >= _TINY:
+                self._numpy_block(out, item)
+                continue
+            acc = acc[:, None, :]  # (hidden, outcomes so far, target states)
+            for i, (data, rk, h_off, card, n_rows, _) in enumerate(laid):
+                table = data.reshape(-1, card, n_rows)  # (its hidden states, the readout, its rows)
+                if table.shape[0] != n_h:
+                    table = table[hidx[h_off:h_off + n_h]]
+                if rk >= 0:
+                    table = table[:, :, rows[rk]]
+                if i < n_tab - 1:
+                    acc = (acc[:, :, None, :] * table[:, None, :, :]).reshape(n_h, -1, n_t)
+                else:  # the last readout's factors, summed over the hidden states
+                    np.einsum("hat,hct->act", acc, table,
+                              out=out[row:row + width].reshape(acc.shape[1], card, n_t))
 
     def _numpy_block(self, out: np.ndarray, item: tuple) -> None:
         """Write ``item``'s block the numpy way: a deferred leaf from the query (see

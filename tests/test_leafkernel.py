@@ -29,7 +29,8 @@ def always_read_leaves(monkeypatch):
 
 @pytest.fixture
 def batches(monkeypatch):
-    """Every LeafBatch run: (items, tables per item, hidden states per item, remade items)."""
+    """Every LeafBatch run: its items as (hidden states, tables), and the number of tables of
+    each item made the checked numpy way (``remade``)."""
     seen = []
     run, remake = _leafbatch.LeafBatch.run, _leafbatch.LeafBatch._numpy_block
 
@@ -38,7 +39,7 @@ def batches(monkeypatch):
         return run(self, out, scratch_at)
 
     def spy_remake(self, out, item):
-        seen[-1]["remade"].append(item[5])
+        seen[-1]["remade"].append(item[3])
         return remake(self, out, item)
 
     monkeypatch.setattr(_leafbatch.LeafBatch, "run", spy_run)
@@ -109,10 +110,9 @@ def test_leaf_blocks_equal_enumeration(engine, batches):
         checked += check_blocks(net, evidence)
     assert checked >= 60
     items = [item for run in batches for item in run["items"]]
-    remade = sum(len(run["remade"]) for run in batches)
-    # the kernel writes every block (nothing near float64's edge here); the numpy engine's
-    # batches are written the numpy way
-    assert remade == (0 if engine == "compiled" else len(items))
+    # nothing here is near float64's edge: the kernel, or without it numpy products over the
+    # same laid-out tables, write every block
+    assert not any(run["remade"] for run in batches)
     assert sum(n_tab == 1 for _, n_tab in items) >= 20  # single readouts
     assert sum(n_tab >= 2 for _, n_tab in items) >= 12  # groups of several
     assert sum(n_h > 3 for n_h, _ in items) >= 3  # several hidden parents, asked of the engine
@@ -166,13 +166,15 @@ def test_leaf_blocks_equal_the_bundled_engine(engine, target_seen, batches, monk
     assert not any(run["remade"] for run in batches) or engine != "compiled"
 
 
+@pytest.mark.parametrize("engine", ["compiled", "jtree"])
 @pytest.mark.parametrize("tiny", [1e-310, 1e-200])
-def test_underflowing_blocks_are_made_again(tiny, batches):
-    """A block whose products leave float64's normal range is flagged by the kernel and made
-    the checked way (numpy with every step checked, or the engine): still exact."""
+def test_underflowing_blocks_are_made_again(engine, tiny, batches):
+    """A block whose products could leave float64's normal range is made the checked way
+    (numpy with every step checked, or the engine): flagged by the kernel, or, without it,
+    found by the smallest factors' product. Still exact."""
     remade = 0
     for seed in range(12):
-        net, evidence = leafy_network(seed, tiny=tiny)
+        net, evidence = leafy_network(seed, engine, tiny=tiny)
         check_blocks(net, evidence, atol=1e-12)
         remade += sum(len(run["remade"]) for run in batches)
         batches.clear()
@@ -251,3 +253,15 @@ def test_the_numpy_engine_needs_no_compiler():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_blocks_too_large_for_numpy_products_are_made_the_checked_way(batches, monkeypatch):
+    """Without the kernel, a block whose products would exceed NUMPY_ENTRIES is made by
+    _leaf_group_joint, which never forms them all: every block then goes that way, still exact."""
+    monkeypatch.setattr(_leafbatch, "NUMPY_ENTRIES", 0)
+    for seed in range(10):
+        net, evidence = leafy_network(seed, "jtree")
+        check_blocks(net, evidence)
+    items = [item for run in batches for item in run["items"]]
+    remade = [n_tab for run in batches for n_tab in run["remade"]]
+    assert len(items) >= 10 and remade == [n_tab for _, n_tab in items]
