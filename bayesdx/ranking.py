@@ -145,15 +145,12 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
     ranges = []  # (first column in ``side``, first row of the output, width)
     arrays = []  # (first row of the output, P(targets, outcome) of shape (n_t, width))
     merges = []  # (position, first row, merge rounds, the readouts' joint or its first scratch row)
-    single_outcomes = _single_outcomes(catalogue, states)
     row = scratch = 0
     for k, order in enumerate(catalogue.orders):
         r = catalogue.single[k]
         if r is not None:  # one readout, no reflex: its outcomes are its states
             if r in evidence:
                 continue
-            outs = single_outcomes[k]
-            labels[len(kept)] = states[r]
         else:
             free = tuple(r for r in order.readouts if r not in evidence)
             if not free:
@@ -170,8 +167,7 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
                     joint = np.reshape(query.node_joints[r], (n_t, -1))
                     arrays.append((row, joint))
                     width = joint.shape[1]
-            if catalogue.single[k] is None:
-                outs, labels[len(kept)] = _full_reports(catalogue, k, (r,), states)
+            outs, labels[len(kept)] = _full_reports(catalogue, k, (r,), states)
         elif not any(r in order.reflex for r in free):  # every outcome is a full report
             width = batch.add(free, row)
             if width is None:
@@ -219,17 +215,6 @@ def build_tables(network, evidence: Mapping[str, int], query, orders: Sequence[O
                       for k in kept])
     return OrderTables(orders_kept, readouts, tuple(outcomes), cards_t, pt, stacked, starts, cards,
                        _catalogue=catalogue, _positions=positions, _labels=labels)
-
-
-def _single_outcomes(catalogue: OrderCatalogue, states: Mapping[str, tuple]) -> dict:
-    """``{k: ({r: state}, ...)}`` for every order k of one readout r without reflex, made once
-    per catalogue (:attr:`OrderTables.outcomes` shares them: treat them as read-only)."""
-    got = catalogue.frame_parts.get("single outcomes")
-    if got is None:
-        got = catalogue.frame_parts["single outcomes"] = {
-            k: tuple([{r: x} for x in states[r]])
-            for k, r in enumerate(catalogue.single) if r is not None}
-    return got
 
 
 def _merge_reports(out: np.ndarray, m: int, merges: list, widths: list, outcomes: list) -> np.ndarray:
